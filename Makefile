@@ -1,0 +1,49 @@
+# The documented commands. `make run` and `make test` work on a fresh clone: they install
+# uv, the locked dependencies and the offline data they need.
+
+SHELL := bash
+UV_VERSION := 0.13.9
+UV := python3 -m uv
+PY := .venv/bin/python
+export UV_PYTHON := python3
+
+.PHONY: help setup run test lint format bench clean
+
+help:
+	@echo "make run    - start the local stack (embedded Gemma 3 270M; no Docker, GPU or account)"
+	@echo "make test   - run the test suite"
+	@echo "make lint   - ruff and mypy (strict)"
+	@echo "make bench  - benchmarks; results in benchmarks/results/"
+
+# uv itself comes from PyPI through pip, pinned.
+.cache/uv-$(UV_VERSION):
+	@python3 -m uv --version 2>/dev/null | grep -q "$(UV_VERSION)" || \
+		python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@mkdir -p .cache && touch $@
+
+.venv/.synced: .cache/uv-$(UV_VERSION) pyproject.toml uv.lock
+	$(UV) sync --frozen --all-extras
+	@touch $@
+
+setup: .venv/.synced
+
+run: setup
+	$(PY) -m liftoff up
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: setup
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf .venv .cache .pytest_cache .ruff_cache .mypy_cache

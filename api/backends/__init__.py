@@ -1,0 +1,47 @@
+"""Backends behind the gateway, and the factory that picks one from the settings."""
+
+from __future__ import annotations
+
+from api.backends.base import Backend
+from api.config import Settings
+
+
+def create_backend(settings: Settings) -> Backend:
+    """The backend ``LIFTOFF_BACKEND`` names, configured from the settings."""
+    if settings.backend == "ollama":
+        from api.backends.ollama import OllamaBackend
+
+        return OllamaBackend(
+            host=settings.ollama_host,
+            model=settings.ollama_model,
+            keep_alive=settings.ollama_keep_alive,
+            pull_if_missing=settings.ollama_pull,
+            num_ctx=settings.ollama_num_ctx,
+            connect_timeout=settings.connect_timeout,
+            timeout=settings.request_timeout,
+        )
+    if settings.backend == "openai":
+        from api.backends.openai import OpenAIBackend
+
+        if settings.openai_base_url is None:  # also enforced by Settings
+            raise ValueError("LIFTOFF_BACKEND=openai needs OPENAI_BASE_URL")
+        key = settings.openai_api_key
+        return OpenAIBackend(
+            settings.openai_base_url,
+            model=settings.model,
+            api_key=key.get_secret_value() if key else None,
+            connect_timeout=settings.connect_timeout,
+            timeout=settings.request_timeout,
+        )
+    from api.backends.llamacpp import LlamaCppBackend
+    from api.model_files import resolve_gguf
+
+    return LlamaCppBackend(
+        resolve_gguf(settings.model, settings.cache_dir),
+        context_size=settings.context_size,
+        parallel=settings.parallel,
+        threads=settings.threads,
+    )
+
+
+__all__ = ["Backend", "create_backend"]

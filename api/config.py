@@ -1,0 +1,107 @@
+"""The gateway's settings: one object, read from the environment once.
+
+Every variable carries the ``LIFTOFF_`` prefix except the standard names other tools
+already use (``OLLAMA_HOST``, ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, ``PORT``,
+``AIP_HTTP_PORT``, ``AIP_HEALTH_ROUTE``, ``AIP_PREDICT_ROUTE``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BackendName = Literal["ollama", "openai", "llamacpp"]
+
+DEFAULT_OLLAMA_MODEL = "llama3.1:8b"
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "liftoff"
+
+
+class Settings(BaseSettings):
+    """Configuration of the generation gateway (``api.main:app``)."""
+
+    model_config = SettingsConfigDict(env_prefix="LIFTOFF_", extra="ignore", frozen=True)
+
+    backend: BackendName = "llamacpp"
+    # Ollama: a model tag; openai: the served model's id; llamacpp: a GGUF path, or empty
+    # for the packaged Gemma 3 270M.
+    model: str = ""
+
+    host: str = "127.0.0.1"
+    # Cloud Run sets PORT and Vertex AI sets AIP_HTTP_PORT; whichever is present wins.
+    port: int = Field(
+        default=8000,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("AIP_HTTP_PORT", "PORT", "LIFTOFF_PORT"),
+    )
+
+    # Seconds: waiting for a connection, and waiting for the whole generation.
+    connect_timeout: float = Field(default=5.0, gt=0)
+    request_timeout: float = Field(default=300.0, gt=0)
+
+    # Largest max_tokens / num_predict / max_output_tokens a request may ask for.
+    max_tokens_limit: int = Field(default=16384, ge=1)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    vertex_max_body_bytes: int = Field(default=1_500_000, gt=0)
+    vertex_health_route: str = Field(
+        default="/health", validation_alias=AliasChoices("AIP_HEALTH_ROUTE")
+    )
+    vertex_predict_route: str = Field(
+        default="/predict", validation_alias=AliasChoices("AIP_PREDICT_ROUTE")
+    )
+
+    # Embedded llama.cpp.
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    context_size: int = Field(default=2048, ge=128, description="tokens per request slot")
+    parallel: int = Field(default=2, ge=1, le=64, description="requests generated at once")
+    threads: int | None = Field(default=None, ge=1)
+
+    # Ollama.
+    ollama_host: str = Field(
+        default="http://127.0.0.1:11434", validation_alias=AliasChoices("OLLAMA_HOST")
+    )
+    ollama_keep_alive: str = "5m"
+    ollama_pull: bool = True
+    ollama_num_ctx: int | None = Field(default=None, ge=128)
+
+    # Any OpenAI-compatible server.
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL")
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY")
+    )
+
+    @field_validator("vertex_health_route", "vertex_predict_route")
+    @classmethod
+    def _route_starts_with_slash(cls, route: str) -> str:
+        if not route.startswith("/"):
+            raise ValueError(f"route must start with '/': {route!r}")
+        return route
+
+    @field_validator("ollama_host")
+    @classmethod
+    def _ollama_host_has_scheme(cls, host: str) -> str:
+        # OLLAMA_HOST is often given as "host:port", as the ollama CLI accepts.
+        return host if "://" in host else f"http://{host}"
+
+    @model_validator(mode="after")
+    def _backend_is_configured(self) -> Settings:
+        if self.backend == "openai" and not self.openai_base_url:
+            raise ValueError("LIFTOFF_BACKEND=openai needs OPENAI_BASE_URL")
+        if self.backend == "openai" and not self.model:
+            raise ValueError("LIFTOFF_BACKEND=openai needs LIFTOFF_MODEL (the served model id)")
+        return self
+
+    @property
+    def ollama_model(self) -> str:
+        return self.model or DEFAULT_OLLAMA_MODEL
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,30 @@
+"""Named dependencies the routes take: the settings and the generator built at start."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.backends.base import Backend
+from api.config import Settings
+from api.generation import Generator
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_generator(request: Request) -> Generator:
+    generator: Generator = request.app.state.generator
+    return generator
+
+
+def get_backend(request: Request) -> Backend:
+    return get_generator(request).backend
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+GeneratorDep = Annotated[Generator, Depends(get_generator)]
+BackendDep = Annotated[Backend, Depends(get_backend)]

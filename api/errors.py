@@ -1,0 +1,74 @@
+"""The gateway's exceptions. Every failure a client can see is one of these.
+
+    GatewayError                 500  something we did not anticipate
+     ├── InvalidRequest          400  the request itself is wrong (names the field)
+     │    └── ContextLengthExceeded 400  prompt longer than the model's context window
+     ├── PayloadTooLarge         413  body over the configured limit
+     ├── ModelNotFound           404  the model is not served here
+     └── BackendError            502  the backend answered with an error
+          ├── BackendUnavailable 503  the backend cannot be reached or is not ready
+          └── BackendTimeout     504  the backend took longer than the request timeout
+
+Backends translate their upstream errors into this tree (``raise ... from exc``); the
+protocol layers render it in their own wire shape. Messages never carry secrets.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    status_code = 500
+    error_type = "server_error"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidRequest(GatewayError):
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class ContextLengthExceeded(InvalidRequest):
+    error_type = "context_length_exceeded"
+
+
+class PayloadTooLarge(GatewayError):
+    status_code = 413
+    error_type = "payload_too_large"
+
+
+class ModelNotFound(GatewayError):
+    status_code = 404
+    error_type = "model_not_found"
+
+    def __init__(self, model: str, available: list[str]) -> None:
+        served = ", ".join(available) if available else "none"
+        super().__init__(f"model {model!r} is not served here; available: {served}", param="model")
+        self.model = model
+
+
+class BackendError(GatewayError):
+    status_code = 502
+    error_type = "backend_error"
+
+
+class BackendUnavailable(BackendError):
+    status_code = 503
+    error_type = "backend_unavailable"
+    retry_after_seconds = 5
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
+
+
+class BackendTimeout(BackendError):
+    status_code = 504
+    error_type = "backend_timeout"

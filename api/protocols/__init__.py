@@ -1,0 +1,1 @@
+"""The wire protocols the gateway speaks: OpenAI, Ollama, Vertex AI, and health."""

@@ -1,0 +1,1 @@
+"""Liftoff's command line: `liftoff up`, `api`, `pull`, `doctor`."""

@@ -1,0 +1,3 @@
+from liftoff.cli import main
+
+main()

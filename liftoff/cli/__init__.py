@@ -1,0 +1,23 @@
+"""The ``liftoff`` command: a thin layer over the gateway and evaluation packages."""
+
+from __future__ import annotations
+
+import typer
+
+from liftoff.cli import doctor, pull, serve, up
+
+app = typer.Typer(
+    name="liftoff",
+    help="Develop, evaluate and ship an LLM application from a laptop to the cloud.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("up")(up.up)
+app.command("api")(serve.api)
+app.command("pull")(pull.pull)
+app.command("doctor")(doctor.doctor)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,23 @@
+"""``liftoff api``: the generation gateway in this process."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from api.config import get_settings
+
+
+def api(
+    host: str | None = typer.Option(None, help="Address to bind (default LIFTOFF_HOST)."),
+    port: int | None = typer.Option(None, help="Port (default PORT / LIFTOFF_PORT, 8000)."),
+) -> None:
+    """Serve the generation gateway (api.main:app) with the configured backend."""
+    settings = get_settings()
+    uvicorn.run(
+        "api.main:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )
