@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PayloadTooLarge
+from api.protocols.errors import error_body
 
 
 class BodySizeLimit:
-    """Refuses request bodies over a limit (413) without reading more than the limit.
+    """Refuses request bodies over a limit with a 413, reading no more than the limit.
 
     ``limits`` maps exact paths to their own limit (Vertex allows 1.5 MB); every other
-    path gets ``default``. Both a declared ``Content-Length`` and the bytes actually
-    received are checked, so a chunked or lying client cannot slip past.
+    path gets ``default``. A declared ``Content-Length`` is checked before reading; a
+    chunked body is read up to the limit, then handed on whole.
     """
 
     def __init__(self, app: ASGIApp, *, default: int, limits: dict[str, int]) -> None:
@@ -21,29 +23,49 @@ class BodySizeLimit:
         self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
         limit = self.limits.get(scope["path"], self.default)
-        declared = dict(scope["headers"]).get(b"content-length")
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            if declared is not None and declared.isdigit() and int(declared) > limit:
-                raise _too_large(limit)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _reject(scope, send, limit)
+            return
+        body = bytearray()
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _too_large(limit)
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                await _reject(scope, send, limit)
+                return
+        await self.app(scope, _replay(bytes(body), receive), send)
 
-        await self.app(scope, limited_receive, send)
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # later calls wait for the client to disconnect
+
+    return replay
 
 
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"the request body is larger than this route's limit of {limit} bytes")
+async def _reject(scope: Scope, send: Send, limit: int) -> None:
+    error = PayloadTooLarge(f"the request body is larger than this route's limit of {limit} bytes")
+    response = JSONResponse(error_body(scope["path"], error), status_code=error.status_code)
+    await response(scope, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
 
 
 class JSONBodies:

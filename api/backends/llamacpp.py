@@ -91,6 +91,7 @@ class LlamaCppBackend(Backend):
         params.chat_template = self._chat_template
         params.embedding = True
         params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
+        params.endpoint_metrics = True
         params.verbosity = 0
         try:
             return xllamacpp.Server(params)
@@ -180,6 +181,10 @@ class LlamaCppBackend(Backend):
             vectors=[row["embedding"] for row in rows],
             prompt_tokens=result.get("usage", {}).get("prompt_tokens", 0),
         )
+
+    def engine_metrics(self) -> str:
+        """llama.cpp's own Prometheus metrics (requests processing, tokens predicted...)."""
+        return str(self._require_server().handle_metrics())
 
     def _check_model(self, model: str) -> None:
         if model != self.model_id:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,19 +36,23 @@ def ollama_error_body(error: GatewayError) -> dict[str, Any]:
     return {"error": error.message}
 
 
+def error_body(path: str, error: GatewayError) -> dict[str, Any]:
+    """The error in the shape of the protocol that ``path`` belongs to."""
+    return openai_error_body(error) if path.startswith("/v1/") else ollama_error_body(error)
+
+
 def error_response(request: Request, error: GatewayError) -> JSONResponse:
-    is_openai = request.url.path.startswith("/v1/")
-    body = openai_error_body(error) if is_openai else ollama_error_body(error)
+    body = error_body(request.url.path, error)
     return JSONResponse(body, status_code=error.status_code, headers=error.headers)
 
 
 def validation_error(exc: RequestValidationError) -> InvalidRequest:
     """The first problem in a request body, named by its field path."""
-    problem = exc.errors()[0]
+    problem = _most_telling(exc.errors())
     if problem["type"] == "json_invalid":
         detail = problem.get("ctx", {}).get("error", "malformed JSON")
         return InvalidRequest(f"the request body is not valid JSON: {detail}")
-    location = [str(part) for part in problem["loc"] if part != "body"]
+    location = [str(part) for part in problem["loc"] if part != "body" and not _is_type_tag(part)]
     field = ".".join(location)
     message = problem["msg"]
     if problem["type"] == "missing":
@@ -86,6 +91,26 @@ async def _on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(request, GatewayError("internal error; see the gateway's log"))
+
+
+def _most_telling(problems: Sequence[Any]) -> Any:
+    """Of a union's errors, the one from the member whose type matched, if any did."""
+    first = problems[0]
+    same_field = [p for p in problems if _field_of(p) == _field_of(first)]
+    past_type_check = [p for p in same_field if not str(p["type"]).endswith("_type")]
+    return (past_type_check or same_field)[0]
+
+
+def _field_of(problem: Any) -> list[str]:
+    return [str(part) for part in problem["loc"] if not _is_type_tag(part)]
+
+
+def _is_type_tag(part: object) -> bool:
+    # Pydantic puts the union member's type in the location: ("input", "list[str]").
+    return isinstance(part, str) and (part in _TYPE_NAMES or "[" in part)
+
+
+_TYPE_NAMES = {"str", "int", "float", "bool", "list", "dict", "none"}
 
 
 def install_error_handlers(app: FastAPI) -> None:

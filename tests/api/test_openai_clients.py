@@ -97,13 +97,9 @@ def test_embeddings_come_back_one_per_input_in_the_sdk_default_encoding(
     assert result.usage.prompt_tokens > 0
 
 
-def test_unknown_model_is_a_404_naming_what_is_served(
-    client: openai.OpenAI, model_id: str
-) -> None:
+def test_unknown_model_is_a_404_naming_what_is_served(client: openai.OpenAI, model_id: str) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
-        client.chat.completions.create(
-            model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
-        )
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.body == {
         "message": f"model 'gpt-4o' is not served here; available: {model_id}",
         "type": "model_not_found",

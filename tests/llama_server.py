@@ -1,0 +1,92 @@
+"""llama.cpp's own OpenAI-compatible server (started by xllamacpp) as a separate process.
+
+Tests use it as a real OpenAI-compatible backend, and kill it to test failures::
+
+    python -m tests.llama_server MODEL.gguf   # prints "listening http://127.0.0.1:PORT"
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+
+from tests.servers import REPO
+
+
+def main(gguf: str) -> None:
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = gguf
+    params.n_ctx = 1024
+    params.n_parallel = 2
+    params.use_jinja = False
+    params.chat_template = "gemma"
+    params.endpoint_metrics = True
+    params.verbosity = 0
+    server = xllamacpp.Server(params)
+    print(f"listening {server.listening_address}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait()
+
+
+class LlamaServer:
+    """Starts ``main`` in a subprocess; ``url`` is its OpenAI base URL."""
+
+    def __init__(self, gguf: str) -> None:
+        self.gguf = gguf
+        self.process: subprocess.Popen[str] | None = None
+        self.base = ""
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/v1"
+
+    def __enter__(self) -> LlamaServer:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.llama_server", self.gguf],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        found = re.search(r"listening (http://\S+)", line)
+        if found is None:
+            self.kill()
+            raise RuntimeError(f"llama.cpp server did not start: {line!r}")
+        self.base = found.group(1)
+        return self
+
+    def requests_processing(self) -> int:
+        metrics = httpx.get(f"{self.base}/metrics", timeout=5).text
+        found = re.search(r"^llamacpp:requests_processing (\d+)", metrics, re.MULTILINE)
+        return int(found.group(1)) if found else -1
+
+    def wait_idle(self, timeout: float) -> float:
+        """Seconds until no request is processing; raises if it takes longer than ``timeout``."""
+        started = time.monotonic()
+        while self.requests_processing() != 0:
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"llama.cpp still processing after {timeout} s")
+            time.sleep(0.05)
+        return time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.kill()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
