@@ -98,16 +98,16 @@ def check_gpu(settings: Settings) -> Check:
 
 def check_wordnet(settings: Settings) -> Check:
     try:
-        from evaluation.wordnet import find_wordnet
+        from evaluation.wordnet import default_data_dir, has_wordnet
     except ImportError:
         return Check(
             "WordNet (METEOR)", False, "evaluation extra not installed",
             "uv sync --extra evaluation", required=False,
         )  # fmt: skip
-    location = find_wordnet()
-    if location is None:
+    location = default_data_dir()
+    if not has_wordnet(location):
         return Check(
-            "WordNet (METEOR)", False, "WordNet 3.0 not found",
+            "WordNet (METEOR)", False, f"WordNet 3.0 not found in {location}",
             "python -m evaluation.wordnet", required=False,
         )  # fmt: skip
     return Check("WordNet (METEOR)", True, str(location))
