@@ -9,6 +9,9 @@ import pytest
 
 from api.model_files import packaged_gguf
 
+# The fake Ollama server's fixtures (fake_ollama, fake_ollama_down), for every test package.
+pytest_plugins = ["tests.fakes.ollama_server"]
+
 
 @pytest.fixture(scope="session")
 def gguf_path() -> Path:

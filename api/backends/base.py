@@ -126,6 +126,10 @@ class Backend(abc.ABC):
     async def check_ready(self) -> None:
         """Return when the backend answers and the model is loaded; raise BackendUnavailable."""
 
+    async def check_model_present(self) -> None:
+        """Return when the backend answers and has the model, without loading or pulling it."""
+        await self.check_ready()
+
     @abc.abstractmethod
     async def list_models(self) -> list[ModelInfo]:
         """The models requests may name."""

@@ -66,8 +66,8 @@ def check_backend(settings: Settings) -> Check:
     async def probe() -> None:
         try:
             if settings.backend == "llamacpp":
-                await backend.start()
-            await backend.check_ready()
+                await backend.start()  # loading the GGUF for real is the check
+            await backend.check_model_present()
         finally:
             await backend.close()
 

@@ -6,6 +6,7 @@ from the machine (or container) that runs it.
 
 from __future__ import annotations
 
+import httpx
 import ollama
 import typer
 from rich.console import Console
@@ -36,7 +37,7 @@ def pull(
     except ollama.ResponseError as exc:
         console.print(f"[red]pull failed:[/red] {model}: {exc.error}")
         raise typer.Exit(1) from exc
-    except ConnectionError as exc:
+    except (ConnectionError, httpx.TransportError) as exc:  # the client raises either
         console.print(f"[red]cannot reach Ollama[/red] at {url}: {exc}")
         console.print("Start it (`ollama serve`, or `docker compose --profile gpu up ollama`).")
         raise typer.Exit(1) from exc

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.fakes.ollama_server import FakeOllama
 from tests.servers import REPO, free_port
 
 
@@ -48,3 +49,15 @@ def test_doctor_reports_bad_settings_without_a_traceback() -> None:
     assert result.returncode == 1
     assert "FAIL  settings: backend:" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_doctor_finds_the_model_in_ollama_without_pulling_it(fake_ollama: FakeOllama) -> None:
+    result = _doctor(LIFTOFF_BACKEND="ollama", OLLAMA_HOST=fake_ollama.url,
+                     LIFTOFF_PORT=str(free_port()))  # fmt: skip
+    assert "PASS  ollama backend: ready; model llama3.1:8b present" in result.stdout
+    missing = _doctor(LIFTOFF_BACKEND="ollama", OLLAMA_HOST=fake_ollama.url,
+                      LIFTOFF_MODEL="mistral:7b")  # fmt: skip
+    assert missing.returncode == 1
+    assert "FAIL  ollama backend: model mistral:7b is not in Ollama yet" in missing.stdout
+    assert "liftoff pull mistral:7b" in missing.stdout
+    assert fake_ollama.bodies("/api/pull") == []
