@@ -45,7 +45,7 @@ def test_sampling_parameters_reach_ollama_from_every_surface(
     ).raise_for_status()  # fmt: skip
     expected = {"temperature": 0.3, "top_p": 0.8, "top_k": 7, "num_predict": 3, "seed": 9,
                 "stop": ["x"]}  # fmt: skip
-    sent = [body for body in fake_ollama.bodies("/api/chat")]
+    sent = fake_ollama.bodies("/api/chat")
     assert len(sent) == 3
     for body in sent:
         assert body["options"] == expected
