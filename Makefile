@@ -22,7 +22,7 @@ help:
 	@mkdir -p .cache && touch $@
 
 .venv/.synced: .cache/uv-$(UV_VERSION) pyproject.toml uv.lock
-	$(UV) sync --frozen --all-extras
+	$(UV) sync --frozen --all-extras --all-groups
 	@touch $@
 
 setup: .venv/.synced

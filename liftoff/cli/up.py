@@ -22,7 +22,7 @@ from rich.console import Console
 
 from api.config import get_settings
 
-console = Console()
+console = Console(soft_wrap=True)  # commands stay on one line, ready to paste
 
 READY_TIMEOUT_S = 180.0
 STOP_GRACE_S = 10.0
