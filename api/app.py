@@ -1,19 +1,26 @@
-"""Builds the gateway: backend, limits, routes and error shapes, from one Settings object."""
+"""Builds the gateway from one Settings object: backend, limits, security, routes."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
+from api.auth import APIKeys, AuthMiddleware
 from api.backends import create_backend
 from api.backends.base import Backend
 from api.config import Settings
 from api.errors import GatewayError
-from api.generation import Generator
+from api.generation import Generator, Limits
+from api.lifecycle import Lifecycle
+from api.limits import ConcurrencyLimiter, RateLimiter
+from api.metrics import GatewayMetrics
 from api.middleware import BodySizeLimit, JSONBodies
+from api.observability import RequestObserver
 from api.protocols import health, ollama, openai, vertex
 from api.protocols.errors import install_error_handlers
 
@@ -22,20 +29,45 @@ logger = logging.getLogger("api")
 
 def create_app(settings: Settings) -> FastAPI:
     """The gateway as an ASGI app; the backend starts with the app's lifespan."""
+    metrics = GatewayMetrics()
+    lifecycle = Lifecycle(
+        grace_seconds=settings.shutdown_grace_seconds,
+        drain_seconds=settings.shutdown_drain_seconds,
+    )
+    concurrency = ConcurrencyLimiter(
+        settings.concurrency_limit, queue=settings.max_queue, queue_timeout=settings.queue_timeout
+    )
+    metrics.in_flight.set_function(lambda: concurrency.active)
+    metrics.queued.set_function(lambda: concurrency.waiting)
+    rate_limiter = None
+    if settings.rate_limit_rpm or settings.rate_limit_tpm:
+        rate_limiter = RateLimiter(
+            requests_per_minute=settings.rate_limit_rpm,
+            tokens_per_minute=settings.rate_limit_tpm,
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        restore_signals = lifecycle.install(asyncio.get_running_loop())
         backend = create_backend(settings)
         await backend.start()
         app.state.generator = Generator(
             backend,
-            timeout=settings.request_timeout,
-            max_tokens_limit=settings.max_tokens_limit,
+            Limits(
+                timeout=settings.request_timeout,
+                max_tokens=settings.max_tokens_limit,
+                max_prompt_chars=settings.max_prompt_chars,
+            ),
+            rate_limiter=rate_limiter,
+            concurrency=concurrency,
+            metrics=metrics,
+            must_stop=lifecycle.must_stop,
         )
         logger.info("serving %s via the %s backend", await _served(backend), backend.name)
         try:
             yield
         finally:
+            restore_signals()
             await backend.close()
 
     app = FastAPI(
@@ -45,18 +77,48 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.lifecycle = lifecycle
     app.include_router(health.router)
     app.include_router(openai.router)
     app.include_router(ollama.router)
     app.include_router(vertex.build_router(settings))
     install_error_handlers(app)
+    _add_middleware(app, settings, metrics)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings, metrics: GatewayMetrics) -> None:
+    # Added innermost first: a request meets them in the reverse order.
     app.add_middleware(JSONBodies)
     app.add_middleware(
         BodySizeLimit,
         default=settings.max_body_bytes,
         limits={settings.vertex_predict_route: settings.vertex_max_body_bytes},
     )
-    return app
+    if settings.auth_required:
+        open_paths = {"/healthz", "/readyz", settings.vertex_health_route}
+        if settings.metrics_public:
+            open_paths.add("/metrics")
+        keys = APIKeys(settings.load_api_keys())
+        app.add_middleware(AuthMiddleware, keys=keys, open_paths=open_paths)
+        logger.info("authentication on: %d API key(s)", len(keys))
+    elif settings.binds_beyond_loopback:
+        logger.warning(
+            "AUTHENTICATION IS OFF (LIFTOFF_AUTH=off) while listening on %s: anyone who can "
+            "reach this port can use the model. Only do this behind a gate such as Cloud Run "
+            "or Vertex AI IAM.",
+            settings.host,
+        )
+    if settings.cors_allow_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_list,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestObserver, metrics=metrics)
 
 
 async def _served(backend: Backend) -> str:

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
 
     # Largest max_tokens / num_predict / max_output_tokens a request may ask for.
     max_tokens_limit: int = Field(default=16384, ge=1)
+    max_prompt_chars: int = Field(default=1_000_000, ge=1)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     vertex_max_body_bytes: int = Field(default=1_500_000, gt=0)
     vertex_health_route: str = Field(
@@ -53,6 +54,35 @@ class Settings(BaseSettings):
     vertex_predict_route: str = Field(
         default="/predict", validation_alias=AliasChoices("AIP_PREDICT_ROUTE")
     )
+
+    # Authentication. "auto": keys are required when the gateway binds beyond loopback or
+    # keys are configured; "off" must be said explicitly and is logged loudly.
+    auth: Literal["auto", "on", "off"] = "auto"
+    api_keys: SecretStr | None = None
+    api_keys_file: Path | None = None
+    metrics_public: bool = False
+
+    # Limits. Rate limits are per key (per client address without authentication); the
+    # concurrency limit defaults to what the backend generates in parallel.
+    rate_limit_rpm: int | None = Field(default=None, ge=1)
+    rate_limit_tpm: int | None = Field(default=None, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1)
+    ollama_num_parallel: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("OLLAMA_NUM_PARALLEL")
+    )
+    max_queue: int = Field(default=64, ge=0)
+    queue_timeout: float = Field(default=30.0, gt=0)
+    cors_origins: str = ""
+
+    # Logs: JSON lines by default; prompts and completions only when asked for.
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+    log_prompts: bool = False
+
+    # Shutdown on SIGTERM: readiness turns 503 at once; after drain_seconds the server stops
+    # accepting; streams still running after grace_seconds end with an in-stream error.
+    shutdown_drain_seconds: float = Field(default=0.0, ge=0)
+    shutdown_grace_seconds: float = Field(default=8.0, ge=0)
 
     # Embedded llama.cpp.
     cache_dir: Path = DEFAULT_CACHE_DIR
@@ -97,9 +127,51 @@ class Settings(BaseSettings):
             raise ValueError("LIFTOFF_BACKEND=openai needs LIFTOFF_MODEL (the served model id)")
         return self
 
+    @model_validator(mode="after")
+    def _exposed_gateway_has_keys(self) -> Settings:
+        if self.auth_required and not (self.api_keys or self.api_keys_file):
+            raise ValueError(
+                f"the gateway binds {self.host}, beyond this machine, so it needs API keys: set "
+                "LIFTOFF_API_KEYS (comma-separated) or LIFTOFF_API_KEYS_FILE; behind a platform "
+                "gate such as Cloud Run IAM, set LIFTOFF_AUTH=off explicitly"
+            )
+        return self
+
     @property
     def ollama_model(self) -> str:
         return self.model or DEFAULT_OLLAMA_MODEL
+
+    @property
+    def binds_beyond_loopback(self) -> bool:
+        return self.host not in ("127.0.0.1", "localhost", "::1")
+
+    @property
+    def auth_required(self) -> bool:
+        if self.auth == "auto":
+            return self.binds_beyond_loopback or bool(self.api_keys or self.api_keys_file)
+        return self.auth == "on"
+
+    def load_api_keys(self) -> list[str]:
+        """Keys from LIFTOFF_API_KEYS and LIFTOFF_API_KEYS_FILE (one per line, # comments)."""
+        keys = self.api_keys.get_secret_value().split(",") if self.api_keys else []
+        if self.api_keys_file is not None:
+            lines = self.api_keys_file.read_text().splitlines()
+            keys += [line for line in lines if not line.lstrip().startswith("#")]
+        return [key.strip() for key in keys if key.strip()]
+
+    @property
+    def concurrency_limit(self) -> int:
+        if self.max_concurrency is not None:
+            return self.max_concurrency
+        if self.backend == "ollama":
+            return self.ollama_num_parallel or 4
+        if self.backend == "llamacpp":
+            return self.parallel
+        return 64  # an OpenAI-compatible server batches many requests at once
+
+    @property
+    def cors_allow_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
 
 @lru_cache

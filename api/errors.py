@@ -3,8 +3,11 @@
     GatewayError                 500  something we did not anticipate
      ├── InvalidRequest          400  the request itself is wrong (names the field)
      │    └── ContextLengthExceeded 400  prompt longer than the model's context window
+     ├── Unauthorized            401  no API key, or not a valid one (never says which)
      ├── PayloadTooLarge         413  body over the configured limit
      ├── ModelNotFound           404  the model is not served here
+     ├── RateLimited             429  the key used up its requests or tokens per minute
+     ├── Overloaded              503  every generation slot and queue place is taken
      └── BackendError            502  the backend answered with an error
           ├── BackendUnavailable 503  the backend cannot be reached or is not ready
           └── BackendTimeout     504  the backend took longer than the request timeout
@@ -14,6 +17,8 @@ protocol layers render it in their own wire shape. Messages never carry secrets.
 """
 
 from __future__ import annotations
+
+import math
 
 
 class GatewayError(Exception):
@@ -42,6 +47,37 @@ class ContextLengthExceeded(InvalidRequest):
 class PayloadTooLarge(GatewayError):
     status_code = 413
     error_type = "payload_too_large"
+
+
+class Unauthorized(GatewayError):
+    status_code = 401
+    error_type = "authentication_error"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="liftoff"'}
+
+
+class _RetryLater(GatewayError):
+    """An error the client should retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
+
+
+class RateLimited(_RetryLater):
+    status_code = 429
+    error_type = "rate_limit_exceeded"
+
+
+class Overloaded(_RetryLater):
+    status_code = 503
+    error_type = "overloaded"
 
 
 class ModelNotFound(GatewayError):

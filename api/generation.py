@@ -1,54 +1,95 @@
 """What every protocol surface does with a generation, whatever its wire shape.
 
-- checks the limits that do not depend on the protocol (max tokens);
+- checks the limits that do not depend on the protocol (max tokens, prompt length);
+- applies the key's rate limits and waits for a generation slot (bounded queue);
 - bounds each wait on the backend by the configured timeout (a slow backend is a 504,
   not a hung client);
 - starts a stream before the first byte is sent, so errors known up front (unknown model,
-  prompt too long, backend down) become proper HTTP errors instead of in-stream ones.
+  prompt too long, backend down) become proper HTTP errors instead of in-stream ones;
+- measures time to first token, tokens and tokens per second, and ends streams that
+  outlive the shutdown grace period.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
 
 from api.backends.base import (
     Backend,
     Completion,
+    Embeddings,
+    Finish,
     GenerationEvent,
     GenerationRequest,
     TextDelta,
 )
-from api.errors import BackendError, BackendTimeout, InvalidRequest
+from api.context import request_info
+from api.errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    GatewayError,
+    InvalidRequest,
+    Overloaded,
+    RateLimited,
+)
+from api.limits import ConcurrencyLimiter, RateLimiter
+from api.metrics import GatewayMetrics
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float = 300.0  # seconds to wait for the backend's next piece of output
+    max_tokens: int = 16384
+    max_prompt_chars: int = 1_000_000
 
 
 class Generator:
-    """Runs generations on a backend with the gateway's limits and timeouts.
+    """Runs generations on a backend with the gateway's limits, timeouts and metrics.
 
-    >>> generator = Generator(backend, timeout=30, max_tokens_limit=4096)
+    >>> generator = Generator(backend, Limits(timeout=30))
     >>> events = await generator.stream(request, max_tokens_field="max_tokens")
     >>> async for event in events: ...
     """
 
-    def __init__(self, backend: Backend, *, timeout: float, max_tokens_limit: int) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        limits: Limits,
+        *,
+        rate_limiter: RateLimiter | None = None,
+        concurrency: ConcurrencyLimiter | None = None,
+        metrics: GatewayMetrics | None = None,
+        must_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.backend = backend
-        self.timeout = timeout
-        self.max_tokens_limit = max_tokens_limit
+        self.limits = limits
+        self.rate_limiter = rate_limiter
+        self.concurrency = concurrency
+        self.metrics = metrics
+        self._must_stop = must_stop
 
     async def stream(
         self, request: GenerationRequest, *, max_tokens_field: str
     ) -> AsyncIterator[GenerationEvent]:
         """Start a generation; raises ``GatewayError`` if it fails before its first event."""
         self._check_limits(request, max_tokens_field)
-        events = self._with_timeout(self.backend.generate(request))
+        cleanup = await self._admit()
         try:
+            events = self._observed(self._with_timeout(self.backend.generate(request)))
+            cleanup.push_async_callback(events.aclose)
             first = await anext(events)
         except StopAsyncIteration:
+            await cleanup.aclose()
             raise BackendError(f"the {self.backend.name} backend produced nothing") from None
         except BaseException:
-            await events.aclose()
+            await cleanup.aclose()
             raise
-        return _prepend(first, events)
+        return _then_close(first, events, cleanup)
 
     async def complete(self, request: GenerationRequest, *, max_tokens_field: str) -> Completion:
         events = await self.stream(request, max_tokens_field=max_tokens_field)
@@ -60,14 +101,61 @@ class Generator:
                 return Completion("".join(parts), event.reason, event.usage)
         raise BackendError(f"the {self.backend.name} backend ended without finishing")
 
+    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
+        too_long = next((i for i, text in enumerate(inputs) if len(text) > self._max_chars), None)
+        if too_long is not None:
+            raise InvalidRequest(self._too_long_message(), param=f"input.{too_long}")
+        async with await self._admit():
+            try:
+                async with asyncio.timeout(self.limits.timeout):
+                    result = await self.backend.embed(model, inputs)
+            except TimeoutError:
+                raise self._timeout_error() from None
+            except GatewayError as exc:
+                self._count_backend_error(exc)
+                raise
+        self._record_tokens(result.prompt_tokens, 0)
+        return result
+
+    @property
+    def _max_chars(self) -> int:
+        return self.limits.max_prompt_chars
+
     def _check_limits(self, request: GenerationRequest, max_tokens_field: str) -> None:
         max_tokens = request.options.max_tokens
-        if max_tokens is not None and max_tokens > self.max_tokens_limit:
+        if max_tokens is not None and max_tokens > self.limits.max_tokens:
             raise InvalidRequest(
                 f"{max_tokens_field} is {max_tokens}, above this gateway's limit of "
-                f"{self.max_tokens_limit} (LIFTOFF_MAX_TOKENS_LIMIT)",
+                f"{self.limits.max_tokens} (LIFTOFF_MAX_TOKENS_LIMIT)",
                 param=max_tokens_field,
             )
+        if request.prompt is not None:
+            length = len(request.prompt)
+        else:
+            length = sum(len(message.content) for message in request.messages or ())
+        if length > self._max_chars:
+            raise InvalidRequest(
+                self._too_long_message(), param="prompt" if request.prompt else "messages"
+            )
+
+    def _too_long_message(self) -> str:
+        return (
+            f"the input is longer than this gateway's limit of {self._max_chars} characters "
+            "(LIFTOFF_MAX_PROMPT_CHARS)"
+        )
+
+    async def _admit(self) -> AsyncExitStack:
+        """Rate limits, then a generation slot, held until the returned stack is closed."""
+        admitted = AsyncExitStack()
+        try:
+            if self.rate_limiter is not None:
+                self.rate_limiter.admit(_rate_key())
+            if self.concurrency is not None:
+                await admitted.enter_async_context(self.concurrency.slot())
+        except (RateLimited, Overloaded) as exc:
+            self._count_rejection(exc)
+            raise
+        return admitted
 
     async def _with_timeout(
         self, events: AsyncIterator[GenerationEvent]
@@ -75,33 +163,98 @@ class Generator:
         try:
             while True:
                 try:
-                    async with asyncio.timeout(self.timeout):
+                    async with asyncio.timeout(self.limits.timeout):
                         event = await anext(events)
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
-                    raise BackendTimeout(
-                        f"the {self.backend.name} backend sent nothing for {self.timeout:g} s "
-                        "(LIFTOFF_REQUEST_TIMEOUT)"
-                    ) from None
+                    raise self._timeout_error() from None
                 yield event
+                if self._must_stop():
+                    raise BackendUnavailable(
+                        "the gateway is shutting down and its grace period is over; retry"
+                    )
         finally:
             # Closing the backend's stream is what cancels the upstream generation.
-            await _aclose(events)
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def _observed(
+        self, events: AsyncGenerator[GenerationEvent, None]
+    ) -> AsyncGenerator[GenerationEvent, None]:
+        started = time.perf_counter()
+        first_text_at: float | None = None
+        try:
+            async for event in events:
+                if first_text_at is None and isinstance(event, TextDelta):
+                    first_text_at = time.perf_counter()
+                    if self.metrics is not None:
+                        self.metrics.time_to_first_token.labels(self.backend.name).observe(
+                            first_text_at - started
+                        )
+                if isinstance(event, Finish):
+                    self._record_finish(event, started, first_text_at)
+                yield event
+        except GatewayError as exc:
+            self._count_backend_error(exc)
+            raise
+        finally:
+            await events.aclose()
+
+    def _record_finish(self, finish: Finish, started: float, first_text_at: float | None) -> None:
+        usage = finish.usage
+        self._record_tokens(usage.prompt_tokens, usage.completion_tokens)
+        if self.metrics is None or usage.completion_tokens == 0:
+            return
+        if usage.generation_duration_ns:
+            seconds = usage.generation_duration_ns / 1e9
+        else:
+            seconds = time.perf_counter() - (first_text_at or started)
+        if seconds > 0:
+            rate = usage.completion_tokens / seconds
+            self.metrics.tokens_per_second.labels(self.backend.name).observe(rate)
+
+    def _record_tokens(self, prompt_tokens: int, completion_tokens: int) -> None:
+        info = request_info()
+        info.prompt_tokens += prompt_tokens
+        info.completion_tokens += completion_tokens
+        if self.rate_limiter is not None:
+            self.rate_limiter.record_tokens(_rate_key(), prompt_tokens + completion_tokens)
+        if self.metrics is not None:
+            self.metrics.prompt_tokens.labels(info.key_id).inc(prompt_tokens)
+            self.metrics.completion_tokens.labels(info.key_id).inc(completion_tokens)
+
+    def _timeout_error(self) -> BackendTimeout:
+        return BackendTimeout(
+            f"the {self.backend.name} backend sent nothing for {self.limits.timeout:g} s "
+            "(LIFTOFF_REQUEST_TIMEOUT)"
+        )
+
+    def _count_backend_error(self, exc: GatewayError) -> None:
+        if self.metrics is not None and isinstance(exc, BackendError):
+            self.metrics.backend_errors.labels(exc.error_type).inc()
+
+    def _count_rejection(self, exc: GatewayError) -> None:
+        if self.metrics is not None:
+            self.metrics.rejections.labels(exc.error_type).inc()
 
 
-async def _prepend(
-    first: GenerationEvent, rest: AsyncGenerator[GenerationEvent, None]
+def _rate_key() -> str:
+    """Rate limits apply per key; without authentication, per client address."""
+    info = request_info()
+    return info.key_id if info.key_id != "anonymous" else f"client:{info.client}"
+
+
+async def _then_close(
+    first: GenerationEvent,
+    rest: AsyncGenerator[GenerationEvent, None],
+    cleanup: AsyncExitStack,
 ) -> AsyncIterator[GenerationEvent]:
     try:
         yield first
         async for event in rest:
             yield event
     finally:
-        await rest.aclose()
-
-
-async def _aclose(events: AsyncIterator[GenerationEvent]) -> None:
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        await aclose()
+        # Closes the backend stream and gives the generation slot back.
+        await cleanup.aclose()

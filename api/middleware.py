@@ -82,5 +82,6 @@ class JSONBodies:
         if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
             headers.append((b"content-type", b"application/json"))
-            scope = {**scope, "headers": headers}
+            # In place: outer middleware reads what the router adds to this same scope.
+            scope["headers"] = headers
         await self.app(scope, receive, send)

@@ -193,13 +193,13 @@ async def tags(backend: BackendDep) -> dict[str, Any]:
 
 
 @router.post("/embed")
-async def embed(body: EmbedRequest, backend: BackendDep) -> dict[str, Any]:
+async def embed(body: EmbedRequest, generator: GeneratorDep) -> dict[str, Any]:
     """One embedding per input."""
     if body.dimensions is not None:
         raise InvalidRequest("dimensions is not supported by this model", param="dimensions")
     started = time.perf_counter_ns()
     inputs = [body.input] if isinstance(body.input, str) else body.input
-    result = await backend.embed(body.model, inputs)
+    result = await generator.embed(body.model, inputs)
     return {
         "model": body.model,
         "embeddings": result.vectors,

@@ -160,12 +160,12 @@ async def list_models(backend: BackendDep) -> dict[str, Any]:
 
 
 @router.post("/embeddings")
-async def embeddings(body: EmbeddingRequest, backend: BackendDep) -> dict[str, Any]:
+async def embeddings(body: EmbeddingRequest, generator: GeneratorDep) -> dict[str, Any]:
     """One embedding per input, as floats or base64-encoded little-endian float32."""
     if body.dimensions is not None:
         raise InvalidRequest("dimensions is not supported by this model", param="dimensions")
     inputs = [body.input] if isinstance(body.input, str) else body.input
-    result = await backend.embed(body.model, inputs)
+    result = await generator.embed(body.model, inputs)
     encode = _base64_floats if body.encoding_format == "base64" else list
     data = [
         {"object": "embedding", "index": i, "embedding": encode(vector)}

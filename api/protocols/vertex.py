@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from api.backends.base import Completion, GenerationRequest, SamplingOptions
@@ -79,9 +79,9 @@ def build_router(settings: Settings) -> APIRouter:
     router = APIRouter(tags=["Vertex AI"])
 
     @router.get(settings.vertex_health_route)
-    async def vertex_health(generator: GeneratorDep) -> dict[str, str]:
+    async def vertex_health(request: Request, generator: GeneratorDep) -> dict[str, str]:
         """Vertex AI's health check: 200 once the model can serve."""
-        return await readiness(generator.backend)
+        return await readiness(generator.backend, request.app.state.lifecycle)
 
     @router.post(settings.vertex_predict_route)
     async def vertex_predict(body: PredictRequest, generator: GeneratorDep) -> dict[str, Any]:

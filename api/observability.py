@@ -1,0 +1,84 @@
+"""The outermost layer: request ids, the access log and per-request metrics.
+
+Every response carries ``X-Request-ID`` (the client's, when it sent a sane one). One log
+line per request, written when its last byte has gone out (for a stream, at its end):
+method, route, status, latency, key id and tokens. Never the key, never the prompt.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.context import RequestInfo, current_request
+from api.metrics import GatewayMetrics
+
+access_log = logging.getLogger("api.access")
+
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+class RequestObserver:
+    def __init__(self, app: ASGIApp, *, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        info = RequestInfo(
+            request_id=_request_id(scope),
+            client=scope["client"][0] if scope.get("client") else "",
+        )
+        token = current_request.set(info)
+        status = 500  # what the client sees if the app fails before answering
+        header = (b"x-request-id", info.request_id.encode())
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            current_request.reset(token)
+            self._record(scope, info, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, info: RequestInfo, status: int, seconds: float) -> None:
+        route = str(getattr(scope.get("route"), "path", None) or "unmatched")
+        self.metrics.requests.labels(route, scope["method"], str(status), info.key_id).inc()
+        self.metrics.latency.labels(route).observe(seconds)
+        access_log.info(
+            "%s %s %d",
+            scope["method"],
+            route,
+            status,
+            extra={
+                "request_id": info.request_id,
+                "method": scope["method"],
+                "route": route,
+                "status": status,
+                "latency_ms": round(seconds * 1000, 2),
+                "key_id": info.key_id,
+                "prompt_tokens": info.prompt_tokens,
+                "completion_tokens": info.completion_tokens,
+            },
+        )
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            candidate: str = value.decode("latin-1")
+            if _SAFE_REQUEST_ID.fullmatch(candidate):
+                return candidate
+    return uuid.uuid4().hex
