@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute, Route
 
 from api.auth import APIKeys, AuthMiddleware
 from api.backends import create_backend
@@ -69,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             restore_signals()
             await backend.close()
+            logger.info("gateway stopped")
 
     app = FastAPI(
         title="Liftoff generation gateway",
@@ -118,7 +121,19 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: GatewayMetrics) -
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(RequestObserver, metrics=metrics)
+    app.add_middleware(RequestObserver, metrics=metrics, paths=_route_paths(app.routes))
+
+
+def _route_paths(routes: Sequence[BaseRoute]) -> set[str]:
+    paths: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route | APIRoute):
+            paths.add(route.path)
+        # FastAPI keeps included routers as such; their routes carry the full path.
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            paths |= _route_paths(included.routes)
+    return paths
 
 
 async def _served(backend: Backend) -> str:

@@ -39,5 +39,7 @@ def configure_logging(log_format: str, level: str) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+    # Backend clients log every upstream request at INFO; that is noise here.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # Our access log replaces uvicorn's: it carries the request id, key id and tokens.
     logging.getLogger("uvicorn.access").disabled = True

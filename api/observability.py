@@ -23,9 +23,12 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class RequestObserver:
-    def __init__(self, app: ASGIApp, *, metrics: GatewayMetrics) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: GatewayMetrics, paths: set[str]) -> None:
         self.app = app
         self.metrics = metrics
+        # Requests refused before routing (401, 413) are labelled by their path when it
+        # is one of the app's own; anything else shares one label, keeping metrics bounded.
+        self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,7 +57,9 @@ class RequestObserver:
             self._record(scope, info, status, time.perf_counter() - started)
 
     def _record(self, scope: Scope, info: RequestInfo, status: int, seconds: float) -> None:
-        route = str(getattr(scope.get("route"), "path", None) or "unmatched")
+        route = str(getattr(scope.get("route"), "path", None) or "")
+        if not route:
+            route = scope["path"] if scope["path"] in self.paths else "unmatched"
         self.metrics.requests.labels(route, scope["method"], str(status), info.key_id).inc()
         self.metrics.latency.labels(route).observe(seconds)
         access_log.info(
