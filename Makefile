@@ -7,13 +7,15 @@ UV := python3 -m uv
 PY := .venv/bin/python
 export UV_PYTHON := python3
 
-.PHONY: help setup run test lint format bench clean
+.PHONY: help setup run test lint format bench clean validate smoke
 
 help:
 	@echo "make run    - start the local stack (embedded Gemma 3 270M; no Docker, GPU or account)"
 	@echo "make test   - run the test suite"
 	@echo "make lint   - ruff and mypy (strict)"
 	@echo "make bench  - benchmarks; results in benchmarks/results/"
+	@echo "make validate - offline validators over every deploy file (Docker, Compose, CI, k8s)"
+	@echo "make smoke  - smoke-test a running gateway (SMOKE_URL, default http://127.0.0.1:8000)"
 
 # uv itself comes from PyPI through pip, pinned.
 .cache/uv-$(UV_VERSION):
@@ -47,3 +49,14 @@ bench: setup
 
 clean:
 	rm -rf .venv .cache .pytest_cache .ruff_cache .mypy_cache
+
+# Every deploy file through its validator (hadolint, check-jsonschema, actionlint, zizmor,
+# kubectl kustomize | kubernetes-validate) and the wiring checks; the same tests run in `make test`.
+validate: setup
+	$(PY) -m pytest tests/deploy/test_validators.py tests/deploy/test_wiring.py -q
+
+# /healthz, /readyz and one short generation against a running gateway. Credentials come from
+# LIFTOFF_SMOKE_TOKEN (identity token) and LIFTOFF_SMOKE_API_KEY (gateway key) when set.
+SMOKE_URL ?= http://127.0.0.1:8000
+smoke: setup
+	$(PY) scripts/smoke.py --url $(SMOKE_URL)

@@ -23,8 +23,12 @@ def _stream_lines(url: str, tokens: int, into: list[str]) -> None:
 def test_sigterm_drains_then_ends_long_streams_cleanly(fake_ollama: FakeOllama) -> None:
     fake_ollama.token_delay = 0.1
     fake_ollama.reply_tokens = 1000  # the fake model talks until num_predict stops it
-    env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": fake_ollama.url,
-           "LIFTOFF_SHUTDOWN_DRAIN_SECONDS": "1", "LIFTOFF_SHUTDOWN_GRACE_SECONDS": "2"}  # fmt: skip
+    env = {
+        "LIFTOFF_BACKEND": "ollama",
+        "OLLAMA_HOST": fake_ollama.url,
+        "LIFTOFF_SHUTDOWN_DRAIN_SECONDS": "1",
+        "LIFTOFF_SHUTDOWN_GRACE_SECONDS": "2",
+    }
     with ServerProcess("api.main:app", env) as gateway:
         short: list[str] = []
         long: list[str] = []

@@ -81,7 +81,7 @@ async def test_concurrency_queue_is_bounded_and_first_come_first_served() -> Non
 async def test_queued_request_gives_up_after_the_queue_timeout() -> None:
     limiter = ConcurrencyLimiter(1, queue=4, queue_timeout=0.05)
     async with limiter.slot():
-        with pytest.raises(Overloaded, match="waited 0.05 s"):
+        with pytest.raises(Overloaded, match=r"waited 0\.05 s"):
             async with limiter.slot():
                 pass
     assert (limiter.active, limiter.waiting) == (0, 0)
