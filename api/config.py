@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     ollama_keep_alive: str = "5m"
     ollama_pull: bool = True
     ollama_num_ctx: int | None = Field(default=None, ge=128)
+    # On Cloud Run: call a private Ollama service with a Google identity token for this
+    # audience (Ollama's service URL).
+    ollama_id_token_audience: str | None = None
 
     # Any OpenAI-compatible server.
     openai_base_url: str | None = Field(

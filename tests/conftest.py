@@ -9,8 +9,9 @@ import pytest
 
 from api.model_files import packaged_gguf
 
-# The fake Ollama server's fixtures (fake_ollama, fake_ollama_down), for every test package.
-pytest_plugins = ["tests.fakes.ollama_server"]
+# Fakes of what cannot run here, as fixtures for every test package: fake_ollama,
+# fake_ollama_down (Ollama's HTTP API) and fake_metadata (GCP's metadata server).
+pytest_plugins = ["tests.fakes.ollama_server", "tests.fakes.metadata_server"]
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,10 @@ from api.config import Settings
 def create_backend(settings: Settings) -> Backend:
     """The backend ``LIFTOFF_BACKEND`` names, configured from the settings."""
     if settings.backend == "ollama":
+        from api.backends.google_identity import GoogleIdentityToken
         from api.backends.ollama import OllamaBackend
 
+        audience = settings.ollama_id_token_audience
         return OllamaBackend(
             host=settings.ollama_host,
             model=settings.ollama_model,
@@ -19,6 +21,7 @@ def create_backend(settings: Settings) -> Backend:
             num_ctx=settings.ollama_num_ctx,
             connect_timeout=settings.connect_timeout,
             timeout=settings.request_timeout,
+            auth=GoogleIdentityToken(audience) if audience else None,
         )
     if settings.backend == "openai":
         from api.backends.openai import OpenAIBackend

@@ -40,7 +40,6 @@ from typing import Any, cast
 
 import httpx
 import pydantic
-from ollama import AsyncClient, ListResponse, ProgressResponse, ResponseError
 
 from api.backends.base import (
     Backend,
@@ -63,6 +62,7 @@ from api.errors import (
     InvalidRequest,
     ModelNotFound,
 )
+from ollama import AsyncClient, ListResponse, ProgressResponse, ResponseError
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ class OllamaBackend(Backend):
         timeout: float = 300.0,
         retry_initial_seconds: float = 1.0,
         retry_max_seconds: float = 30.0,
+        auth: httpx.Auth | None = None,
     ) -> None:
         self.host = host
         self.model = model
@@ -119,7 +120,7 @@ class OllamaBackend(Backend):
         # `timeout` bounds each wait for bytes (first token, next token, pull progress),
         # not the whole generation: a long answer that keeps streaming is never cut.
         self._client = AsyncClient(
-            host=host, timeout=httpx.Timeout(timeout, connect=connect_timeout)
+            host=host, timeout=httpx.Timeout(timeout, connect=connect_timeout), auth=auth
         )
         self._prepare_task: asyncio.Task[None] | None = None
         self._prepared = False

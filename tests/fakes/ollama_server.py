@@ -86,6 +86,7 @@ class RecordedRequest:
     method: str
     path: str
     body: dict[str, Any]
+    authorization: str | None = None
 
 
 @dataclass
@@ -184,7 +185,8 @@ class FakeOllama:
         return JSONResponse({"version": self.version})
 
     async def _tags(self, request: Request) -> Response:
-        self.requests.append(RecordedRequest("GET", "/api/tags", {}))
+        auth = request.headers.get("authorization")
+        self.requests.append(RecordedRequest("GET", "/api/tags", {}, auth))
         return JSONResponse({"models": [m.tag() for m in self.models.values()]})
 
     async def _ps(self, request: Request) -> Response:
@@ -351,7 +353,11 @@ class FakeOllama:
             body = json.loads(await request.body() or b"{}")
         except json.JSONDecodeError as exc:
             return {}, _error(400, f"invalid JSON: {exc}")
-        self.requests.append(RecordedRequest(request.method, request.url.path, body))
+        self.requests.append(
+            RecordedRequest(
+                request.method, request.url.path, body, request.headers.get("authorization")
+            )
+        )
         if request.url.path in self.http_errors:
             return body, _error(*self.http_errors[request.url.path])
         if not body.get("model"):
