@@ -98,6 +98,7 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: GatewayMetrics) -
         BodySizeLimit,
         default=settings.max_body_bytes,
         limits={settings.vertex_predict_route: settings.vertex_max_body_bytes},
+        timeout=settings.body_timeout,
     )
     if settings.auth_required:
         open_paths = {"/healthz", "/readyz", settings.vertex_health_route}

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     max_tokens_limit: int = Field(default=16384, ge=1)
     max_prompt_chars: int = Field(default=1_000_000, ge=1)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    body_timeout: float = Field(default=10.0, gt=0, description="seconds for a whole body")
     vertex_max_body_bytes: int = Field(default=1_500_000, gt=0)
     vertex_health_route: str = Field(
         default="/health", validation_alias=AliasChoices("AIP_HEALTH_ROUTE")

@@ -4,6 +4,7 @@
      ├── InvalidRequest          400  the request itself is wrong (names the field)
      │    └── ContextLengthExceeded 400  prompt longer than the model's context window
      ├── Unauthorized            401  no API key, or not a valid one (never says which)
+     ├── RequestTimeout          408  the request body arrived too slowly
      ├── PayloadTooLarge         413  body over the configured limit
      ├── ModelNotFound           404  the model is not served here
      ├── RateLimited             429  the key used up its requests or tokens per minute
@@ -42,6 +43,11 @@ class InvalidRequest(GatewayError):
 
 class ContextLengthExceeded(InvalidRequest):
     error_type = "context_length_exceeded"
+
+
+class RequestTimeout(GatewayError):
+    status_code = 408
+    error_type = "request_timeout"
 
 
 class PayloadTooLarge(GatewayError):

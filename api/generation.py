@@ -102,6 +102,7 @@ class Generator:
         raise BackendError(f"the {self.backend.name} backend ended without finishing")
 
     async def embed(self, model: str, inputs: list[str]) -> Embeddings:
+        check_model_name(model)
         too_long = next((i for i, text in enumerate(inputs) if len(text) > self._max_chars), None)
         if too_long is not None:
             raise InvalidRequest(self._too_long_message(), param=f"input.{too_long}")
@@ -122,6 +123,7 @@ class Generator:
         return self.limits.max_prompt_chars
 
     def _check_limits(self, request: GenerationRequest, max_tokens_field: str) -> None:
+        check_model_name(request.model)
         max_tokens = request.options.max_tokens
         if max_tokens is not None and max_tokens > self.limits.max_tokens:
             raise InvalidRequest(
@@ -238,6 +240,14 @@ class Generator:
     def _count_rejection(self, exc: GatewayError) -> None:
         if self.metrics is not None:
             self.metrics.rejections.labels(exc.error_type).inc()
+
+
+def check_model_name(model: str) -> None:
+    """Refuse names that could mean something else to a backend: paths that climb out
+    (``../``, the CVE-2024-37032 pattern), backslashes, control characters, huge names."""
+    suspicious = ".." in model or "\\" in model or any(ord(c) < 32 for c in model)
+    if suspicious or len(model) > 256:
+        raise InvalidRequest(f"model name {model[:64]!r} is not valid", param="model")
 
 
 def _rate_key() -> str:

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import PayloadTooLarge
+from api.errors import GatewayError, PayloadTooLarge, RequestTimeout
 from api.protocols.errors import error_body
 
 
 class BodySizeLimit:
-    """Refuses request bodies over a limit with a 413, reading no more than the limit.
+    """Refuses request bodies over a limit (413) or too slow to arrive (408).
 
     ``limits`` maps exact paths to their own limit (Vertex allows 1.5 MB); every other
     path gets ``default``. A declared ``Content-Length`` is checked before reading; a
-    chunked body is read up to the limit, then handed on whole.
+    chunked body is read up to the limit, then handed on whole. The whole body must
+    arrive within ``timeout`` seconds, so a client trickling bytes (slow loris) cannot
+    hold a connection and a worker for ever.
     """
 
-    def __init__(self, app: ASGIApp, *, default: int, limits: dict[str, int]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, default: int, limits: dict[str, int], timeout: float
+    ) -> None:
         self.app = app
         self.default = default
         self.limits = limits
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -29,19 +36,25 @@ class BodySizeLimit:
         limit = self.limits.get(scope["path"], self.default)
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await _reject(scope, send, limit)
+            await _reject(scope, send, PayloadTooLarge(_too_large(limit)))
             return
         body = bytearray()
         more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > limit:
-                await _reject(scope, send, limit)
-                return
+        try:
+            async with asyncio.timeout(self.timeout):
+                while more:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    body += message.get("body", b"")
+                    more = message.get("more_body", False)
+                    if len(body) > limit:
+                        await _reject(scope, send, PayloadTooLarge(_too_large(limit)))
+                        return
+        except TimeoutError:
+            slow = RequestTimeout(f"the request body did not arrive within {self.timeout:g} s")
+            await _reject(scope, send, slow)
+            return
         await self.app(scope, _replay(bytes(body), receive), send)
 
 
@@ -58,9 +71,15 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _reject(scope: Scope, send: Send, limit: int) -> None:
-    error = PayloadTooLarge(f"the request body is larger than this route's limit of {limit} bytes")
-    response = JSONResponse(error_body(scope["path"], error), status_code=error.status_code)
+def _too_large(limit: int) -> str:
+    return f"the request body is larger than this route's limit of {limit} bytes"
+
+
+async def _reject(scope: Scope, send: Send, error: GatewayError) -> None:
+    headers = {"Connection": "close"}  # the rest of the body is never read
+    response = JSONResponse(
+        error_body(scope["path"], error), status_code=error.status_code, headers=headers
+    )
     await response(scope, _no_receive, send)
 
 

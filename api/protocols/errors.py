@@ -55,12 +55,14 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
     location = [str(part) for part in problem["loc"] if part != "body" and not _is_type_tag(part)]
     field = ".".join(location)
     message = problem["msg"]
+    if not field:
+        if problem["type"] == "missing":
+            return InvalidRequest("the request body is required: send a JSON object")
+        return InvalidRequest(f"the request body is invalid: {message}")
     if problem["type"] == "missing":
-        return InvalidRequest(f"{field} is required", param=field or None)
+        return InvalidRequest(f"{field} is required", param=field)
     if problem["type"] == "extra_forbidden":
         return InvalidRequest(f"{field} is not a supported parameter", param=field)
-    if not field:
-        return InvalidRequest(f"the request body is invalid: {message}")
     received = json.dumps(problem.get("input"), default=str)
     if len(received) > 80:
         received = received[:77] + "..."

@@ -9,8 +9,9 @@ from api.backends.base import Backend
 from api.deps import BackendDep
 from api.errors import BackendUnavailable
 from api.lifecycle import Lifecycle
+from api.protocols.docs import OllamaError, error_responses
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=error_responses(OllamaError))
 
 
 async def readiness(backend: Backend, lifecycle: Lifecycle) -> dict[str, str]:

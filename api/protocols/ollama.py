@@ -26,10 +26,13 @@ from api.backends.base import (
 )
 from api.deps import BackendDep, GeneratorDep
 from api.errors import GatewayError, InvalidRequest
+from api.protocols.docs import OllamaError, error_responses, streaming_response
 from api.protocols.errors import ollama_error_body
 from api.protocols.streaming import encode_stream
 
-router = APIRouter(prefix="/api", tags=["Ollama-compatible"])
+router = APIRouter(
+    prefix="/api", tags=["Ollama-compatible"], responses=error_responses(OllamaError)
+)
 
 # The Ollama release whose API this surface follows (docs/api.md); clients gate features on it.
 OLLAMA_API_VERSION = "0.12.6"
@@ -147,13 +150,13 @@ class EmbedRequest(_Strict):
     dimensions: int | None = None
 
 
-@router.post("/chat", response_model=None)
+@router.post("/chat", response_model=None, responses=streaming_response("application/x-ndjson"))
 async def chat(body: ChatRequest, generator: GeneratorDep) -> dict[str, Any] | StreamingResponse:
     """Chat; NDJSON stream unless ``stream`` is false."""
     return await _generate(body.to_generation(), body.stream, generator, _ChatWire(body.model))
 
 
-@router.post("/generate", response_model=None)
+@router.post("/generate", response_model=None, responses=streaming_response("application/x-ndjson"))
 async def generate(
     body: GenerateRequest, generator: GeneratorDep
 ) -> dict[str, Any] | StreamingResponse:

@@ -25,10 +25,11 @@ from api.backends.base import (
 )
 from api.deps import BackendDep, GeneratorDep
 from api.errors import GatewayError, InvalidRequest
+from api.protocols.docs import OpenAIError, error_responses, streaming_response
 from api.protocols.errors import openai_error_body
 from api.protocols.streaming import encode_stream
 
-router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
+router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], responses=error_responses(OpenAIError))
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -124,7 +125,9 @@ class EmbeddingRequest(_Strict):
     user: str | None = None
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post(
+    "/chat/completions", response_model=None, responses=streaming_response("text/event-stream")
+)
 async def chat_completions(
     body: ChatCompletionRequest, generator: GeneratorDep
 ) -> dict[str, Any] | StreamingResponse:
@@ -138,7 +141,7 @@ async def chat_completions(
     return wire.whole(await generator.complete(request, max_tokens_field=field))
 
 
-@router.post("/completions", response_model=None)
+@router.post("/completions", response_model=None, responses=streaming_response("text/event-stream"))
 async def completions(
     body: CompletionRequest, generator: GeneratorDep
 ) -> dict[str, Any] | StreamingResponse:

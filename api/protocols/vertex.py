@@ -17,6 +17,7 @@ from api.backends.base import Completion, GenerationRequest, SamplingOptions
 from api.config import Settings
 from api.deps import GeneratorDep
 from api.generation import Generator
+from api.protocols.docs import OllamaError, error_responses
 from api.protocols.health import readiness
 from api.protocols.openai import Message
 
@@ -76,7 +77,7 @@ class PredictRequest(BaseModel):
 
 
 def build_router(settings: Settings) -> APIRouter:
-    router = APIRouter(tags=["Vertex AI"])
+    router = APIRouter(tags=["Vertex AI"], responses=error_responses(OllamaError))
 
     @router.get(settings.vertex_health_route)
     async def vertex_health(request: Request, generator: GeneratorDep) -> dict[str, str]:

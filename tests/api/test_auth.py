@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from api.auth import APIKeys, key_id
 from api.config import Settings
-from tests.fakes.ollama_server import DEFAULT_MODEL, FakeModel, FakeOllama
+from tests.fakes.ollama_server import DEFAULT_MODEL, FakeOllama
 from tests.servers import ServerProcess
 
 KEY = "sk-liftoff-test-0123456789abcdef"
@@ -27,17 +27,8 @@ def keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ollama_server() -> Iterator[FakeOllama]:
-    fake = FakeOllama()
-    fake.add_model(FakeModel(DEFAULT_MODEL))
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def gateway(ollama_server: FakeOllama, keys_file: Path) -> Iterator[ServerProcess]:
-    env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": ollama_server.url,
+def gateway(shared_fake_ollama: FakeOllama, keys_file: Path) -> Iterator[ServerProcess]:
+    env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": shared_fake_ollama.url,
            "LIFTOFF_API_KEYS": KEY, "LIFTOFF_API_KEYS_FILE": str(keys_file)}  # fmt: skip
     with ServerProcess("api.main:app", env) as server:
         yield server

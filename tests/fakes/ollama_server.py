@@ -457,6 +457,16 @@ def _bound_socket(port: int) -> socket.socket:
     return sock
 
 
+@pytest.fixture(scope="module")
+def shared_fake_ollama() -> Iterator[FakeOllama]:
+    """One running fake for a whole test module (for tests that do not change its faults)."""
+    fake = FakeOllama()
+    fake.add_model(FakeModel(DEFAULT_MODEL))
+    fake.start()
+    yield fake
+    fake.stop()
+
+
 @pytest.fixture
 def fake_ollama_down() -> Iterator[FakeOllama]:
     """A fake that has not started: its port refuses connections until ``start()``."""
