@@ -16,6 +16,7 @@ import pytest
 from api.app import create_app
 from api.backends.llamacpp import LlamaCppBackend
 from api.config import Settings
+from tests.fakes.ollama_server import DEFAULT_MODEL, FakeOllama
 from tests.llama_server import LlamaServer
 from tests.servers import ServerProcess, free_port, serve_in_thread
 
@@ -121,3 +122,29 @@ def test_client_disconnect_stops_the_embedded_engine(
         while _requests_processing(backend) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert _requests_processing(backend) == 0
+
+
+def test_readiness_recovers_by_itself_when_ollama_comes_up_late(
+    fake_ollama_down: FakeOllama,
+) -> None:
+    env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": fake_ollama_down.url}
+    with ServerProcess("api.main:app", env, health="/healthz") as gateway:
+        ready = httpx.get(f"{gateway.url}/readyz")
+        assert ready.status_code == 503
+        assert "cannot reach Ollama" in ready.json()["error"]
+        chat = httpx.post(
+            f"{gateway.url}/api/chat",
+            json={"model": DEFAULT_MODEL, "messages": [{"role": "user", "content": "a"}]},
+        )
+        assert chat.status_code == 503 and chat.headers["Retry-After"] == "5"
+        fake_ollama_down.start()
+        deadline = time.monotonic() + 15
+        while httpx.get(f"{gateway.url}/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "readiness did not recover"
+            time.sleep(0.2)
+        answer = httpx.post(
+            f"{gateway.url}/api/chat",
+            json={"model": DEFAULT_MODEL, "stream": False,
+                  "messages": [{"role": "user", "content": "a b"}]},
+        )  # fmt: skip
+        assert answer.status_code == 200 and answer.json()["done"] is True
