@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from liftoff.cli import doctor, pull, serve, up
+from liftoff.cli import doctor, pull, serve, tunnel, up
 
 app = typer.Typer(
     name="liftoff",
@@ -17,6 +17,7 @@ app.command("up")(up.up)
 app.command("api")(serve.api)
 app.command("pull")(pull.pull)
 app.command("doctor")(doctor.doctor)
+app.command("tunnel")(tunnel.tunnel)
 
 
 def main() -> None:
