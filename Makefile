@@ -51,9 +51,10 @@ clean:
 	rm -rf .venv .cache .pytest_cache .ruff_cache .mypy_cache
 
 # Every deploy file through its validator (hadolint, check-jsonschema, actionlint, zizmor,
-# kubectl kustomize | kubernetes-validate) and the wiring checks; the same tests run in `make test`.
+# kubectl kustomize | kubernetes-validate) and the wiring checks, without the model-backed
+# process tests; `make test` runs all of tests/deploy.
 validate: setup
-	$(PY) -m pytest tests/deploy/test_validators.py tests/deploy/test_wiring.py -q
+	$(PY) -m pytest tests/deploy -m "not model" -q
 
 # /healthz, /readyz and one short generation against a running gateway. Credentials come from
 # LIFTOFF_SMOKE_TOKEN (identity token) and LIFTOFF_SMOKE_API_KEY (gateway key) when set.
