@@ -27,7 +27,10 @@ help:
 	$(UV) sync --frozen --all-extras --all-groups
 	@touch $@
 
+# WordNet 3.0 for METEOR, offline: from Debian's packages into ~/.cache/liftoff/nltk_data.
+# A no-op once it is there.
 setup: .venv/.synced
+	@$(PY) -m evaluation.wordnet
 
 run: setup
 	$(PY) -m liftoff up
