@@ -16,6 +16,7 @@ help:
 	@echo "make bench  - benchmarks; results in benchmarks/results/"
 	@echo "make validate - offline validators over every deploy file (Docker, Compose, CI, k8s)"
 	@echo "make smoke  - smoke-test a running gateway (SMOKE_URL, default http://127.0.0.1:8000)"
+	@echo "make eval   - gate the sample dataset against the embedded model (reports in build/eval/)"
 
 # uv itself comes from PyPI through pip, pinned.
 .cache/uv-$(UV_VERSION):
@@ -64,3 +65,10 @@ validate: setup
 SMOKE_URL ?= http://127.0.0.1:8000
 smoke: setup
 	$(PY) scripts/smoke.py --url $(SMOKE_URL)
+
+# The sample dataset (examples/sample-qa.jsonl) against the embedded model, gated on scores it
+# meets; CI runs it. Report, JUnit XML and JSON in build/eval/. EVAL_ARGS adds `liftoff eval run`
+# options, e.g. EVAL_ARGS="--baseline RUN_ID --max-drop 2".
+.PHONY: eval
+eval: setup
+	$(PY) scripts/eval_sample.py -- $(EVAL_ARGS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from liftoff.cli import doctor, pull, serve, tunnel, up
+from liftoff.cli import eval as eval_cli
 
 app = typer.Typer(
     name="liftoff",
@@ -18,6 +19,7 @@ app.command("api")(serve.api)
 app.command("pull")(pull.pull)
 app.command("doctor")(doctor.doctor)
 app.command("tunnel")(tunnel.tunnel)
+app.add_typer(eval_cli.app, name="eval")
 
 
 def main() -> None:

@@ -53,7 +53,9 @@ def up(
     """Start the local stack (gateway with the configured backend, evaluation service)."""
     settings = get_settings()
     services = local_services(api_port, evaluation_port)
-    processes = [(service, _spawn(service, settings.host)) for service in services]
+    # The evaluation service scores generations from this stack's gateway by default.
+    env = {"LIFTOFF_EVAL_TARGET": f"http://127.0.0.1:{api_port}/v1", **os.environ}
+    processes = [(service, _spawn(service, settings.host, env)) for service in services]
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
@@ -75,13 +77,13 @@ def up(
         _stop_all([process for _, process in processes])
 
 
-def _spawn(service: Service, host: str) -> subprocess.Popen[bytes]:
+def _spawn(service: Service, host: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "uvicorn", service.app,
         "--host", host, "--port", str(service.port),
         "--timeout-graceful-shutdown", str(int(STOP_GRACE_S)),
     ]  # fmt: skip
-    return subprocess.Popen(command, env=os.environ.copy())
+    return subprocess.Popen(command, env=env)
 
 
 def _wait_ready(service: Service, process: subprocess.Popen[bytes]) -> None:

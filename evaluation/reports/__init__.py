@@ -1,0 +1,1 @@
+"""Runs and scores rendered for people and CI: JSON, HTML, JUnit XML, Markdown."""

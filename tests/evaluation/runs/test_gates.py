@@ -1,0 +1,79 @@
+"""Gates and the regression check: parsing, directions and scales."""
+
+from __future__ import annotations
+
+import pytest
+
+from evaluation.errors import InvalidInput
+from evaluation.runs.compare import Comparison, MetricDelta
+from evaluation.runs.gates import Gate, check_gates, check_regression, parse_gate, parse_max_drop
+from evaluation.runs.model import CorpusScore
+
+
+@pytest.mark.parametrize(
+    ("text", "gate"),
+    [
+        ("bleu>=20", Gate("bleu", ">=", 20.0)),
+        (" rougeL >= 0.35 ", Gate("rougeL", ">=", 0.35)),
+        ("ROUGEL>.5", Gate("rougeL", ">", 0.5)),
+        ("ter<=60", Gate("ter", "<=", 60.0)),
+        ("meteor<1", Gate("meteor", "<", 1.0)),
+    ],
+)
+def test_gates_parse_with_canonical_metric_names(text: str, gate: Gate) -> None:
+    assert parse_gate(text) == gate
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("bleu=>20", "malformed gate 'bleu=>20'"),
+        ("bleu>=", "malformed gate"),
+        ("bleu 20", "malformed gate"),
+        ("blue>=20", "unknown metric 'blue'"),
+    ],
+)
+def test_malformed_gates_are_refused(text: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        parse_gate(text)
+
+
+def test_max_drop_applies_to_every_metric_or_one() -> None:
+    assert parse_max_drop(["2", "BLEU=0.5"]) == {None: 2.0, "bleu": 0.5}
+    with pytest.raises(InvalidInput, match="malformed max drop 'two'"):
+        parse_max_drop(["two"])
+
+
+def test_gates_compare_corpus_scores_and_flag_missing_metrics() -> None:
+    corpus = {"bleu": CorpusScore(25.0, "sig", 100.0), "ter": CorpusScore(70.0, "sig", 100.0)}
+    checks = check_gates(corpus, [Gate("bleu", ">=", 20), Gate("ter", "<=", 60),
+                                  Gate("meteor", ">=", 0.1)])  # fmt: skip
+    assert [c.passed for c in checks] == [True, False, False]
+    assert checks[0].message == "bleu = 25.0000 passes bleu>=20"
+    assert checks[2].message == "meteor was not scored"
+
+
+def _comparison(**deltas: tuple[float, float, float]) -> Comparison:
+    return Comparison(
+        baseline="a", candidate="b", examples=10, only_in_baseline=0, only_in_candidate=0,
+        resamples=100, seed=1,
+        deltas={name: MetricDelta(name, base, cand, -1.0, 1.0, scale)
+                for name, (base, cand, scale) in deltas.items()},
+    )  # fmt: skip
+
+
+def test_a_drop_is_measured_in_points_of_the_0_to_100_scale_and_ter_drops_upwards() -> None:
+    comparison = _comparison(
+        bleu=(30.0, 28.5, 100.0),  # -1.5 points
+        rougeL=(0.50, 0.47, 1.0),  # -3 points
+        ter=(60.0, 63.0, 100.0),  # worse by 3 points
+        meteor=(0.40, 0.45, 1.0),  # better
+    )
+    checks = {c.metric: c for c in check_regression(comparison, {None: 2.0})}
+    assert {name: c.passed for name, c in checks.items()} == {
+        "bleu": True, "rougeL": False, "ter": False, "meteor": True,
+    }  # fmt: skip
+    assert "a drop of 3.00 points, over the allowed 2" in checks["rougeL"].message
+    assert "no drop" in checks["meteor"].message
+    only_bleu = check_regression(comparison, {"bleu": 1.0})
+    assert [(c.metric, c.passed) for c in only_bleu] == [("bleu", False)]
