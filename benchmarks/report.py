@@ -1,0 +1,218 @@
+"""Results for people: console tables, and ``benchmarks/results/gateway.md``, a short
+Markdown table for the README.
+
+Every benchmark run writes the Markdown; to re-render it from the JSON files there::
+
+    python -m benchmarks.report
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.common import BUSY_CPUS, RESULTS_DIR, read_result
+
+MARKDOWN = "gateway.md"
+console = Console()
+OVERHEAD = "gateway_overhead"
+EMBEDDED = "embedded_throughput"
+
+
+def render(overhead: dict[str, Any] | None, embedded: dict[str, Any] | None) -> str:
+    lines = ["## Gateway benchmarks", ""]
+    machine = (overhead or embedded or {}).get("machine")
+    if machine is None:
+        return "\n".join([*lines, "No results yet: run `make bench`.", ""])
+    commit = (machine.get("git_commit") or "unknown")[:10]
+    if machine.get("git_dirty"):
+        commit += " + local changes"
+    lines += [
+        f"`make bench` on {machine.get('cpu_model') or 'an unknown CPU'}, "
+        f"{machine.get('cpu_count')} CPUs, Python {machine.get('python')}, "
+        f"commit {commit}, {machine.get('timestamp')}; other processes kept "
+        f"{machine.get('background_cpus_at_start', 0):.2f} CPUs busy at the start.",
+        "",
+        "| metric | target | measured | result |",
+        "|---|---|---|---|",
+    ]
+    for result in (overhead, embedded):
+        for row in (result or {}).get("targets", []):
+            verdict = "pass" if row["pass"] else "**FAIL**"
+            target = row["target"].replace("<=", "≤").replace(">=", "≥")
+            lines.append(
+                f"| {row['name']} ({row['judged_on']}) | {target} "
+                f"| {row['measured']:.2f} {row['unit']} | {verdict} |"
+            )
+    if embedded is not None:
+        config = embedded["config"]
+        pairs = ", ".join(f"{value:.0f}%" for value in embedded.get("paired_ratios_percent", []))
+        best = embedded.get("best_tokens_per_s", {})
+        lines += [
+            "",
+            f"Embedded model: {best.get('gateway', 0):.1f} tokens/s through the gateway, "
+            f"{best.get('direct', 0):.1f} tokens/s calling llama.cpp in-process (fastest runs; "
+            f"medians {embedded['gateway']['median_tokens_per_s']:.1f} and "
+            f"{embedded['direct']['median_tokens_per_s']:.1f}; {config['max_tokens']} tokens a "
+            f"run, {config.get('repetitions_done', config['repetitions'])} runs each, same text "
+            f"both ways: {'yes' if embedded['same_text'] else 'no'}). Gateway / direct, "
+            f"repetition by repetition: {pairs}.",
+        ]
+    if overhead is not None:
+        lines += ["", *_overhead_table(overhead)]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _overhead_table(overhead: dict[str, Any]) -> list[str]:
+    lines = [
+        "Gateway against the canned backend called directly (closed loop, same request; "
+        "gateway pinned to its own CPU; uvicorn's default uvloop + httptools):",
+        "",
+        "| scenario | streams | direct tokens/s | via gateway | added latency p50 / p99 "
+        "| TTFT overhead p50 / p99 | gateway CPU per token | CPUs needed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    flavour = "uvloop+httptools"
+    others: list[float] = []
+    for name, scenario in overhead["scenarios"].items():
+        about = scenario["scenario"]
+        label = (
+            f"{name} ({about['inter_token_ms']:g} ms/token, {about['tokens']} tokens)"
+            if about["inter_token_ms"]
+            else f"{name} (no gap, {about['tokens']} tokens)"
+        )
+        runs = {(run["concurrency"], run["target"]): run for run in scenario["runs"]}
+        others += [run["cpu_cores"]["other"] for run in scenario["runs"]]
+        for row in scenario["overhead"]:
+            if row["flavour"] != flavour:
+                continue
+            level = row["concurrency"]
+            direct, gateway = runs[(level, "direct")], runs[(level, flavour)]
+            added, ttft = row["added_latency_ms"], row["ttft_overhead_ms"]
+            lines.append(
+                f"| {label} | {level} | {direct['tokens_per_s']:,.0f} "
+                f"| {gateway['tokens_per_s']:,.0f} ({row['throughput_ratio']:.0%}) "
+                f"| {added['p50']:.2f} / {added['p99']:.2f} ms "
+                f"| {ttft['p50']:.2f} / {ttft['p99']:.2f} ms "
+                f"| {gateway['gateway_cpu_us_per_token'] or 0:.0f} µs "
+                f"| {row.get('cpus_needed', 0):.2f} |"
+            )
+    rss = overhead.get("rss", {}).get(flavour, {})
+    background = sum(others) / max(1, len(others))
+    lines += [
+        "",
+        "CPUs needed: the gateway's CPU time per token times the tokens/s the backend "
+        "streams directly; the gateway's event loop is one thread, so above 1 it cannot keep "
+        "up whatever the machine, and well below 1 is needed for low tail latency.",
+        "",
+        f"Gateway RSS: {rss.get('idle_mb', 0):.0f} MB after start, peak "
+        f"{rss.get('hwm_mb', 0):.0f} MB. Other processes on the machine kept "
+        f"{background:.2f} CPUs busy on average during the runs"
+        + (
+            " — latencies above include waiting for a CPU they held."
+            if background > BUSY_CPUS
+            else "."
+        ),
+    ]
+    return lines
+
+
+def write_markdown(results_dir: Path = RESULTS_DIR) -> Path:
+    text = render(read_result(OVERHEAD, results_dir), read_result(EMBEDDED, results_dir))
+    path = results_dir / MARKDOWN
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+_RUN_COLUMNS = (
+    "streams", "target", "requests", "errors", "latency p50/p99 ms", "TTFT p50/p99 ms",
+    "tokens/s", "gateway µs/token",
+)  # fmt: skip
+_OVERHEAD_COLUMNS = (
+    "flavour", "streams", "added p50 ms", "added p99 ms", "TTFT +p50 ms", "TTFT +p99 ms",
+    "throughput",
+)  # fmt: skip
+
+
+def print_overhead(result: dict[str, Any]) -> None:
+    """The gateway overhead results as console tables."""
+    for name, scenario in result["scenarios"].items():
+        table = Table(title=f"{name}: {scenario['scenario']['about']}")
+        for column in _RUN_COLUMNS:
+            table.add_column(column, justify="right")
+        for run in scenario["runs"]:
+            latency, ttft = run["latency_ms"], run["ttft_ms"]
+            table.add_row(
+                str(run["concurrency"]),
+                run["target"],
+                str(run["requests"]),
+                str(run["errors"] + run["wrong_token_counts"]),
+                f"{latency.get('p50', 0):.2f} / {latency.get('p99', 0):.2f}",
+                f"{ttft.get('p50', 0):.2f} / {ttft.get('p99', 0):.2f}",
+                f"{run['tokens_per_s']:.0f}",
+                f"{run['gateway_cpu_us_per_token'] or 0:.0f}",
+            )
+        console.print(table)
+        overhead = Table(title=f"{name}: gateway minus direct")
+        for column in _OVERHEAD_COLUMNS:
+            overhead.add_column(column, justify="right")
+        for row in scenario["overhead"]:
+            added, ttft = row["added_latency_ms"], row["ttft_overhead_ms"]
+            overhead.add_row(
+                row["flavour"],
+                str(row["concurrency"]),
+                f"{added['p50']:.2f}",
+                f"{added['p99']:.2f}",
+                f"{ttft['p50']:.2f}",
+                f"{ttft['p99']:.2f}",
+                f"{row['throughput_ratio']:.1%}",
+            )
+        console.print(overhead)
+    for flavour, rss in result["rss"].items():
+        console.print(f"gateway RSS ({flavour}): {rss}", highlight=False)
+    print_targets(result["targets"])
+
+
+def print_targets(judged: list[dict[str, Any]]) -> None:
+    table = Table(title="targets")
+    for column in ("metric", "target", "measured", "result", "judged on"):
+        table.add_column(column)
+    for row in judged:
+        verdict = "[green]pass[/green]" if row["pass"] else "[red]FAIL[/red]"
+        measured = f"{row['measured']:.2f} {row['unit']}"
+        table.add_row(row["name"], row["target"], measured, verdict, row["judged_on"])
+    console.print(table)
+
+
+def print_embedded(result: dict[str, Any]) -> None:
+    """The embedded throughput results as a console table."""
+    table = Table(title=f"embedded model: {Path(result['config']['model']).name}")
+    columns = ("side", "tokens/s, fastest", "median", "decode median", "TTFT median ms")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for side in ("direct", "gateway"):
+        summary = result[side]
+        table.add_row(
+            side,
+            f"{result['best_tokens_per_s'][side]:.1f}",
+            f"{summary['median_tokens_per_s']:.1f}",
+            f"{summary['median_decode_tokens_per_s']:.1f}",
+            f"{summary['median_ttft_ms']:.1f}",
+        )
+    console.print(table)
+    best = result["best_tokens_per_s"]
+    console.print(
+        f"gateway / direct, fastest runs: {best['gateway']:.1f} / {best['direct']:.1f} tokens/s "
+        f"= {result['ratio_percent']:.1f}%; run by run: {result['paired_ratios_percent']}; "
+        f"same text: {result['same_text']}",
+        highlight=False,
+    )
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_markdown()}")
