@@ -1,4 +1,7 @@
-"""Named dependencies the routes take: the settings and the generator built at start."""
+"""Named dependencies the routes take: the settings and the generator built at start.
+
+They are ``async`` so FastAPI calls them on the event loop instead of a thread pool hop.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +14,19 @@ from api.config import Settings
 from api.generation import Generator
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_generator(request: Request) -> Generator:
+async def get_generator(request: Request) -> Generator:
     generator: Generator = request.app.state.generator
     return generator
 
 
-def get_backend(request: Request) -> Backend:
-    return get_generator(request).backend
+async def get_backend(request: Request) -> Backend:
+    generator: Generator = request.app.state.generator
+    return generator.backend
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

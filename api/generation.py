@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 from api.backends.base import (
     Backend,
@@ -80,7 +81,7 @@ class Generator:
         self._check_limits(request, max_tokens_field)
         cleanup = await self._admit()
         try:
-            events = self._observed(self._with_timeout(self.backend.generate(request)))
+            events = self._supervised(_as_generator(self.backend.generate(request)))
             cleanup.push_async_callback(events.aclose)
             first = await anext(events)
         except StopAsyncIteration:
@@ -159,49 +160,44 @@ class Generator:
             raise
         return admitted
 
-    async def _with_timeout(
-        self, events: AsyncIterator[GenerationEvent]
-    ) -> AsyncGenerator[GenerationEvent, None]:
-        try:
-            while True:
-                try:
-                    async with asyncio.timeout(self.limits.timeout):
-                        event = await anext(events)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError:
-                    raise self._timeout_error() from None
-                yield event
-                if self._must_stop():
-                    raise BackendUnavailable(
-                        "the gateway is shutting down and its grace period is over; retry"
-                    )
-        finally:
-            # Closing the backend's stream is what cancels the upstream generation.
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-    async def _observed(
+    async def _supervised(
         self, events: AsyncGenerator[GenerationEvent, None]
     ) -> AsyncGenerator[GenerationEvent, None]:
+        """The backend's events, bounded by the idle timeout and the shutdown grace period,
+        and measured (time to first token, tokens, tokens per second)."""
+        watchdog = _Watchdog(self.limits.timeout)
         started = time.perf_counter()
         first_text_at: float | None = None
         try:
-            async for event in events:
+            while True:
+                try:
+                    with watchdog:
+                        event = await anext(events)
+                except StopAsyncIteration:
+                    return
                 if first_text_at is None and isinstance(event, TextDelta):
                     first_text_at = time.perf_counter()
                     if self.metrics is not None:
                         self.metrics.time_to_first_token.labels(self.backend.name).observe(
                             first_text_at - started
                         )
-                if isinstance(event, Finish):
+                elif isinstance(event, Finish):
                     self._record_finish(event, started, first_text_at)
                 yield event
+                if self._must_stop():
+                    raise BackendUnavailable(
+                        "the gateway is shutting down and its grace period is over; retry"
+                    )
+        except _IdleTimeout:
+            error = self._timeout_error()
+            self._count_backend_error(error)
+            raise error from None
         except GatewayError as exc:
             self._count_backend_error(exc)
             raise
         finally:
+            watchdog.close()
+            # Closing the backend's stream is what cancels the upstream generation.
             await events.aclose()
 
     def _record_finish(self, finish: Finish, started: float, first_text_at: float | None) -> None:
@@ -240,6 +236,77 @@ class Generator:
     def _count_rejection(self, exc: GatewayError) -> None:
         if self.metrics is not None:
             self.metrics.rejections.labels(exc.error_type).inc()
+
+
+class _IdleTimeout(Exception):
+    """The backend sent nothing for the whole idle timeout."""
+
+
+class _Watchdog:
+    """An idle timeout for a stream, without a timer per token.
+
+    ``with watchdog:`` marks a wait on the backend. One timer per stream checks, when it
+    fires, whether the current wait has lasted the whole timeout; if so it cancels the
+    waiting task and the wait raises ``_IdleTimeout``. Time the consumer spends writing to
+    a slow client is not counted against the backend.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._loop = asyncio.get_running_loop()
+        self._task: asyncio.Task[Any] | None = None
+        self._since = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._fired = False
+
+    def __enter__(self) -> None:
+        self._task = asyncio.current_task()
+        self._since = self._loop.time()
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._since + self.timeout, self._check)
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        task, self._task = self._task, None
+        if self._fired and kind is asyncio.CancelledError and task is not None:
+            self._fired = False
+            if task.uncancel() == 0:  # nobody else asked for cancellation too
+                self._stop()
+                raise _IdleTimeout
+        if kind is not None:
+            self._stop()
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._task is None:
+            return  # not waiting on the backend now; the next wait re-arms
+        deadline = self._since + self.timeout
+        if self._loop.time() >= deadline:
+            self._fired = True
+            self._task.cancel()
+        else:
+            self._timer = self._loop.call_at(deadline, self._check)
+
+    def close(self) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+def _as_generator(
+    events: AsyncIterator[GenerationEvent],
+) -> AsyncGenerator[GenerationEvent, None]:
+    """Backends are async generators; any other iterator is wrapped to gain ``aclose``."""
+    if isinstance(events, AsyncGenerator):
+        return events
+
+    async def wrapped() -> AsyncGenerator[GenerationEvent, None]:
+        async for event in events:
+            yield event
+
+    return wrapped()
 
 
 def check_model_name(model: str) -> None:

@@ -28,7 +28,7 @@ from api.deps import BackendDep, GeneratorDep
 from api.errors import GatewayError, InvalidRequest
 from api.protocols.docs import OllamaError, error_responses, streaming_response
 from api.protocols.errors import ollama_error_body
-from api.protocols.streaming import encode_stream
+from api.protocols.streaming import TEXT_MARK, encode_stream, json_string, json_template
 
 router = APIRouter(
     prefix="/api", tags=["Ollama-compatible"], responses=error_responses(OllamaError)
@@ -270,6 +270,11 @@ class _Wire:
     def __init__(self, model: str) -> None:
         self.model = model
         self.started_ns = time.perf_counter_ns()
+        # Each delta line is the same JSON but for its time and text: encode it once.
+        template = {"model": model, "created_at": TEXT_MARK, **self.content(TEXT_MARK)}
+        self._head, self._middle, self._tail = json_template(
+            _line({**template, "done": False}), marks=2
+        )
 
     def header(self) -> dict[str, Any]:
         return {"model": self.model, "created_at": _now()}
@@ -278,7 +283,7 @@ class _Wire:
         raise NotImplementedError
 
     def delta(self, text: str) -> bytes:
-        return _line({**self.header(), **self.content(text), "done": False})
+        return self._head + json_string(_now()) + self._middle + json_string(text) + self._tail
 
     def final(self, reason: str, usage: Usage, text: str = "") -> dict[str, Any]:
         return {

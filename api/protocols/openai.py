@@ -27,7 +27,7 @@ from api.deps import BackendDep, GeneratorDep
 from api.errors import GatewayError, InvalidRequest
 from api.protocols.docs import OpenAIError, error_responses, streaming_response
 from api.protocols.errors import openai_error_body
-from api.protocols.streaming import encode_stream
+from api.protocols.streaming import TEXT_MARK, encode_stream, json_string, json_template
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], responses=error_responses(OpenAIError))
 
@@ -210,6 +210,7 @@ class _Wire:
         self.include_usage = include_usage
         self.id = f"{self.id_prefix}-{uuid.uuid4().hex}"
         self.created = int(time.time())
+        self._delta_template: list[bytes] | None = None
 
     def _chunk(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -224,7 +225,19 @@ class _Wire:
         raise NotImplementedError
 
     def delta(self, text: str) -> bytes:
-        return _event(self._chunk([self._choice(text, None)]))
+        # Every delta of a stream is the same JSON but for its text: encode that once and
+        # splice each text in (the hot path: once per token for every open stream).
+        if self._delta_template is None:
+            if not self._template_ready():
+                return _event(self._chunk([self._choice(text, None)]))
+            self._delta_template = json_template(
+                _event(self._chunk([self._choice(TEXT_MARK, None)]))
+            )
+        head, tail = self._delta_template
+        return head + json_string(text) + tail
+
+    def _template_ready(self) -> bool:
+        return True
 
     def finish(self, finish: Finish) -> bytes:
         events = _event(self._chunk([self._choice("", finish.reason)]))
@@ -247,6 +260,9 @@ class _ChatWire(_Wire):
     def __init__(self, model: str, *, include_usage: bool) -> None:
         super().__init__(model, include_usage=include_usage)
         self._sent_role = False
+
+    def _template_ready(self) -> bool:
+        return self._sent_role  # the first delta also carries the role
 
     def _choice(self, content: str, finish_reason: str | None) -> dict[str, Any]:
         delta: dict[str, Any] = {"content": content} if content else {}

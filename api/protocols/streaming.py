@@ -9,12 +9,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from json.encoder import encode_basestring_ascii
 from typing import Protocol
 
 from api.backends.base import Finish, GenerationEvent, TextDelta
 from api.errors import GatewayError
 
 logger = logging.getLogger(__name__)
+
+
+# Stands for the text in a chunk encoded once as a template (see ``json_template``).
+TEXT_MARK = "\u2063liftoff-text\u2063"
+_ENCODED_MARK = encode_basestring_ascii(TEXT_MARK).encode()
+
+
+def json_template(encoded: bytes, marks: int = 1) -> list[bytes]:
+    """Split a chunk encoded with ``TEXT_MARK`` in place of its variable strings into the
+    constant pieces around them; join them with ``json_string`` values to encode a chunk."""
+    pieces = encoded.split(_ENCODED_MARK)
+    if len(pieces) != marks + 1:
+        raise ValueError(f"the template holds {len(pieces) - 1} text marks, not {marks}")
+    return pieces
+
+
+def json_string(text: str) -> bytes:
+    """``text`` as a JSON string (C-accelerated, ASCII-safe)."""
+    return encode_basestring_ascii(text).encode()
 
 
 class StreamFormat(Protocol):
