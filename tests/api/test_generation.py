@@ -67,7 +67,7 @@ async def test_backend_silent_mid_stream_ends_it_with_a_timeout_and_closes_it() 
     generator = Generator(backend, Limits(timeout=0.1))
     events = await generator.stream(REQUEST, max_tokens_field="max_tokens")
     received: list[str] = []
-    with pytest.raises(BackendTimeout, match="sent nothing for 0.1 s"):
+    with pytest.raises(BackendTimeout, match=r"sent nothing for 0\.1 s"):
         async for event in events:
             if isinstance(event, TextDelta):
                 received.append(event.text)
