@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Route
 
 from api.auth import APIKeys, AuthMiddleware
 from api.backends import create_backend
@@ -22,7 +20,7 @@ from api.lifecycle import Lifecycle
 from api.limits import ConcurrencyLimiter, RateLimiter
 from api.metrics import GatewayMetrics
 from api.middleware import BodySizeLimit, JSONBodies
-from api.observability import RequestObserver
+from api.observability import RequestObserver, route_paths
 from api.protocols import health, ollama, openai, vertex
 from api.protocols.errors import install_error_handlers
 
@@ -122,19 +120,7 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: GatewayMetrics) -
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(RequestObserver, metrics=metrics, paths=_route_paths(app.routes))
-
-
-def _route_paths(routes: Sequence[BaseRoute]) -> set[str]:
-    paths: set[str] = set()
-    for route in routes:
-        if isinstance(route, Route | APIRoute):
-            paths.add(route.path)
-        # FastAPI keeps included routers as such; their routes carry the full path.
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            paths |= _route_paths(included.routes)
-    return paths
+    app.add_middleware(RequestObserver, metrics=metrics, paths=route_paths(app.routes))
 
 
 async def _served(backend: Backend) -> str:

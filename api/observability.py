@@ -11,21 +11,39 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
 
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.context import RequestInfo, current_request
-from api.metrics import GatewayMetrics
-
-access_log = logging.getLogger("api.access")
 
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
+class RequestMetrics(Protocol):
+    """What the observer counts: requests by route, method, status and key; latency by route."""
+
+    requests: Any
+    latency: Any
+
+
 class RequestObserver:
-    def __init__(self, app: ASGIApp, *, metrics: GatewayMetrics, paths: set[str]) -> None:
+    """Used by both services; ``log_name`` names the access logger (``api.access``)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: RequestMetrics,
+        paths: set[str],
+        log_name: str = "api.access",
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = logging.getLogger(log_name)
         # Requests refused before routing (401, 413) are labelled by their path when it
         # is one of the app's own; anything else shares one label, keeping metrics bounded.
         self.paths = paths
@@ -62,7 +80,7 @@ class RequestObserver:
             route = scope["path"] if scope["path"] in self.paths else "unmatched"
         self.metrics.requests.labels(route, scope["method"], str(status), info.key_id).inc()
         self.metrics.latency.labels(route).observe(seconds)
-        access_log.info(
+        self.access_log.info(
             "%s %s %d",
             scope["method"],
             route,
@@ -78,6 +96,19 @@ class RequestObserver:
                 "completion_tokens": info.completion_tokens,
             },
         )
+
+
+def route_paths(routes: Sequence[BaseRoute]) -> set[str]:
+    """Every path an app routes, for labelling requests refused before routing."""
+    paths: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route | APIRoute):
+            paths.add(route.path)
+        # FastAPI keeps included routers as such; their routes carry the full path.
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            paths |= route_paths(included.routes)
+    return paths
 
 
 def _request_id(scope: Scope) -> str:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, Route
 
 from api.auth import APIKeys, AuthMiddleware
 from api.middleware import BodySizeLimit, JSONBodies
+from api.observability import RequestObserver, route_paths
 from evaluation.config import Settings
 from evaluation.runs.store import RunStore
 from evaluation.service import errors
 from evaluation.service.manager import RunManager
-from evaluation.service.observability import EvaluationMetrics, RequestObserver
+from evaluation.service.observability import EvaluationMetrics
 from evaluation.service.routes import health, runs, scores
 from evaluation.service.scoring import ScoringPool
 
@@ -73,8 +72,9 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: EvaluationMetrics
     if keys:
         app.add_middleware(AuthMiddleware, keys=APIKeys(keys), open_paths={"/healthz", "/readyz"})
         logger.info("authentication on: %d API key(s)", len(keys))
-    app.add_middleware(RequestObserver, metrics=metrics, paths=_route_paths(app.routes))
-
-
-def _route_paths(routes: Sequence[BaseRoute]) -> set[str]:
-    return {route.path for route in routes if isinstance(route, Route | APIRoute)}
+    app.add_middleware(
+        RequestObserver,
+        metrics=metrics,
+        paths=route_paths(app.routes),
+        log_name="evaluation.access",
+    )

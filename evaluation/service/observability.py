@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-import uuid
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.context import RequestInfo, current_request
+from api.context import current_request
 
 access_log = logging.getLogger("evaluation.access")
 
@@ -67,70 +64,6 @@ class EvaluationMetrics:
         self.active_runs = Gauge(
             "liftoff_eval_runs_active", "Runs generating or scoring now", registry=r
         )
-
-
-class RequestObserver:
-    def __init__(self, app: ASGIApp, *, metrics: EvaluationMetrics, paths: set[str]) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.paths = paths  # labels for requests refused before routing; others: "unmatched"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        info = RequestInfo(
-            request_id=_request_id(scope),
-            client=scope["client"][0] if scope.get("client") else "",
-        )
-        token = current_request.set(info)
-        status = 500
-        header = (b"x-request-id", info.request_id.encode())
-
-        async def observed_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, observed_send)
-        finally:
-            current_request.reset(token)
-            self._record(scope, info, status, time.perf_counter() - started)
-
-    def _record(self, scope: Scope, info: RequestInfo, status: int, seconds: float) -> None:
-        route = str(getattr(scope.get("route"), "path", None) or "")
-        if not route:
-            route = scope["path"] if scope["path"] in self.paths else "unmatched"
-        self.metrics.requests.labels(route, scope["method"], str(status), info.key_id).inc()
-        self.metrics.latency.labels(route).observe(seconds)
-        access_log.info(
-            "%s %s %d",
-            scope["method"],
-            route,
-            status,
-            extra={
-                "request_id": info.request_id,
-                "method": scope["method"],
-                "route": route,
-                "path": scope["path"],
-                "status": status,
-                "latency_ms": round(seconds * 1000, 2),
-                "key_id": info.key_id,
-            },
-        )
-
-
-def _request_id(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            candidate: str = value.decode("latin-1")
-            if _SAFE_REQUEST_ID.fullmatch(candidate):
-                return candidate
-    return uuid.uuid4().hex
 
 
 class RequestIdFilter(logging.Filter):
