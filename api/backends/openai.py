@@ -156,7 +156,16 @@ class OpenAIBackend(Backend):
         else:
             path = "/completions"
             body["prompt"] = request.prompt or ""
-        response = await self._client.post(path, body=body, cast_to=httpx2.Response, stream=True)
+        post = self._client.post
+        try:
+            response = await post(path, body=body, cast_to=httpx2.Response, stream=True)
+        except openai.APITimeoutError:
+            raise
+        except openai.APIConnectionError:
+            # Most often a pooled keep-alive connection the server closed as we reused it
+            # (llama.cpp's server closes them after a few requests). Nothing was answered,
+            # so one more try, on a fresh connection, is safe.
+            response = await post(path, body=body, cast_to=httpx2.Response, stream=True)
         try:
             yield response
         finally:
