@@ -126,7 +126,8 @@ class Server:
     """A server in a subprocess on a loopback port, optionally pinned to some CPUs.
 
     ``{port}`` in ``args`` becomes the port; ``cwd`` is where it runs, and so where ``api``
-    is imported from (``--gateway-src``). Entering waits until ``health`` answers 200.
+    is imported from (``--gateway-src``); ``executable`` runs ``args`` (this Python by
+    default). Entering waits until ``health`` answers 200.
 
     >>> command = ["-m", "uvicorn", "api.main:app", "--port", "{port}"]
     >>> with Server(command, env=clean_env(), health="/readyz") as server:
@@ -143,7 +144,9 @@ class Server:
         cpus: set[int] | None = None,
         ready_timeout: float = 60.0,
         cwd: Path = REPO,
+        executable: str = sys.executable,
     ) -> None:
+        self.executable = executable
         self.port = port or free_port()
         self.url = f"http://{LOOPBACK}:{self.port}"
         self.args = [arg.replace("{port}", str(self.port)) for arg in args]
@@ -165,7 +168,7 @@ class Server:
     def __enter__(self) -> Server:
         cpus = self.cpus
         self.process = subprocess.Popen(
-            [sys.executable, *self.args],
+            [self.executable, *self.args],
             cwd=self.cwd,
             env=self.env,
             stdout=self._log,
@@ -291,6 +294,29 @@ def background_cpus(seconds: float = 1.0) -> float:
     before = system_busy_seconds()
     time.sleep(seconds)
     return round(max(0.0, system_busy_seconds() - before) / seconds, 2)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and every process under it (a server's workers), in seconds."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += cpu_seconds(current)
+        except (OSError, ValueError):
+            continue  # ended meanwhile
+        pending += children.get(current, [])
+    return total
 
 
 def load_average() -> list[float]:

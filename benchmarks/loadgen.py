@@ -35,6 +35,8 @@ class StreamResult:
     tokens: int = 0
     usage_tokens: int | None = None
     status: int = 0
+    retry_after: str | None = None  # the Retry-After header, when the answer has one
+    done: bool = False  # the stream ended with ``data: [DONE]``
     error: str | None = None
     text: list[str] = field(default_factory=list)
     token_times: list[float] = field(default_factory=list)
@@ -113,6 +115,8 @@ class Connection:
         while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
             name, _, value = line.partition(b":")
             headers[name.strip().lower()] = value.strip().lower()
+        if b"retry-after" in headers:
+            result.retry_after = headers[b"retry-after"].decode(errors="replace")
         events = _EventReader(result, on_token, keep_text)
         if headers.get(b"transfer-encoding") == b"chunked":
             while True:
@@ -161,7 +165,9 @@ class _EventReader:
         self._buffer += data
         while (end := self._buffer.find(b"\n\n")) >= 0:
             event, self._buffer = self._buffer[:end], self._buffer[end + 2 :]
-            if event.startswith(b"data: ") and event != b"data: [DONE]":
+            if event == b"data: [DONE]":
+                self.result.done = True
+            elif event.startswith(b"data: "):
                 self._event(json.loads(event[6:]))
 
     def _event(self, payload: dict[str, Any]) -> None:

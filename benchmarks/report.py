@@ -214,5 +214,149 @@ def print_embedded(result: dict[str, Any]) -> None:
     )
 
 
+# --- benchmarks/results/safety.md: sustained load and the LiteLLM comparison --------------
+
+SAFETY_MARKDOWN = "safety.md"
+LOAD = "load"
+LITELLM_COMPARE = "litellm_compare"
+
+
+def render_safety(load: dict[str, Any] | None, compare: dict[str, Any] | None) -> str:
+    lines = ["## Safety under load", ""]
+    if load is None and compare is None:
+        return "\n".join([*lines, "No results yet: run `make bench`.", ""])
+    if load is not None:
+        lines += [*_load_section(load), ""]
+    if compare is not None:
+        lines += [*_compare_section(compare), ""]
+    return "\n".join(lines)
+
+
+def _machine_line(machine: dict[str, Any], command: str) -> str:
+    commit = (machine.get("git_commit") or "unknown")[:10]
+    if machine.get("git_dirty"):
+        commit += " + local changes"
+    return (
+        f"`{command}` on {machine.get('cpu_model') or 'an unknown CPU'}, "
+        f"{machine.get('cpu_count')} CPUs, Python {machine.get('python')}, commit {commit}, "
+        f"{machine.get('timestamp')}; other processes kept "
+        f"{machine.get('background_cpus_at_start', 0):.2f} CPUs busy at the start."
+    )
+
+
+def _target_rows(judged: list[dict[str, Any]]) -> list[str]:
+    rows = ["| metric | target | measured | result |", "|---|---|---|---|"]
+    for row in judged:
+        verdict = "pass" if row["pass"] else "**FAIL**"
+        target = row["target"].replace("<=", "≤").replace(">=", "≥").strip()
+        unit = f" {row['unit']}" if row["unit"] else ""
+        rows.append(
+            f"| {row['name']} ({row['judged_on']}) | {target} "
+            f"| {row['measured']:g}{unit} | {verdict} |"
+        )
+    return rows
+
+
+def _load_section(load: dict[str, Any]) -> list[str]:
+    config = load["config"]
+    latency, ttft, throughput = load["latency_ms"], load["ttft_ms"], load["throughput"]
+    rss, scrapes = load["rss"], load["metrics_scrapes"]
+    statuses = ", ".join(f"{status}: {count:,}" for status, count in load["statuses"].items())
+    return [
+        "### Sustained load",
+        "",
+        _machine_line(
+            load["machine"],
+            f"python -m benchmarks.load --clients {config['clients']} "
+            f"--duration {config['duration_s']:g}",
+        ),
+        "",
+        f"{config['clients']} streaming clients (chat completions, {config['tokens']} tokens, "
+        f"a token every {config['inter_token_ms']:g} ms from the canned backend) for "
+        f"{config['duration_s']:g} s through `uvicorn api.main:app`: {config['keys']} API keys "
+        f"(one shared by half the clients), {config['rate_limit_rpm']} requests and "
+        f"{config['rate_limit_tpm']:,} tokens per minute per key, "
+        f"{config['max_concurrency']} generations at once plus {config['max_queue']} queued, "
+        f"`/metrics` scraped every {config['scrape_every_s']:g} s. Clients wait what "
+        "`Retry-After` says after a 429 or 503.",
+        "",
+        *_target_rows(load["targets"]),
+        "",
+        "| answers | statuses | completed streams latency p50 / p99 | TTFT p50 / p99 "
+        "| completed req/s | tokens/s | gateway RSS first → last 10 s | gateway CPU |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {load['requests']:,} | {statuses} "
+        f"| {latency.get('p50', 0):.1f} / {latency.get('p99', 0):.1f} ms "
+        f"| {ttft.get('p50', 0):.1f} / {ttft.get('p99', 0):.1f} ms "
+        f"| {throughput['completed_requests_per_s']:.1f} | {throughput['tokens_per_s']:,.0f} "
+        f"| {rss['first_window_mean_mb']:.1f} → {rss['last_window_mean_mb']:.1f} MB "
+        f"({rss['growth_percent']:+.1f} %) | {load['cpu_cores'].get('gateway', 0):.2f} cores, "
+        f"{load.get('gateway_cpu_us_per_token') or 0:.0f} µs/token |",
+        "",
+        f"Latency includes waiting in the gateway's queue. `/metrics`: {scrapes['count']} "
+        f"scrapes, {scrapes['failed']} failed, p99 {scrapes['latency_ms'].get('p99', 0):.1f} ms; "
+        f"Retry-After values sent: {load['retry_after_values']}. Other processes kept "
+        f"{load['cpu_cores'].get('other', 0):.2f} CPUs busy during the run.",
+    ]
+
+
+def _compare_section(compare: dict[str, Any]) -> list[str]:
+    config = compare["config"]
+    scenario = config["scenario"]
+    lines = [
+        "### Liftoff against LiteLLM's proxy",
+        "",
+        _machine_line(compare["machine"], "python -m benchmarks.litellm_compare"),
+        "",
+        f"Same streaming chat request ({scenario['tokens']} tokens, a token every "
+        f"{scenario['inter_token_ms']:g} ms) to the canned backend directly, through Liftoff "
+        f"(auth and metrics on) and through LiteLLM's proxy (`{config['litellm']['package']}`, "
+        "master key, one worker, no database, offline); closed loop, each gateway pinned to "
+        f"the same CPU, {config['rounds']} rounds of {config['duration_s_per_target']:g} s per "
+        "target and concurrency in all. Added latency: gateway percentile minus direct one.",
+        "",
+        *_target_rows(compare["targets"]),
+        "",
+        "| streams | gateway | tokens/s (vs direct) | added latency p50 / p99 "
+        "| TTFT overhead p50 / p99 | CPU per token | Liftoff / LiteLLM added p50 / p99 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in compare["comparison"]:
+        ratio = row.get("added_latency_ratio", {})
+        for target in ("liftoff", "litellm"):
+            side = row.get(target)
+            if side is None:
+                continue
+            added, ttft = side["added_latency_ms"], side["ttft_overhead_ms"]
+            ratios = (
+                f"{ratio.get('p50', float('nan')):.2f} / {ratio.get('p99', float('nan')):.2f}"
+                if target == "liftoff" and ratio
+                else ""
+            )
+            lines.append(
+                f"| {row['concurrency']} | {target} | {side['tokens_per_s']:,.0f} "
+                f"({side['throughput_ratio']:.0%}) | {added['p50']:.2f} / {added['p99']:.2f} ms "
+                f"| {ttft['p50']:.2f} / {ttft['p99']:.2f} ms "
+                f"| {side['cpu_us_per_token'] or 0:.0f} µs | {ratios} |"
+            )
+    rss = compare.get("rss_mb", {})
+    lines += [
+        "",
+        f"Peak RSS: Liftoff {rss.get('liftoff_hwm_mb', 0):.0f} MB, LiteLLM "
+        f"{rss.get('litellm_hwm_mb', 0):.0f} MB. Other processes kept "
+        f"{compare.get('background_cpus', 0):.2f} CPUs busy on average during the runs.",
+    ]
+    return lines
+
+
+def write_safety_markdown(results_dir: Path = RESULTS_DIR) -> Path:
+    text = render_safety(read_result(LOAD, results_dir), read_result(LITELLM_COMPARE, results_dir))
+    path = results_dir / SAFETY_MARKDOWN
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
 if __name__ == "__main__":
     print(f"wrote {write_markdown()}")
+    print(f"wrote {write_safety_markdown()}")
