@@ -29,6 +29,7 @@ _ERRORS = {
     403: "forbidden",
     404: "unknown model or route",
     408: "the request body arrived too slowly",
+    409: "conflict with the current state (e.g. runs that cannot be compared)",
     413: "request body too large",
     429: "rate limit reached; see Retry-After",
     502: "the backend failed",
@@ -38,7 +39,11 @@ _ERRORS = {
 
 
 def error_responses(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": model, "description": text} for status, text in _ERRORS.items()}
+    # Errors are JSON even on routes that answer HTML or streams when they succeed.
+    return {
+        status: {"model": model, "description": text, "content": {"application/json": {}}}
+        for status, text in _ERRORS.items()
+    }
 
 
 def streaming_response(media_type: str) -> dict[int | str, dict[str, Any]]:

@@ -34,10 +34,17 @@ def gateway(shared_fake_ollama: FakeOllama) -> Iterator[ServerProcess]:
         yield server
 
 
-def run_schemathesis(schema_url: str, report: Path, *, headers: list[str]) -> dict[str, object]:
+def run_schemathesis(
+    schema_url: str,
+    report: Path,
+    *,
+    headers: list[str],
+    max_examples: int = 150,
+    extra: tuple[str, ...] = (),
+) -> dict[str, object]:
     command = [
-        sys.executable, "-m", "schemathesis.cli", "run", schema_url,
-        "--checks", CHECKS, "--max-examples", "150", "--seed", "20261122",
+        sys.executable, "-m", "schemathesis.cli", "run", schema_url, *extra,
+        "--checks", CHECKS, "--max-examples", str(max_examples), "--seed", "20261122",
         "--workers", "4", "--suppress-health-check", "all", "--generation-database", "none",
         "--no-color", "--report", "json", "--report-json-path", str(report),
     ]  # fmt: skip

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.errors import BackendUnavailable
+from api.protocols.docs import OpenAIError, error_responses
 from evaluation.service.deps import MetricsDep, PoolDep, StoreDep
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=error_responses(OpenAIError))
 
 
 class NotReady(BackendUnavailable):

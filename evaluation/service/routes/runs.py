@@ -7,13 +7,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from api.protocols.docs import OpenAIError, error_responses
 from evaluation.reports.html import render_report
 from evaluation.runs.model import canonical_metrics
 from evaluation.service.deps import ManagerDep, SettingsDep, StoreDep
 from evaluation.service.manager import prepare
 from evaluation.service.schemas import ResumeRequest, RunCreate
 
-router = APIRouter(prefix="/v1/runs", tags=["runs"])
+router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=error_responses(OpenAIError))
+# SQLite's integers are 64-bit; no store holds anywhere near this many rows.
+MAX_OFFSET = 2**31 - 1
 
 
 @router.post("", status_code=202)
@@ -31,7 +34,7 @@ async def create_run(body: RunCreate, manager: ManagerDep, settings: SettingsDep
 async def list_runs(
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Runs, newest first."""
     runs = store.list_runs(limit=limit, offset=offset)
@@ -50,7 +53,7 @@ async def get_examples(
     store: StoreDep,
     status: Literal["pending", "done", "failed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Examples in dataset order: input, references, prediction, per-example scores."""
     total = store.get_run(run_id).progress.total

@@ -6,11 +6,12 @@ import time
 
 from fastapi import APIRouter, Response
 
+from api.protocols.docs import OpenAIError, error_responses
 from evaluation.service.deps import MetricsDep, PoolDep, SettingsDep
 from evaluation.service.schemas import ScoreRequest
 from evaluation.service.scoring import check_score_request, score_to_json
 
-router = APIRouter(prefix="/v1", tags=["scores"])
+router = APIRouter(prefix="/v1", tags=["scores"], responses=error_responses(OpenAIError))
 
 
 @router.post("/scores")
