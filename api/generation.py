@@ -154,7 +154,13 @@ class Generator:
             if self.rate_limiter is not None:
                 self.rate_limiter.admit(_rate_key())
             if self.concurrency is not None:
-                await admitted.enter_async_context(self.concurrency.slot())
+                try:
+                    await admitted.enter_async_context(self.concurrency.slot())
+                except Overloaded:
+                    # A request the gateway could not serve does not use up the key's rate.
+                    if self.rate_limiter is not None:
+                        self.rate_limiter.refund_request(_rate_key())
+                    raise
         except (RateLimited, Overloaded) as exc:
             self._count_rejection(exc)
             raise

@@ -96,6 +96,11 @@ class RateLimiter:
                 )
             self._requests.take(key, 1.0)
 
+    def refund_request(self, key: str) -> None:
+        """Give back a request admitted but then refused elsewhere (no slot free)."""
+        if self._requests is not None:
+            self._requests.take(key, -1.0)
+
     def record_tokens(self, key: str, tokens: int) -> None:
         if self._tokens is not None and tokens > 0:
             self._tokens.take(key, tokens)

@@ -49,6 +49,16 @@ def test_tokens_per_minute_block_a_key_in_debt_until_repaid() -> None:
     limiter.admit("a")
 
 
+def test_a_refunded_request_does_not_count_against_the_key() -> None:
+    clock = Clock()
+    limiter = RateLimiter(requests_per_minute=1, tokens_per_minute=None, clock=clock)
+    limiter.admit("a")
+    limiter.refund_request("a")  # e.g. refused with 503: no slot was free
+    limiter.admit("a")
+    with pytest.raises(RateLimited):
+        limiter.admit("a")
+
+
 async def test_concurrency_queue_is_bounded_and_first_come_first_served() -> None:
     limiter = ConcurrencyLimiter(1, queue=1, queue_timeout=5)
     order: list[str] = []
