@@ -54,7 +54,12 @@ def up(
     settings = get_settings()
     services = local_services(api_port, evaluation_port)
     # The evaluation service scores generations from this stack's gateway by default.
-    env = {"LIFTOFF_EVAL_TARGET": f"http://127.0.0.1:{api_port}/v1", **os.environ}
+    # Text logs for a person at a terminal (JSON stays the default for deployments).
+    env = {
+        "LIFTOFF_EVAL_TARGET": f"http://127.0.0.1:{api_port}/v1",
+        "LIFTOFF_LOG_FORMAT": "text",
+        **os.environ,
+    }
     processes = [(service, _spawn(service, settings.host, env)) for service in services]
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -42,6 +42,8 @@ def test_up_serves_the_embedded_model_and_stops_cleanly_on_ctrl_c(gguf_path: Pat
             output = _wait_for_output(log, "Press Ctrl-C to stop.", process, timeout=120)
             assert f"http://127.0.0.1:{api_port}" in output
             assert "base (pretrained) model" in output
+            # Logs read as text at a terminal, not JSON.
+            assert "INFO     api: serving gemma-3-270m-q4_k_m via the llamacpp backend" in output
             answer = httpx.post(
                 f"http://127.0.0.1:{api_port}/v1/chat/completions",
                 json={"model": "gemma-3-270m-q4_k_m", "max_tokens": 5,
