@@ -45,6 +45,7 @@ __all__ = [
     "RougeOptions",
     "Score",
     "ScoreOptions",
+    "check_references",
     "score",
 ]
 
@@ -69,7 +70,7 @@ def score(
     """
     settings = _check_options(options)
     hypotheses = _check_predictions(predictions)
-    refs = _check_references(references, len(hypotheses))
+    refs = check_references(references, len(hypotheses))
     names = _check_metrics(metrics)
     instances = [
         metric([name for name in names if name in metric.names], settings)
@@ -116,9 +117,11 @@ def _check_predictions(predictions: Sequence[str]) -> list[str]:
     return list(predictions)
 
 
-def _check_references(
+def check_references(
     references: Sequence[str] | Sequence[Sequence[str]], examples: int
 ) -> list[list[str]]:
+    """References as one list of strings per example; raises ``InvalidInput`` naming the
+    first entry that is not (the scoring service calls this before any worker starts)."""
     if isinstance(references, str) or not isinstance(references, Sequence):
         raise InvalidInput("references must be a list", param="references")
     if len(references) != examples:
@@ -130,9 +133,9 @@ def _check_references(
     checked: list[list[str]] = []
     for index, entry in enumerate(references):
         refs = [entry] if isinstance(entry, str) else entry
-        if not isinstance(refs, Sequence):
+        if isinstance(refs, str) or not isinstance(refs, Sequence):
             raise InvalidInput(
-                f"references[{index}] is {type(entry).__name__}, not str or list of str",
+                f"references[{index}] must be a string or a list of strings, got {_kind(entry)}",
                 param="references",
             )
         if not refs:
@@ -141,12 +144,17 @@ def _check_references(
             )
         for position, ref in enumerate(refs):
             if not isinstance(ref, str):
-                where = (
-                    f"references[{index}][{position}]" if refs is entry else f"references[{index}]"
+                raise InvalidInput(
+                    f"references[{index}][{position}] must be a string, got {_kind(ref)}",
+                    param="references",
                 )
-                raise InvalidInput(f"{where} is {type(ref).__name__}, not str", param="references")
         checked.append(list(refs))
     return checked
+
+
+def _kind(value: object) -> str:
+    """A value's type as JSON users know it."""
+    return "null" if value is None else type(value).__name__
 
 
 def _check_metrics(metrics: Sequence[str]) -> list[str]:

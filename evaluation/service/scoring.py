@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from evaluation.errors import InvalidInput
-from evaluation.metrics import ScoreOptions, score
+from evaluation.metrics import ScoreOptions, check_references, score
 from evaluation.reports.scores import scores_json
 from evaluation.runs.model import canonical_metrics
 from evaluation.service.errors import ScoringUnavailable
@@ -109,33 +109,5 @@ def check_score_request(
             "per request; split the request",
             param="predictions",
         )
-    if len(references) != len(predictions):
-        raise InvalidInput(
-            f"{len(predictions)} predictions but {len(references)} references: one entry per "
-            "prediction (a string, or a list of strings)",
-            param="references",
-        )
-    lists: list[list[str]] = []
-    for index, entry in enumerate(references):
-        refs = [entry] if isinstance(entry, str) else entry
-        if not isinstance(refs, list):
-            raise InvalidInput(
-                f"references[{index}] must be a string or a list of strings, got {_kind(entry)}",
-                param="references",
-            )
-        if not refs:
-            raise InvalidInput(
-                f"references[{index}] is empty: give at least one", param="references"
-            )
-        for position, ref in enumerate(refs):
-            if not isinstance(ref, str):
-                raise InvalidInput(
-                    f"references[{index}][{position}] must be a string, got {_kind(ref)}",
-                    param="references",
-                )
-        lists.append(refs)
+    lists = check_references(references, len(predictions))
     return lists, canonical_metrics(metrics)
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
