@@ -12,7 +12,7 @@ export UV_PYTHON := python3
 help:
 	@echo "make run    - start the local stack (embedded Gemma 3 270M; no Docker, GPU or account)"
 	@echo "make test   - run the test suite"
-	@echo "make lint   - ruff and mypy (strict)"
+	@echo "make lint   - ruff, mypy (strict) and the import contracts (import-linter)"
 	@echo "make bench  - benchmarks; results in benchmarks/results/"
 	@echo "make validate - offline validators over every deploy file (Docker, Compose, CI, k8s)"
 	@echo "make smoke  - smoke-test a running gateway (SMOKE_URL, default http://127.0.0.1:8000)"
@@ -31,7 +31,7 @@ help:
 # WordNet 3.0 for METEOR, offline: from Debian's packages into ~/.cache/liftoff/nltk_data.
 # A no-op once it is there.
 setup: .venv/.synced
-	@$(PY) -m evaluation.wordnet
+	@$(PY) -m liftoff.evaluation.wordnet
 
 run: setup
 	$(PY) -m liftoff up
@@ -43,6 +43,7 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	.venv/bin/lint-imports
 
 format: setup
 	$(PY) -m ruff check --fix .

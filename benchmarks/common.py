@@ -129,7 +129,7 @@ class Server:
     is imported from (``--gateway-src``); ``executable`` runs ``args`` (this Python by
     default). Entering waits until ``health`` answers 200.
 
-    >>> command = ["-m", "uvicorn", "api.main:app", "--port", "{port}"]
+    >>> command = ["-m", "uvicorn", "liftoff.api.main:app", "--port", "{port}"]
     >>> with Server(command, env=clean_env(), health="/readyz") as server:
     ...     httpx.get(server.url + "/healthz")
     """

@@ -3,7 +3,7 @@
     python -m benchmarks.embedded_throughput                  # 30 s to 3 minutes
     python -m benchmarks.embedded_throughput --reps 3 --max-tokens 64
 
-The gateway runs as ``uvicorn api.main:app`` with ``LIFTOFF_BACKEND=llamacpp`` (the packaged
+The gateway runs as ``uvicorn liftoff.api.main:app`` with ``LIFTOFF_BACKEND=llamacpp`` (the packaged
 Gemma 3 270M unless ``--model`` names a GGUF); this process streams ``/v1/completions``
 from it. The direct side loads the same GGUF in this process with the ``CommonParams`` the
 gateway's ``LlamaCppBackend._load`` uses, and calls ``xllamacpp.Server.handle_completions``
@@ -29,8 +29,6 @@ from typing import Any
 
 from rich.console import Console
 
-from api.config import Settings
-from api.model_files import resolve_gguf, served_model_id
 from benchmarks.common import (
     AUTH_HEADERS,
     BUSY_CPUS,
@@ -49,6 +47,8 @@ from benchmarks.common import (
 )
 from benchmarks.loadgen import Connection, StreamResult
 from benchmarks.report import print_embedded, write_markdown
+from liftoff.api.config import Settings
+from liftoff.api.model_files import resolve_gguf, served_model_id
 
 NAME = "embedded_throughput"
 PROMPT = "The history of the city of Rome began"
@@ -59,7 +59,8 @@ console = Console()
 
 
 def engine_params(gguf: Path, settings: Settings) -> Any:
-    """The ``CommonParams`` ``api.backends.llamacpp.LlamaCppBackend._load`` builds; keep in step."""
+    """The ``CommonParams`` that ``LlamaCppBackend._load`` (``liftoff.api.backends.llamacpp``)
+    builds; keep in step."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -187,7 +188,7 @@ def run(
     defaults = Settings.model_construct()  # the gateway's defaults, not this shell's variables
     gguf = resolve_gguf(model, defaults.cache_dir)
     env = gateway_env(LIFTOFF_BACKEND="llamacpp", LIFTOFF_MODEL=str(gguf))
-    command = ["-m", "uvicorn", "api.main:app", "--host", LOOPBACK, "--port", "{port}"]
+    command = ["-m", "uvicorn", "liftoff.api.main:app", "--host", LOOPBACK, "--port", "{port}"]
     server = Server(command, env=env, health="/readyz", ready_timeout=180, cwd=gateway_src)
     with server as gateway:
         runs = _alternate(gateway, engine_params(gguf, defaults), gguf, reps, max_tokens, budget_s)

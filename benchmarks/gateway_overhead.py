@@ -7,7 +7,7 @@ Three kinds of process, so none shares a GIL with another:
 
 - the canned backend (``benchmarks.canned_backend``, uvicorn), streaming a fixed number of
   tokens with a fixed gap between them;
-- the gateway, ``uvicorn api.main:app`` with ``LIFTOFF_BACKEND=openai`` pointed at it and
+- the gateway, ``uvicorn liftoff.api.main:app`` with ``LIFTOFF_BACKEND=openai`` pointed at it and
   one API key (authentication on, as deployed), once per server flavour (uvloop +
   httptools, uvicorn's default, and asyncio + h11);
 - this process, the load generator (``benchmarks.loadgen``).
@@ -99,7 +99,7 @@ SCENARIOS = {
     "burst": Scenario("burst", 0.0, 64, "no gap between tokens: forwarding capacity"),
 }
 FLAVOURS = {
-    # What `uvicorn api.main:app` picks by itself when uvicorn[standard] is installed.
+    # What `uvicorn liftoff.api.main:app` picks by itself when uvicorn[standard] is installed.
     "uvloop+httptools": Flavour("uvloop+httptools", "uvloop", "httptools"),
     "asyncio+h11": Flavour("asyncio+h11", "asyncio", "h11"),
 }
@@ -226,7 +226,7 @@ def _run_scenario(
                 LIFTOFF_BACKEND="openai", OPENAI_BASE_URL=f"{backend.url}/v1", LIFTOFF_MODEL=MODEL
             )
             command = [
-                "-m", "uvicorn", "api.main:app", "--host", LOOPBACK, "--port", "{port}",
+                "-m", "uvicorn", "liftoff.api.main:app", "--host", LOOPBACK, "--port", "{port}",
                 "--loop", flavour.loop, "--http", flavour.http, *options.uvicorn_args,
             ]  # fmt: skip
             gateways[name] = stack.enter_context(

@@ -12,7 +12,7 @@ from the package (``LITELLM_LOCAL_MODEL_COST_MAP``), no telemetry, no database (
 
 Three targets get the same streaming chat request, closed loop, at 1, 16 and 64 streams,
 with a token every 20 ms (as an LLM streams): the canned backend directly, Liftoff
-(``uvicorn api.main:app``, authentication on, metrics on: every request counted in
+(``uvicorn liftoff.api.main:app``, authentication on, metrics on: every request counted in
 ``/metrics``) and LiteLLM's proxy (its master key checked on every request). With two or
 more CPUs each gateway is pinned to the same one CPU, and the backend and load generator to
 the others. Targets take turns within each round and rounds repeat.
@@ -247,7 +247,15 @@ def run(options: Options) -> dict[str, Any]:
             env = gateway_env(
                 LIFTOFF_BACKEND="openai", OPENAI_BASE_URL=f"{backend.url}/v1", LIFTOFF_MODEL=MODEL
             )
-            command = ["-m", "uvicorn", "api.main:app", "--host", LOOPBACK, "--port", "{port}"]
+            command = [
+                "-m",
+                "uvicorn",
+                "liftoff.api.main:app",
+                "--host",
+                LOOPBACK,
+                "--port",
+                "{port}",
+            ]
             liftoff = stack.enter_context(
                 Server(
                     command, env=env, health="/readyz", cpus=gateway_cpus, cwd=options.gateway_src
@@ -283,7 +291,9 @@ def run(options: Options) -> dict[str, Any]:
             "warmup_s_per_block": options.warmup_s,
             "endpoint": "/v1/chat/completions, streamed, stream_options.include_usage",
             "gateway_src": source_info(options.gateway_src),
-            "liftoff": "uvicorn api.main:app (uvloop + httptools), one API key, /metrics on",
+            "liftoff": (
+                "uvicorn liftoff.api.main:app (uvloop + httptools), one API key, /metrics on"
+            ),
             "litellm": {
                 "package": f"litellm[proxy]=={LITELLM_VERSION}",
                 "venv": str(options.venv),

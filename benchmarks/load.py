@@ -3,7 +3,7 @@
     python -m benchmarks.load --clients 256 --duration 60     # about 75 seconds
     python -m benchmarks.load --clients 32 --duration 8       # a smoke test
 
-The gateway runs as a real ``uvicorn api.main:app`` process with ``LIFTOFF_BACKEND=openai``
+The gateway runs as a real ``uvicorn liftoff.api.main:app`` process with ``LIFTOFF_BACKEND=openai``
 in front of the canned backend (``benchmarks.canned_backend``), with authentication (a few
 API keys spread over the clients: one "hot" key shared by half of them, the rest spread
 over the others), a per-key request rate limit that the hot key exceeds, a token rate limit,
@@ -172,7 +172,7 @@ def run(options: Options) -> dict[str, Any]:
             Server(canned, env=clean_env(), health="/v1/models", cpus=other_cpus)
         )
         env = clean_env(**settings, OPENAI_BASE_URL=f"{backend.url}/v1")
-        command = ["-m", "uvicorn", "api.main:app", "--host", LOOPBACK, "--port", "{port}"]
+        command = ["-m", "uvicorn", "liftoff.api.main:app", "--host", LOOPBACK, "--port", "{port}"]
         gateway = stack.enter_context(
             Server(command, env=env, health="/readyz", cpus=gateway_cpus, cwd=options.gateway_src)
         )
@@ -191,7 +191,7 @@ def run(options: Options) -> dict[str, Any]:
             "api_keys": f"{options.keys} keys; key 0 shared by half the clients",
             "gateway_cpus": sorted(gateway_cpus) if gateway_cpus else None,
             "backend_and_loadgen_cpus": sorted(other_cpus) if other_cpus else None,
-            "server": "uvicorn api.main:app (its defaults: uvloop + httptools)",
+            "server": "uvicorn liftoff.api.main:app (its defaults: uvloop + httptools)",
         },
         **measured,
         "gateway_log_errors": _log_errors(gateway_log),

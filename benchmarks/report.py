@@ -273,7 +273,8 @@ def _load_section(load: dict[str, Any]) -> list[str]:
         "",
         f"{config['clients']} streaming clients (chat completions, {config['tokens']} tokens, "
         f"a token every {config['inter_token_ms']:g} ms from the canned backend) for "
-        f"{config['duration_s']:g} s through `uvicorn api.main:app`: {config['keys']} API keys "
+        f"{config['duration_s']:g} s through `uvicorn liftoff.api.main:app`: "
+        f"{config['keys']} API keys "
         f"(one shared by half the clients), {config['rate_limit_rpm']} requests and "
         f"{config['rate_limit_tpm']:,} tokens per minute per key, "
         f"{config['max_concurrency']} generations at once plus {config['max_queue']} queued, "

@@ -1,4 +1,4 @@
-"""Scoring throughput: ``evaluation.metrics.score`` against a plain loop over the reference
+"""Scoring throughput: ``liftoff.evaluation.metrics.score`` against a plain loop over the reference
 libraries (sacrebleu, rouge-score, NLTK), on the same synthetic corpus, in one run.
 
 Every per-example and corpus score must be identical (ROUGE/METEOR corpus means within
@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import RESULTS_DIR, write_result
-from evaluation.metrics import DEFAULT_METRICS, score
-from evaluation.wordnet import load_wordnet
+from liftoff.evaluation.metrics import DEFAULT_METRICS, score
+from liftoff.evaluation.wordnet import load_wordnet
 from tests.evaluation.metrics.reference import reference_scores
 
 TARGET_SPEEDUP = 5.0

@@ -4,7 +4,7 @@
     python scripts/eval_sample.py --target http://127.0.0.1:8000/v1   # a gateway already up
     python scripts/eval_sample.py -- --baseline RUN_ID --max-drop 2   # more `eval run` options
 
-Starts ``uvicorn api.main:app`` on a free loopback port with the configured backend (the
+Starts ``uvicorn liftoff.api.main:app`` on a free loopback port with the configured backend (the
 embedded Gemma 3 270M by default), waits for ``/readyz``, runs ``liftoff eval run`` on
 ``examples/sample-qa.jsonl`` greedily (temperature 0, seed 0, one request at a time) with the
 gates below, stops the gateway, and exits with the run's code: 0 pass, 1 a gate failed, 2
@@ -83,7 +83,7 @@ def free_port() -> int:
 def start_gateway(port: int) -> subprocess.Popen[bytes]:
     print(f"starting the gateway on 127.0.0.1:{port} (the first start assembles the model)")
     command = [
-        sys.executable, "-m", "uvicorn", "api.main:app",
+        sys.executable, "-m", "uvicorn", "liftoff.api.main:app",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
     ]  # fmt: skip
     env = {"LIFTOFF_LOG_FORMAT": "text", "LIFTOFF_LOG_LEVEL": "WARNING", **os.environ}

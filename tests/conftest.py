@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.model_files import packaged_gguf
+from liftoff.api.model_files import packaged_gguf
 
 # Fakes of what cannot run here, as fixtures for every test package: fake_ollama,
 # fake_ollama_down (Ollama's HTTP API) and fake_metadata (GCP's metadata server).

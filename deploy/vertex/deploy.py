@@ -25,8 +25,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-HEALTH_ROUTE = "/health"  # api.config.Settings.vertex_health_route
-PREDICT_ROUTE = "/predict"  # api.config.Settings.vertex_predict_route
+HEALTH_ROUTE = "/health"  # liftoff.api.config.Settings.vertex_health_route
+PREDICT_ROUTE = "/predict"  # liftoff.api.config.Settings.vertex_predict_route
 PORT = 8080
 
 

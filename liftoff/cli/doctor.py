@@ -13,9 +13,9 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from api.backends import create_backend
-from api.config import Settings
-from api.errors import GatewayError
+from liftoff.api.backends import create_backend
+from liftoff.api.config import Settings
+from liftoff.api.errors import ServiceError
 
 console = Console()
 
@@ -73,7 +73,7 @@ def check_backend(settings: Settings) -> Check:
 
     try:
         asyncio.run(probe())
-    except GatewayError as exc:
+    except ServiceError as exc:
         return Check(name, False, exc.message, _backend_fix(settings))
     return Check(name, True, f"ready; model {_model(settings)} present")
 
@@ -98,7 +98,7 @@ def check_gpu(settings: Settings) -> Check:
 
 def check_wordnet(settings: Settings) -> Check:
     try:
-        from evaluation.wordnet import default_data_dir, has_wordnet
+        from liftoff.evaluation.wordnet import default_data_dir, has_wordnet
     except ImportError:
         return Check(
             "WordNet (METEOR)", False, "evaluation extra not installed",
@@ -108,7 +108,7 @@ def check_wordnet(settings: Settings) -> Check:
     if not has_wordnet(location):
         return Check(
             "WordNet (METEOR)", False, f"WordNet 3.0 not found in {location}",
-            "python -m evaluation.wordnet", required=False,
+            "python -m liftoff.evaluation.wordnet", required=False,
         )  # fmt: skip
     return Check("WordNet (METEOR)", True, str(location))
 

@@ -27,29 +27,29 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from evaluation.config import Settings
-from evaluation.errors import EvaluationError, InvalidInput
-from evaluation.metrics import DEFAULT_METRICS, Score, ScoreOptions, score
-from evaluation.reports.document import load_run_document, run_document
-from evaluation.reports.html import render_report
-from evaluation.reports.junit import render_junit
-from evaluation.reports.markdown import render_summary
-from evaluation.reports.scores import scores_document
-from evaluation.runs import runner
-from evaluation.runs.compare import Comparison, compare
-from evaluation.runs.dataset import Example, read_dataset
-from evaluation.runs.errors import RunNotComparable, RunNotFound
-from evaluation.runs.files import read_pairs
-from evaluation.runs.gates import (
+from liftoff.evaluation.config import Settings
+from liftoff.evaluation.errors import EvaluationError, InvalidInput
+from liftoff.evaluation.metrics import DEFAULT_METRICS, Score, ScoreOptions, score
+from liftoff.evaluation.reports.document import load_run_document, run_document
+from liftoff.evaluation.reports.html import render_report
+from liftoff.evaluation.reports.junit import render_junit
+from liftoff.evaluation.reports.markdown import render_summary
+from liftoff.evaluation.reports.scores import scores_document
+from liftoff.evaluation.runs import runner
+from liftoff.evaluation.runs.compare import Comparison, compare
+from liftoff.evaluation.runs.dataset import Example, read_dataset
+from liftoff.evaluation.runs.errors import RunNotComparable, RunNotFound
+from liftoff.evaluation.runs.files import read_pairs
+from liftoff.evaluation.runs.gates import (
     Check,
     check_gates,
     check_regression,
     parse_gate,
     parse_max_drop,
 )
-from evaluation.runs.model import GenerationParams, LoadedRun, canonical_metrics
-from evaluation.runs.store import RunStore
-from evaluation.runs.target import Target
+from liftoff.evaluation.runs.model import GenerationParams, LoadedRun, canonical_metrics
+from liftoff.evaluation.runs.store import RunStore
+from liftoff.evaluation.runs.target import Target
 
 app = typer.Typer(
     help="Score predictions, or run a dataset against an endpoint and gate on the scores.",

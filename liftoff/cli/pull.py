@@ -20,7 +20,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from api.config import get_settings
+from liftoff.api.config import get_settings
 
 console = Console(stderr=True)
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import typer
 import uvicorn
 
-from api.config import get_settings
+from liftoff.api.config import get_settings
 
 
 def api(
     host: str | None = typer.Option(None, help="Address to bind (default LIFTOFF_HOST)."),
     port: int | None = typer.Option(None, help="Port (default PORT / LIFTOFF_PORT, 8000)."),
 ) -> None:
-    """Serve the generation gateway (api.main:app) with the configured backend."""
+    """Serve the generation gateway (liftoff.api.main:app) with the configured backend."""
     settings = get_settings()
     uvicorn.run(
-        "api.main:app",
+        "liftoff.api.main:app",
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",

@@ -28,7 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.markup import escape
 
-from api.config import get_settings
+from liftoff.api.config import get_settings
 
 console = Console(soft_wrap=True)  # snippets stay on one line, ready to paste
 

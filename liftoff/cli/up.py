@@ -20,7 +20,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from api.config import get_settings
+from liftoff.api.config import get_settings
 
 console = Console(soft_wrap=True)  # commands stay on one line, ready to paste
 
@@ -40,9 +40,9 @@ class Service:
 
 
 def local_services(api_port: int, evaluation_port: int) -> list[Service]:
-    services = [Service("generation API", "api.main:app", api_port)]
-    if importlib.util.find_spec("evaluation.main") is not None:
-        services.append(Service("evaluation", "evaluation.main:app", evaluation_port))
+    services = [Service("generation API", "liftoff.api.main:app", api_port)]
+    if importlib.util.find_spec("liftoff.evaluation.main") is not None:
+        services.append(Service("evaluation", "liftoff.evaluation.main:app", evaluation_port))
     return services
 
 

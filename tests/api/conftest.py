@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from api.model_files import served_model_id
+from liftoff.api.model_files import served_model_id
 from tests.servers import ServerProcess
 
 
@@ -19,7 +19,7 @@ def gateway(gguf_path: Path) -> Iterator[ServerProcess]:
         "LIFTOFF_CONTEXT_SIZE": "512",
         "LIFTOFF_PARALLEL": "2",
     }
-    with ServerProcess("api.main:app", env) as server:
+    with ServerProcess("liftoff.api.main:app", env) as server:
         yield server
 
 

@@ -10,8 +10,8 @@ import openai
 import pytest
 from pydantic import ValidationError
 
-from api.auth import APIKeys, key_id
-from api.config import Settings
+from liftoff.api.config import Settings
+from liftoff.server.auth import APIKeys, key_id
 from tests.fakes.ollama_server import DEFAULT_MODEL, FakeOllama
 from tests.servers import ServerProcess
 
@@ -30,7 +30,7 @@ def keys_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def gateway(shared_fake_ollama: FakeOllama, keys_file: Path) -> Iterator[ServerProcess]:
     env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": shared_fake_ollama.url,
            "LIFTOFF_API_KEYS": KEY, "LIFTOFF_API_KEYS_FILE": str(keys_file)}  # fmt: skip
-    with ServerProcess("api.main:app", env) as server:
+    with ServerProcess("liftoff.api.main:app", env) as server:
         yield server
 
 
@@ -121,7 +121,7 @@ def test_keys_never_reach_the_log(gateway: ServerProcess) -> None:
 def test_metrics_can_be_opened_for_scrapers(fake_ollama: FakeOllama) -> None:
     env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": fake_ollama.url, "LIFTOFF_API_KEYS": KEY,
            "LIFTOFF_METRICS_PUBLIC": "true"}  # fmt: skip
-    with ServerProcess("api.main:app", env) as server:
+    with ServerProcess("liftoff.api.main:app", env) as server:
         assert httpx.get(f"{server.url}/metrics").status_code == 200
         assert httpx.get(f"{server.url}/v1/models").status_code == 401
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from api.config import Settings
+from liftoff.api.config import Settings
 
 
 @pytest.fixture(autouse=True)

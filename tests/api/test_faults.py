@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.app import create_app
-from api.backends.llamacpp import LlamaCppBackend
-from api.config import Settings
+from liftoff.api.app import create_app
+from liftoff.api.backends.llamacpp import LlamaCppBackend
+from liftoff.api.config import Settings
 from tests.fakes.ollama_server import DEFAULT_MODEL, FakeOllama
 from tests.llama_server import LlamaServer
 from tests.servers import ServerProcess, free_port, serve_in_thread
@@ -37,7 +37,7 @@ def _openai_env(base_url: str, **extra: str) -> dict[str, str]:
 
 def test_backend_down_at_start_means_not_ready_and_503_with_retry_after() -> None:
     closed = f"http://127.0.0.1:{free_port()}/v1"
-    with ServerProcess("api.main:app", _openai_env(closed), health="/healthz") as gateway:
+    with ServerProcess("liftoff.api.main:app", _openai_env(closed), health="/healthz") as gateway:
         ready = httpx.get(f"{gateway.url}/readyz")
         assert ready.status_code == 503
         assert ready.headers["Retry-After"] == "5"
@@ -55,7 +55,9 @@ def test_backend_down_at_start_means_not_ready_and_503_with_retry_after() -> Non
 def test_backend_dying_mid_stream_ends_the_stream_with_an_error_event(gguf_path: Path) -> None:
     with (
         LlamaServer(str(gguf_path)) as llama,
-        ServerProcess("api.main:app", _openai_env(llama.url, LIFTOFF_MODEL=str(gguf_path))) as gw,
+        ServerProcess(
+            "liftoff.api.main:app", _openai_env(llama.url, LIFTOFF_MODEL=str(gguf_path))
+        ) as gw,
     ):
         body = {"model": str(gguf_path), "messages": [{"role": "user", "content": "Tell a tale"}],
                 "max_tokens": 600, "temperature": 1.0, "stream": True}  # fmt: skip
@@ -77,7 +79,7 @@ def test_backend_dying_mid_stream_ends_the_stream_with_an_error_event(gguf_path:
 
 def test_slow_backend_is_a_504(silent_backend: str) -> None:
     env = _openai_env(silent_backend, LIFTOFF_REQUEST_TIMEOUT="1")
-    with ServerProcess("api.main:app", env, health="/healthz") as gateway:
+    with ServerProcess("liftoff.api.main:app", env, health="/healthz") as gateway:
         started = time.monotonic()
         response = httpx.post(
             f"{gateway.url}/v1/completions", json={"model": "m", "prompt": "hi"}, timeout=30
@@ -128,7 +130,7 @@ def test_readiness_recovers_by_itself_when_ollama_comes_up_late(
     fake_ollama_down: FakeOllama,
 ) -> None:
     env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": fake_ollama_down.url}
-    with ServerProcess("api.main:app", env, health="/healthz") as gateway:
+    with ServerProcess("liftoff.api.main:app", env, health="/healthz") as gateway:
         ready = httpx.get(f"{gateway.url}/readyz")
         assert ready.status_code == 503
         assert "cannot reach Ollama" in ready.json()["error"]

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from api.backends.base import (
+from liftoff.api.backends.base import (
     Backend,
     Embeddings,
     Finish,
@@ -18,8 +18,8 @@ from api.backends.base import (
     TextDelta,
     Usage,
 )
-from api.errors import BackendTimeout, InvalidRequest
-from api.generation import Generator, Limits
+from liftoff.api.errors import BackendTimeout, InvalidRequest
+from liftoff.api.generation import Generator, Limits
 
 
 class ScriptedBackend(Backend):

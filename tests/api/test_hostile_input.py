@@ -30,7 +30,7 @@ CHECKS = ",".join(
 def gateway(shared_fake_ollama: FakeOllama) -> Iterator[ServerProcess]:
     env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": shared_fake_ollama.url,
            "LIFTOFF_API_KEYS": KEY, "LIFTOFF_LOG_LEVEL": "WARNING"}  # fmt: skip
-    with ServerProcess("api.main:app", env) as server:
+    with ServerProcess("liftoff.api.main:app", env) as server:
         yield server
 
 

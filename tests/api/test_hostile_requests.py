@@ -17,7 +17,7 @@ from tests.servers import ServerProcess
 def gateway(shared_fake_ollama: FakeOllama) -> Iterator[ServerProcess]:
     env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": shared_fake_ollama.url,
            "LIFTOFF_BODY_TIMEOUT": "1"}  # fmt: skip
-    with ServerProcess("api.main:app", env) as server:
+    with ServerProcess("liftoff.api.main:app", env) as server:
         yield server
 
 

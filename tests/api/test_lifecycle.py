@@ -29,7 +29,7 @@ def test_sigterm_drains_then_ends_long_streams_cleanly(fake_ollama: FakeOllama) 
         "LIFTOFF_SHUTDOWN_DRAIN_SECONDS": "1",
         "LIFTOFF_SHUTDOWN_GRACE_SECONDS": "2",
     }
-    with ServerProcess("api.main:app", env) as gateway:
+    with ServerProcess("liftoff.api.main:app", env) as gateway:
         short: list[str] = []
         long: list[str] = []
         threads = [

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.errors import Overloaded, RateLimited
-from api.limits import ConcurrencyLimiter, RateLimiter
+from liftoff.api.errors import Overloaded, RateLimited
+from liftoff.api.limits import ConcurrencyLimiter, RateLimiter
 from tests.fakes.ollama_server import DEFAULT_MODEL, FakeOllama
 from tests.servers import ServerProcess
 
@@ -98,8 +98,8 @@ async def test_queued_request_gives_up_after_the_queue_timeout() -> None:
 
 
 def _gateway(fake: FakeOllama, **env: str) -> ServerProcess:
-    return ServerProcess("api.main:app", {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": fake.url,
-                                           **env})  # fmt: skip
+    env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": fake.url, **env}
+    return ServerProcess("liftoff.api.main:app", env)
 
 
 def _chat(url: str, key: str | None = None, **extra: Any) -> httpx.Response:

@@ -7,10 +7,10 @@ import re
 from collections.abc import Iterator
 
 import httpx
+import ollama
 import pytest
 
-import ollama
-from api.auth import key_id
+from liftoff.server.auth import key_id
 from tests.fakes.ollama_server import DEFAULT_MODEL, FakeOllama
 from tests.servers import ServerProcess
 
@@ -21,7 +21,7 @@ SECRET_PROMPT = "my password is hunter2"
 @pytest.fixture
 def gateway(fake_ollama: FakeOllama) -> Iterator[ServerProcess]:
     env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": fake_ollama.url, "LIFTOFF_API_KEYS": KEY}
-    with ServerProcess("api.main:app", env) as server:
+    with ServerProcess("liftoff.api.main:app", env) as server:
         yield server
 
 

@@ -18,7 +18,7 @@ from tests.servers import ServerProcess
 def gateway(fake_ollama: FakeOllama) -> Iterator[ServerProcess]:
     env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": fake_ollama.url,
            "LIFTOFF_OLLAMA_KEEP_ALIVE": "-1"}  # fmt: skip
-    with ServerProcess("api.main:app", env) as server:
+    with ServerProcess("liftoff.api.main:app", env) as server:
         yield server
 
 

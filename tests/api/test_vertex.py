@@ -59,7 +59,7 @@ def test_aip_routes_and_port_are_honoured(gguf_path: object) -> None:
         "AIP_HEALTH_ROUTE": "/v1/endpoints/e1/health",
         "AIP_PREDICT_ROUTE": "/v1/endpoints/e1/deployedModels/m1:predict",
     }
-    with ServerProcess("api.main:app", env, health="/v1/endpoints/e1/health") as server:
+    with ServerProcess("liftoff.api.main:app", env, health="/v1/endpoints/e1/health") as server:
         response = httpx.post(
             f"{server.url}/v1/endpoints/e1/deployedModels/m1:predict",
             json={"instances": [{"prompt": "Hi"}], "parameters": {"maxOutputTokens": 2}},

@@ -159,7 +159,7 @@ def test_vertex_script_registers_the_gateways_routes_and_port() -> None:
     )  # fmt: skip
     assert result.returncode == 0, explain(result)
     upload = next(line for line in result.stderr.splitlines() if "models upload" in line)
-    from api.config import Settings
+    from liftoff.api.config import Settings
 
     defaults = Settings.model_fields
     assert f"--container-health-route={defaults['vertex_health_route'].default}" in upload

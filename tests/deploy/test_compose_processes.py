@@ -136,7 +136,7 @@ def evaluation(
     ports: processes.PortMap,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[processes.Container, dict[str, str], str]]:
-    from evaluation.wordnet import ensure_wordnet
+    from liftoff.evaluation.wordnet import ensure_wordnet
 
     nltk_data = ensure_wordnet()  # the image builds the same directory at /opt/nltk_data
     data = tmp_path_factory.mktemp("evaluation-data")

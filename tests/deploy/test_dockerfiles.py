@@ -32,7 +32,11 @@ MATRIX = build_matrix()
 
 def test_images_workflow_builds_every_dockerfile() -> None:
     built = sorted(str(file.relative_to(REPO)) for _, file in MATRIX.values())
-    assert built == ["api/Dockerfile", "evaluation/Dockerfile", "ollama/Dockerfile"]
+    assert built == [
+        "images/api/Dockerfile",
+        "images/evaluation/Dockerfile",
+        "images/ollama/Dockerfile",
+    ]
 
 
 def test_compose_builds_with_the_same_context_and_dockerfile_as_ci() -> None:
@@ -40,7 +44,7 @@ def test_compose_builds_with_the_same_context_and_dockerfile_as_ci() -> None:
     for service in project.services.values():
         build = service.spec.get("build")
         if build:
-            image = build["dockerfile"].split("/")[0]
+            image = build["dockerfile"].split("/")[1]  # images/<image>/Dockerfile
             context, file = MATRIX[image]
             assert (REPO / build["context"]).resolve() == context.resolve()
             assert (REPO / build["context"] / build["dockerfile"]).resolve() == file.resolve()
@@ -69,9 +73,9 @@ def test_every_copy_source_exists_in_the_build_context(image: str) -> None:
 
 
 def test_dockerignore_keeps_local_state_and_secrets_out() -> None:
-    for path in (".git", ".venv", ".env", "tests", "api/__pycache__/x.pyc"):
+    for path in (".git", ".venv", ".env", "tests", "liftoff/api/__pycache__/x.pyc"):
         assert _dockerignored(path), path
-    for path in ("api/app.py", "uv.lock", "pyproject.toml", "README.md"):
+    for path in ("liftoff/api/app.py", "uv.lock", "pyproject.toml", "README.md"):
         assert not _dockerignored(path), path
 
 
@@ -101,7 +105,7 @@ def test_base_images_are_pinned(image: str) -> None:
 
 
 def _ollama_versions() -> dict[str, str]:
-    ollama = dockerfiles.parse(REPO / "ollama" / "Dockerfile").final.base
+    ollama = dockerfiles.parse(REPO / "images" / "ollama" / "Dockerfile").final.base
     compose_default = re.search(
         r"ollama/ollama:\$\{OLLAMA_VERSION:-([\d.]+)\}", COMPOSE_FILE.read_text(encoding="utf-8")
     )
@@ -109,7 +113,7 @@ def _ollama_versions() -> dict[str, str]:
     (k8s,) = [image["newTag"] for image in base["images"] if image["name"] == "ollama/ollama"]
     assert compose_default is not None
     return {
-        "ollama/Dockerfile": ollama.split(":")[1],
+        "images/ollama/Dockerfile": ollama.split(":")[1],
         "docker-compose.yml": compose_default.group(1),
         "k8s/base": str(k8s),
         ".env.example": compose.env_example()["OLLAMA_VERSION"],
@@ -124,7 +128,7 @@ def test_ollama_is_one_release_everywhere_with_the_published_security_fixes() ->
 
 
 def test_ollama_image_bakes_the_model_given_as_build_argument() -> None:
-    parsed = dockerfiles.parse(REPO / "ollama" / "Dockerfile")
+    parsed = dockerfiles.parse(REPO / "images" / "ollama" / "Dockerfile")
     assert "MODEL=llama3.1:8b" in parsed.final.all("ARG")
     assert parsed.env()["OLLAMA_KEEP_ALIVE"] == "-1"
     assert any('ollama pull "${MODEL}"' in run_ for run_ in parsed.final.all("RUN"))
@@ -147,9 +151,9 @@ def test_image_installs_only_its_own_extra_from_the_lock_file(image: str) -> Non
 
 # What each image's command imports, and what it must not carry.
 COMMAND_CHECKS = {
-    "api": (["import api.main, liftoff.cli"], ["xllamacpp", "sacrebleu", "nltk"]),
+    "api": (["import liftoff.api.main, liftoff.cli"], ["xllamacpp", "sacrebleu", "nltk"]),
     "evaluation": (
-        ["import evaluation.main", "import evaluation.wordnet"],
+        ["import liftoff.evaluation.main", "import liftoff.evaluation.wordnet"],
         ["xllamacpp", "ollama"],
     ),
 }
@@ -191,7 +195,9 @@ def test_api_image_command_serves_the_gateway_on_the_platform_port() -> None:
     env = parsed.env()
     assert env["LIFTOFF_HOST"] == "0.0.0.0" and env["LIFTOFF_PORT"] == "8000"
     assert 8000 in parsed.exposed_ports()
-    probe = "from api.config import Settings; s = Settings(); print(s.host, s.port, s.backend)"
+    probe = (
+        "from liftoff.api.config import Settings; s = Settings(); print(s.host, s.port, s.backend)"
+    )
     base = {**os.environ, **env, "LIFTOFF_API_KEYS": "sk-port-test"}
     for extra, expected in (
         ({}, "0.0.0.0 8000 ollama"),

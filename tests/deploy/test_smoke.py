@@ -79,7 +79,7 @@ def _gateway(fake: FakeOllama, **env: str) -> ServerProcess:
         "LIFTOFF_OLLAMA_PULL": "false",
         **env,
     }
-    return ServerProcess("api.main:app", settings, health="/healthz")
+    return ServerProcess("liftoff.api.main:app", settings, health="/healthz")
 
 
 def test_smoke_fails_when_the_gateway_never_becomes_ready(fake_ollama_down: FakeOllama) -> None:

@@ -35,9 +35,9 @@ def _id(path: Path) -> str:
 
 def test_the_deploy_files_are_all_there() -> None:
     assert [_id(path) for path in DOCKERFILES] == [
-        "api/Dockerfile",
-        "evaluation/Dockerfile",
-        "ollama/Dockerfile",
+        "images/api/Dockerfile",
+        "images/evaluation/Dockerfile",
+        "images/ollama/Dockerfile",
     ]
     assert {path.name for path in WORKFLOWS} >= {
         "ci.yml",

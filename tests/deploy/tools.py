@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SCHEMAS = Path(__file__).parent / "schemas"
 
-DOCKERFILES = sorted(REPO.glob("*/Dockerfile"))
+DOCKERFILES = sorted(REPO.glob("images/*/Dockerfile"))
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 OVERLAYS = sorted(path.name for path in (REPO / "k8s" / "overlays").iterdir() if path.is_dir())
 COMPOSE_FILE = REPO / "docker-compose.yml"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from evaluation.wordnet import load_wordnet
+from liftoff.evaluation.wordnet import load_wordnet
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from pathlib import Path
 import nltk.data
 import pytest
 
-from evaluation.errors import WordNetUnavailable
-from evaluation.wordnet import (
+from liftoff.evaluation.errors import WordNetUnavailable
+from liftoff.evaluation.wordnet import (
     APT_INSTALL,
     DEBIAN_WORDNET_DIR,
     LEXNAMES,
@@ -35,7 +35,7 @@ LEXNAMES_MAN_PAGE = Path("/usr/share/man/man5/lexnames.5WN.gz")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory built from the Debian files."""
     if not all((DEBIAN_WORDNET_DIR / name).is_file() for name in SOURCE_FILES):
-        # `make test` installs them (python -m evaluation.wordnet); never skip silently.
+        # `make test` installs them (python -m liftoff.evaluation.wordnet); never skip silently.
         pytest.fail(f"Debian's WordNet files are not installed (`{APT_INSTALL}`)")
     return build_wordnet(tmp_path_factory.mktemp("built") / "nltk_data", install=False)
 
@@ -78,7 +78,7 @@ def test_missing_debian_files_fail_with_the_install_command(tmp_path: Path) -> N
     with pytest.raises(WordNetUnavailable) as caught:
         build_wordnet(tmp_path / "nltk_data", source=tmp_path / "nothing", install=False)
     message = str(caught.value)
-    assert f"sudo {APT_INSTALL}" in message and "python -m evaluation.wordnet" in message
+    assert f"sudo {APT_INSTALL}" in message and "python -m liftoff.evaluation.wordnet" in message
     assert not (tmp_path / "nltk_data" / "corpora" / "wordnet").exists()
 
 
@@ -159,7 +159,7 @@ def test_module_entry_point_provisions_and_reports(
 def test_python_dash_m_builds_into_a_fresh_directory(tmp_path: Path) -> None:
     env = {**os.environ, "LIFTOFF_NLTK_DATA": str(tmp_path / "fresh")}
     result = subprocess.run(
-        [sys.executable, "-m", "evaluation.wordnet"],
+        [sys.executable, "-m", "liftoff.evaluation.wordnet"],
         env=env,
         capture_output=True,
         text=True,
@@ -174,7 +174,7 @@ def test_module_entry_point_fails_with_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(nltk.data, "path", [])
-    monkeypatch.setattr("evaluation.wordnet.DEBIAN_WORDNET_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr("liftoff.evaluation.wordnet.DEBIAN_WORDNET_DIR", tmp_path / "no-debian")
     monkeypatch.setenv("PATH", "")
     assert main(["--data-dir", str(tmp_path / "data")]) == 1
     assert APT_INSTALL in capsys.readouterr().err

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from api.backends.base import GenerationRequest, SamplingOptions
-from api.backends.google_identity import GoogleIdentityToken
-from api.backends.ollama import OllamaBackend
-from api.errors import BackendUnavailable
+from liftoff.api.backends.base import GenerationRequest, SamplingOptions
+from liftoff.api.backends.google_identity import GoogleIdentityToken
+from liftoff.api.backends.ollama import OllamaBackend
+from liftoff.api.errors import BackendUnavailable
 from tests.fakes.metadata_server import FakeMetadata
 from tests.fakes.ollama_server import DEFAULT_MODEL, FakeOllama
 

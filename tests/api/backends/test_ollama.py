@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from api.backends.base import (
+from liftoff.api.backends.base import (
     ChatMessage,
     Finish,
     GenerationEvent,
@@ -20,8 +20,8 @@ from api.backends.base import (
     TextDelta,
     Usage,
 )
-from api.backends.ollama import OllamaBackend
-from api.errors import (
+from liftoff.api.backends.ollama import OllamaBackend
+from liftoff.api.errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
@@ -98,7 +98,7 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> Non
 async def test_start_pulls_missing_model_and_logs_progress(
     fake_ollama: FakeOllama, make_backend: MakeBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="api.backends.ollama")
+    caplog.set_level(logging.INFO, logger="liftoff.api.backends.ollama")
     del fake_ollama.models[DEFAULT_MODEL]
     backend = make_backend()
 

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from api.model_files import served_model_id
+from liftoff.api.model_files import served_model_id
 from tests.llama_server import LlamaServer
 from tests.servers import ServerProcess
 
@@ -33,7 +33,7 @@ def _gateway_env(base_url: str, gguf_path: Path, **extra: str) -> dict[str, str]
 
 @pytest.fixture(scope="module")
 def gateway(llama_server: LlamaServer, gguf_path: Path) -> Iterator[ServerProcess]:
-    with ServerProcess("api.main:app", _gateway_env(llama_server.url, gguf_path)) as server:
+    with ServerProcess("liftoff.api.main:app", _gateway_env(llama_server.url, gguf_path)) as server:
         yield server
 
 

@@ -8,8 +8,8 @@ import pytest
 import sacrebleu
 from sacrebleu.metrics import BLEU as SacreBLEU
 
-from evaluation.metrics import score
-from evaluation.metrics.bleu import _tokenizer_13a
+from liftoff.evaluation.metrics import score
+from liftoff.evaluation.metrics.bleu import _tokenizer_13a
 
 NO_BOOTSTRAP = {"bootstrap": {"resamples": 0}}
 

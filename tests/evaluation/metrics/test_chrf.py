@@ -8,8 +8,8 @@ import pytest
 import sacrebleu
 from sacrebleu.metrics import CHRF as SacreCHRF
 
-from evaluation.metrics import score
-from evaluation.metrics.chrf import char_ngrams, match_statistics
+from liftoff.evaluation.metrics import score
+from liftoff.evaluation.metrics.chrf import char_ngrams, match_statistics
 
 NO_BOOTSTRAP = {"bootstrap": {"resamples": 0}}
 

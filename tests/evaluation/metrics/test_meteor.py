@@ -14,11 +14,11 @@ import pytest
 from nltk.tokenize import NLTKWordTokenizer
 from nltk.translate.meteor_score import meteor_score
 
-import evaluation.wordnet
-from evaluation.errors import WordNetUnavailable
-from evaluation.metrics import score
-from evaluation.metrics._lexicon import Lexicon
-from evaluation.metrics._word_tokens import VERIFIED_NLTK, word_tokenizer
+import liftoff.evaluation.wordnet
+from liftoff.evaluation.errors import WordNetUnavailable
+from liftoff.evaluation.metrics import score
+from liftoff.evaluation.metrics._lexicon import Lexicon
+from liftoff.evaluation.metrics._word_tokens import VERIFIED_NLTK, word_tokenizer
 
 NO_BOOTSTRAP = {"bootstrap": {"resamples": 0}}
 
@@ -99,7 +99,7 @@ def test_meteor_fails_loudly_with_the_fix_when_wordnet_is_missing(
 ) -> None:
     monkeypatch.setenv("LIFTOFF_NLTK_DATA", str(tmp_path / "nltk_data"))
     monkeypatch.setattr(nltk.data, "path", [])
-    monkeypatch.setattr(evaluation.wordnet, "DEBIAN_WORDNET_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(liftoff.evaluation.wordnet, "DEBIAN_WORDNET_DIR", tmp_path / "no-debian")
     monkeypatch.setenv("PATH", "")  # no apt-get to install with
     with pytest.raises(
         WordNetUnavailable, match="apt-get install -y wordnet-base wordnet-sense-index"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from evaluation.metrics import DEFAULT_METRICS, Score, score
+from liftoff.evaluation.metrics import DEFAULT_METRICS, Score, score
 from tests.evaluation.metrics.hard_corpus import PREDICTIONS, REFERENCES
 from tests.evaluation.metrics.reference import ROUGE_TYPES, reference_scores
 

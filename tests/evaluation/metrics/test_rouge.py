@@ -7,9 +7,9 @@ import random
 import pytest
 from rouge_score import rouge_scorer
 
-from evaluation.metrics import score
-from evaluation.metrics.base import package_version
-from evaluation.metrics.rouge import lcs_length
+from liftoff.evaluation.metrics import score
+from liftoff.evaluation.metrics.base import package_version
+from liftoff.evaluation.metrics.rouge import lcs_length
 
 NO_BOOTSTRAP = {"bootstrap": {"resamples": 0}}
 

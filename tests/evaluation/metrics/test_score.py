@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from evaluation.errors import InvalidInput
-from evaluation.metrics import DEFAULT_METRICS, METRICS, ScoreOptions, score
+from liftoff.evaluation.errors import InvalidInput
+from liftoff.evaluation.metrics import DEFAULT_METRICS, METRICS, ScoreOptions, score
 from tests.evaluation.metrics.hard_corpus import PREDICTIONS, REFERENCES
 
 FAST = ["bleu", "chrf", "rouge1", "rougeL"]

@@ -8,8 +8,8 @@ import random
 import pytest
 from sacrebleu.metrics.lib_ter import translation_edit_rate as sacrebleu_ter
 
-from evaluation.metrics import score
-from evaluation.metrics._tercom import translation_edit_rate
+from liftoff.evaluation.metrics import score
+from liftoff.evaluation.metrics._tercom import translation_edit_rate
 
 NO_BOOTSTRAP = {"bootstrap": {"resamples": 0}}
 

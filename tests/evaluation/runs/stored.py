@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evaluation.metrics import score
-from evaluation.runs import runner
-from evaluation.runs.dataset import Example
-from evaluation.runs.model import RunRecord, RunSpec
-from evaluation.runs.store import Generation, RunStore
+from liftoff.evaluation.metrics import score
+from liftoff.evaluation.runs import runner
+from liftoff.evaluation.runs.dataset import Example
+from liftoff.evaluation.runs.model import RunRecord, RunSpec
+from liftoff.evaluation.runs.store import Generation, RunStore
 
 FAST = ("bleu", "chrf", "ter", "rouge1", "rougeL")
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.metrics import score
-from evaluation.runs.compare import compare
-from evaluation.runs.errors import RunNotComparable
-from evaluation.runs.model import LoadedRun
-from evaluation.runs.store import RunStore
+from liftoff.evaluation.metrics import score
+from liftoff.evaluation.runs.compare import compare
+from liftoff.evaluation.runs.errors import RunNotComparable
+from liftoff.evaluation.runs.model import LoadedRun
+from liftoff.evaluation.runs.store import RunStore
 from tests.evaluation.runs.stored import FAST, completed_run, examples
 
 REFERENCES = [

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from evaluation.runs.dataset import Message, parse_jsonl, parse_rows, read_dataset
-from evaluation.runs.errors import DatasetError
-from evaluation.runs.files import read_pairs
+from liftoff.evaluation.runs.dataset import Message, parse_jsonl, parse_rows, read_dataset
+from liftoff.evaluation.runs.errors import DatasetError
+from liftoff.evaluation.runs.files import read_pairs
 
 
 def test_rows_with_prompts_messages_ids_and_reference_lists_are_parsed() -> None:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.errors import InvalidInput
-from evaluation.runs.compare import Comparison, MetricDelta
-from evaluation.runs.gates import Gate, check_gates, check_regression, parse_gate, parse_max_drop
-from evaluation.runs.model import CorpusScore
+from liftoff.evaluation.errors import InvalidInput
+from liftoff.evaluation.runs.compare import Comparison, MetricDelta
+from liftoff.evaluation.runs.gates import (
+    Gate,
+    check_gates,
+    check_regression,
+    parse_gate,
+    parse_max_drop,
+)
+from liftoff.evaluation.runs.model import CorpusScore
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.metrics import score
-from evaluation.runs.dataset import Example
-from evaluation.runs.errors import RunNotFound
-from evaluation.runs.model import RunSpec
-from evaluation.runs.store import Generation, RunStore
+from liftoff.evaluation.metrics import score
+from liftoff.evaluation.runs.dataset import Example
+from liftoff.evaluation.runs.errors import RunNotFound
+from liftoff.evaluation.runs.model import RunSpec
+from liftoff.evaluation.runs.store import Generation, RunStore
 from tests.evaluation.runs.stored import FAST, completed_run, examples
 
 SPEC = RunSpec(target="http://127.0.0.1:9/v1", model="m", metrics=("bleu",))

@@ -36,5 +36,5 @@ def metric_value(text: str, name: str, **labels: str) -> float:
 @pytest.fixture(scope="package")
 def gateway(gguf_path: Path) -> Iterator[ServerProcess]:
     """The generation gateway serving the embedded Gemma 3 270M."""
-    with ServerProcess("api.main:app", {"LIFTOFF_MODEL": str(gguf_path)}) as server:
+    with ServerProcess("liftoff.api.main:app", {"LIFTOFF_MODEL": str(gguf_path)}) as server:
         yield server

@@ -15,7 +15,7 @@ def test_two_thousand_generated_requests_find_no_server_error_or_schema_violatio
 ) -> None:
     env = {"LIFTOFF_EVAL_STORE": str(tmp_path / "runs.sqlite3"), "LIFTOFF_EVAL_API_KEYS": KEY,
            "LIFTOFF_EVAL_LOG_LEVEL": "WARNING"}  # fmt: skip
-    with ServerProcess("evaluation.main:app", env) as service:
+    with ServerProcess("liftoff.evaluation.main:app", env) as service:
         summary = run_schemathesis(
             f"{service.url}/openapi.json",
             tmp_path / "report.json",

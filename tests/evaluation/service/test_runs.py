@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from evaluation.metrics import score
-from evaluation.runs.compare import compare
-from evaluation.runs.model import LoadedRun
-from evaluation.runs.store import RunStore
+from liftoff.evaluation.metrics import score
+from liftoff.evaluation.runs.compare import compare
+from liftoff.evaluation.runs.model import LoadedRun
+from liftoff.evaluation.runs.store import RunStore
 from tests.evaluation.runs.stored import completed_run, examples
 from tests.evaluation.service.conftest import MODEL, metric_value, service_env
 from tests.servers import ServerProcess
@@ -47,7 +47,7 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def service(gateway: ServerProcess, store_path: Path) -> Iterator[ServerProcess]:
     env = service_env(store_path, f"{gateway.url}/v1", LIFTOFF_EVAL_MAX_CONCURRENCY="8")
-    with ServerProcess("evaluation.main:app", env) as server:
+    with ServerProcess("liftoff.evaluation.main:app", env) as server:
         yield server
 
 
@@ -250,7 +250,7 @@ def test_a_run_killed_mid_way_resumes_without_regenerating_finished_examples(
     body = {"dataset": rows, "generation": {"max_tokens": 12, "temperature": 0, "seed": 0},
             "concurrency": 1, "metrics": ["bleu", "rougeL"]}  # fmt: skip
     env = service_env(store, f"{gateway.url}/v1")
-    with ServerProcess("evaluation.main:app", env) as first:
+    with ServerProcess("liftoff.evaluation.main:app", env) as first:
         run_id = httpx.post(f"{first.url}/v1/runs", json=body).json()["id"]
         deadline = time.monotonic() + 120
         while len(_done(store, run_id)) < 2 and time.monotonic() < deadline:
@@ -262,7 +262,7 @@ def test_a_run_killed_mid_way_resumes_without_regenerating_finished_examples(
     assert 2 <= len(finished) < len(rows), "the run was not interrupted mid-way"
     before = _gateway_completions(gateway)
 
-    with ServerProcess("evaluation.main:app", env) as second:  # resumes unfinished runs
+    with ServerProcess("liftoff.evaluation.main:app", env) as second:  # resumes unfinished runs
         run = wait_for(second.url, run_id)
         assert run["status"] == "completed", run["error"]
         resumed = httpx.get(f"{second.url}/v1/runs/{run_id}/examples").json()["data"]

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from evaluation.metrics import DEFAULT_METRICS, score
+from liftoff.evaluation.metrics import DEFAULT_METRICS, score
 from tests.evaluation.metrics.hard_corpus import PREDICTIONS, REFERENCES
 from tests.evaluation.service.conftest import metric_value, service_env
 from tests.servers import ServerProcess
@@ -24,7 +24,7 @@ MAX_BODY = 2_000_000
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     store = tmp_path_factory.mktemp("scores") / "new" / "dir" / "runs.sqlite3"  # made at start
     env = service_env(store, LIFTOFF_EVAL_MAX_BODY_BYTES=str(MAX_BODY))
-    with ServerProcess("evaluation.main:app", env) as server:
+    with ServerProcess("liftoff.evaluation.main:app", env) as server:
         yield server
 
 
@@ -138,7 +138,12 @@ def test_bad_input_is_a_400_naming_the_problem(
 
 
 def test_malformed_json_and_oversized_payloads_are_refused(service: ServerProcess) -> None:
-    broken = httpx.post(f"{service.url}/v1/scores", content=b'{"predictions": [', timeout=10)
+    broken = httpx.post(
+        f"{service.url}/v1/scores",
+        content=b'{"predictions": [',
+        headers={"content-type": "application/json"},
+        timeout=10,
+    )
     assert broken.status_code == 400
     assert broken.json()["error"]["message"].startswith("the request body is not valid JSON")
     huge = {"predictions": ["x" * 1000] * 1500, "references": ["y" * 1000] * 1500}
@@ -172,3 +177,27 @@ def test_health_readiness_request_ids_logs_and_metrics(service: ServerProcess) -
     assert metric_value(text, "liftoff_eval_requests_total", route="/v1/scores", status="200") >= 1
     assert metric_value(text, "liftoff_eval_scored_examples_total", source="scores") >= 1
     assert metric_value(text, "liftoff_eval_scoring_duration_seconds_count", source="scores") >= 1
+
+
+def test_errors_are_in_openai_shape_on_every_route_and_bodies_must_be_json(
+    service: ServerProcess,
+) -> None:
+    # The gateway's Ollama conventions (plain errors, form bodies read as JSON) stay there.
+    missing = httpx.get(f"{service.url}/nothing-here", timeout=10)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["type"] == "not_found"
+    wrong_method = httpx.delete(f"{service.url}/v1/scores", timeout=10)
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"] == "POST"
+    assert wrong_method.json()["error"]["code"] == 405
+    form = httpx.post(
+        f"{service.url}/v1/scores",
+        content=b'{"predictions": ["a"], "references": ["a"]}',
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    assert form.status_code == 400
+    assert "Content-Type: application/json" in form.json()["error"]["message"]
+    documented = httpx.get(f"{service.url}/openapi.json", timeout=10).json()
+    statuses = set(documented["paths"]["/v1/scores"]["post"]["responses"])
+    assert {"400", "401", "413"} <= statuses and "429" not in statuses

@@ -1,1 +1,0 @@
-"""The evaluation service (``evaluation.main:app``): scores, runs, reports, comparisons."""

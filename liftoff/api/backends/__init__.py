@@ -1,0 +1,50 @@
+"""Backends behind the gateway, and the factory that picks one from the settings."""
+
+from __future__ import annotations
+
+from liftoff.api.backends.base import Backend
+from liftoff.api.config import Settings
+
+
+def create_backend(settings: Settings) -> Backend:
+    """The backend ``LIFTOFF_BACKEND`` names, configured from the settings."""
+    if settings.backend == "ollama":
+        from liftoff.api.backends.google_identity import GoogleIdentityToken
+        from liftoff.api.backends.ollama import OllamaBackend
+
+        audience = settings.ollama_id_token_audience
+        return OllamaBackend(
+            host=settings.ollama_host,
+            model=settings.ollama_model,
+            keep_alive=settings.ollama_keep_alive,
+            pull_if_missing=settings.ollama_pull,
+            num_ctx=settings.ollama_num_ctx,
+            connect_timeout=settings.connect_timeout,
+            timeout=settings.request_timeout,
+            auth=GoogleIdentityToken(audience) if audience else None,
+        )
+    if settings.backend == "openai":
+        from liftoff.api.backends.openai import OpenAIBackend
+
+        if settings.openai_base_url is None:  # also enforced by Settings
+            raise ValueError("LIFTOFF_BACKEND=openai needs OPENAI_BASE_URL")
+        key = settings.openai_api_key
+        return OpenAIBackend(
+            settings.openai_base_url,
+            model=settings.model,
+            api_key=key.get_secret_value() if key else None,
+            connect_timeout=settings.connect_timeout,
+            timeout=settings.request_timeout,
+        )
+    from liftoff.api.backends.llamacpp import LlamaCppBackend
+    from liftoff.api.model_files import resolve_gguf
+
+    return LlamaCppBackend(
+        resolve_gguf(settings.model, settings.cache_dir),
+        context_size=settings.context_size,
+        parallel=settings.parallel,
+        threads=settings.threads,
+    )
+
+
+__all__ = ["Backend", "create_backend"]

@@ -1,0 +1,245 @@
+"""The ``openai`` backend: any OpenAI-compatible server through the official SDK.
+
+vLLM, TGI, llama.cpp's server, LiteLLM and Gemini's OpenAI endpoint all speak this
+protocol. Generation always streams upstream (with ``include_usage``) so the gateway sees
+tokens as soon as the server produces them and can cancel by closing the stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import openai
+from openai import AsyncOpenAI
+
+from liftoff.api.backends.base import (
+    Backend,
+    Embeddings,
+    Finish,
+    FinishReason,
+    GenerationEvent,
+    GenerationRequest,
+    ModelInfo,
+    TextDelta,
+    Usage,
+)
+from liftoff.api.errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    ContextLengthExceeded,
+    InvalidRequest,
+    ModelNotFound,
+    ServiceError,
+)
+
+
+class OpenAIBackend(Backend):
+    """Forwards to an OpenAI-compatible server.
+
+    >>> backend = OpenAIBackend("http://127.0.0.1:8080/v1", model="qwen2.5", api_key=None)
+    >>> await backend.complete(GenerationRequest(model="qwen2.5", prompt="Hello"))
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        model: str,
+        api_key: str | None,
+        connect_timeout: float = 5.0,
+        timeout: float = 300.0,
+    ) -> None:
+        self.model_id = model
+        self._client = AsyncOpenAI(
+            base_url=base_url,
+            # Servers without authentication still need a non-empty key for the SDK.
+            api_key=api_key or "unused",
+            timeout=openai.Timeout(timeout, connect=connect_timeout),
+            max_retries=0,  # the gateway reports failures; clients decide on retries
+        )
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def check_ready(self) -> None:
+        served = await self._served_models()
+        if served and self.model_id not in served:
+            raise BackendUnavailable(
+                f"the server does not serve {self.model_id!r}; it serves {', '.join(served)}"
+            )
+
+    async def list_models(self) -> list[ModelInfo]:
+        return [ModelInfo(id=self.model_id)]
+
+    async def _served_models(self) -> list[str]:
+        try:
+            page = await self._client.models.list()
+        except openai.APIError as exc:
+            raise _translate(exc, self.model_id) from exc
+        return [model.id for model in page.data]
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        self._check_model(request.model)
+        chat = request.messages is not None
+        reason: FinishReason = "stop"
+        usage: Usage | None = None
+        try:
+            async with self._open_stream(request) as response:
+                async for line in response.aiter_lines():
+                    chunk = _sse_data(line)
+                    if chunk is None or chunk is _DONE:
+                        continue  # read on to the end of the body, even past [DONE]
+                    if "error" in chunk:
+                        raise _stream_error(chunk["error"])
+                    for choice in chunk.get("choices") or ():
+                        text = (
+                            (choice.get("delta") or {}).get("content")
+                            if chat
+                            else choice.get("text")
+                        )
+                        if text:
+                            yield TextDelta(text)
+                        if choice.get("finish_reason"):
+                            reason = "length" if choice["finish_reason"] == "length" else "stop"
+                    if chunk.get("usage"):
+                        usage = _usage(chunk["usage"])
+                # The body was read to its end: the connection goes back to the pool
+                # instead of being closed, and the next request skips a TCP handshake.
+        except openai.APIError as exc:
+            raise _translate(exc, request.model) from exc
+        # Failures while reading the body come from the SDK's HTTP library unwrapped.
+        except httpx2.TimeoutException as exc:
+            raise BackendTimeout("the OpenAI-compatible server stopped sending tokens") from exc
+        except httpx2.TransportError as exc:
+            raise BackendUnavailable(
+                f"the connection to the OpenAI-compatible server broke: {type(exc).__name__}"
+            ) from exc
+        if usage is None:
+            raise BackendError("the OpenAI-compatible server ended its stream without usage")
+        yield Finish(reason, usage)
+
+    @contextlib.asynccontextmanager
+    async def _open_stream(self, request: GenerationRequest) -> AsyncIterator[httpx2.Response]:
+        """The streamed HTTP response of a chat or completion request, not yet read.
+
+        Sent with the SDK's own client (its base URL, key, headers, timeouts, and its
+        errors for non-2xx answers) as the JSON the server receives, and read line by
+        line here: the SDK's typed ``create`` spent more CPU turning the request and each
+        chunk into typed objects than everything else the gateway does per request.
+        """
+        options = request.options
+        body: dict[str, Any] = {
+            "model": self.model_id,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        sampling = {
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            # Not in OpenAI's schema; vLLM, llama.cpp and TGI accept it.
+            "top_k": options.top_k,
+            "max_tokens": options.max_tokens,
+            "seed": options.seed,
+            "stop": list(options.stop) or None,
+        }
+        body.update({key: value for key, value in sampling.items() if value is not None})
+        if request.messages is not None:
+            path = "/chat/completions"
+            body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+        else:
+            path = "/completions"
+            body["prompt"] = request.prompt or ""
+        post = self._client.post
+        try:
+            response = await post(path, body=body, cast_to=httpx2.Response, stream=True)
+        except openai.APITimeoutError:
+            raise
+        except openai.APIConnectionError:
+            # Most often a pooled keep-alive connection the server closed as we reused it
+            # (llama.cpp's server closes them after a few requests). Nothing was answered,
+            # so one more try, on a fresh connection, is safe.
+            response = await post(path, body=body, cast_to=httpx2.Response, stream=True)
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
+        self._check_model(model)
+        try:
+            result = await self._client.embeddings.create(
+                model=self.model_id, input=inputs, encoding_format="float"
+            )
+        except openai.APIError as exc:
+            raise _translate(exc, model) from exc
+        rows = sorted(result.data, key=lambda row: row.index)
+        return Embeddings([list(row.embedding) for row in rows], result.usage.prompt_tokens)
+
+    def _check_model(self, model: str) -> None:
+        if model != self.model_id:
+            raise ModelNotFound(model, [self.model_id])
+
+
+_DONE: dict[str, Any] = {}
+
+
+def _sse_data(line: str) -> dict[str, Any] | None:
+    """The JSON of a ``data:`` line; ``_DONE`` for ``[DONE]``; None for anything else."""
+    if not line.startswith("data:"):
+        return None  # blank separators, comments, event names
+    data = line[5:].strip()
+    if data == "[DONE]":
+        return _DONE
+    try:
+        chunk = json.loads(data)
+    except ValueError as exc:
+        raise BackendError("the OpenAI-compatible server sent an unreadable event") from exc
+    return chunk if isinstance(chunk, dict) else None
+
+
+def _stream_error(error: Any) -> ServiceError:
+    message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+    return BackendError(f"the OpenAI-compatible server failed mid-stream: {message}")
+
+
+def _usage(usage: dict[str, Any]) -> Usage:
+    return Usage(
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+    )
+
+
+def _translate(exc: openai.APIError, model: str) -> ServiceError:
+    """Map the SDK's errors onto the gateway's tree; the one place this happens."""
+    if isinstance(exc, openai.APITimeoutError):
+        return BackendTimeout("the OpenAI-compatible server did not answer in time")
+    if isinstance(exc, openai.APIConnectionError):
+        return BackendUnavailable(f"cannot reach the OpenAI-compatible server: {exc.message}")
+    if isinstance(exc, openai.NotFoundError):
+        return ModelNotFound(model, [])
+    if isinstance(exc, openai.APIStatusError):
+        message = _upstream_message(exc)
+        if "context" in message.lower() and exc.status_code == 400:
+            return ContextLengthExceeded(message)
+        if exc.status_code in (400, 422):
+            return InvalidRequest(message)
+        if exc.status_code in (502, 503):
+            return BackendUnavailable(f"the OpenAI-compatible server is unavailable: {message}")
+        return BackendError(f"the OpenAI-compatible server answered {exc.status_code}: {message}")
+    return BackendError(f"the OpenAI-compatible server failed: {exc.message}")
+
+
+def _upstream_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and "message" in error:
+            return str(error["message"])
+    return exc.message

@@ -1,0 +1,62 @@
+"""Options of a scoring run: one pydantic model, unknown keys rejected.
+
+    >>> options = ScoreOptions.model_validate({"rouge": {"use_stemmer": True}, "workers": 1})
+    >>> options.rouge.use_stemmer, options.bootstrap.resamples, options.bootstrap.seed
+    (True, 1000, 12345)
+
+Everything else (BLEU's 13a tokenizer and ``exp`` smoothing, chrF's character 6-grams, TER's
+tercom settings, METEOR's alpha 0.9 / beta 3 / gamma 0.5) is fixed to the reference
+libraries' defaults, so a score means the same thing everywhere; signatures record it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AUTO_PARALLEL_MIN_EXAMPLES = 2000  # below this, starting processes costs more than it saves
+AUTO_MAX_WORKERS = 2
+
+
+class RougeOptions(BaseModel):
+    """``use_stemmer``: Porter-stem tokens longer than 3 characters, as rouge-score does."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    use_stemmer: bool = False
+
+
+class BootstrapOptions(BaseModel):
+    """Percentile bootstrap for the 95% confidence interval of each corpus score.
+
+    ``resamples=0`` turns intervals off. The same ``seed`` draws the same resamples for every
+    metric, so intervals are reproducible and paired across metrics.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    resamples: int = Field(default=1000, ge=0, le=100_000)
+    seed: int = Field(default=12345, ge=0)
+
+
+class ScoreOptions(BaseModel):
+    """All options of :func:`liftoff.evaluation.metrics.score`.
+
+    ``workers``: processes computing per-example statistics; ``"auto"`` uses up to two on
+    large corpora where forking is safe (POSIX, single-threaded caller). Scores never depend on it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rouge: RougeOptions = RougeOptions()
+    bootstrap: BootstrapOptions = BootstrapOptions()
+    workers: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = "auto"
+
+    def worker_count(self, examples: int, cpus: int) -> int:
+        """How many processes to use for ``examples`` examples on a machine with ``cpus``."""
+        if self.workers != "auto":
+            return self.workers
+        if examples < AUTO_PARALLEL_MIN_EXAMPLES:
+            return 1
+        return max(1, min(cpus, AUTO_MAX_WORKERS))

@@ -1,0 +1,191 @@
+"""Datasets of a run: JSONL rows ``{"id", "prompt" | "messages", "references"}``.
+
+    >>> examples = parse_jsonl('{"id": "a", "prompt": "2+2=", "references": ["4", "four"]}\\n')
+    >>> examples[0].id, examples[0].prompt, examples[0].references
+    ('a', '2+2=', ('4', 'four'))
+
+``references`` is one string or a list of strings (at least one). ``id`` is optional (the line
+number by default) and unique. ``metadata`` (an object) travels with the example untouched.
+Any problem raises :class:`DatasetError` naming the line (JSONL) or the row (a list of rows).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from liftoff.evaluation.runs.errors import DatasetError
+
+ROLES = ("system", "developer", "user", "assistant")
+_FIELDS = ("id", "prompt", "messages", "references", "metadata")
+
+Fail = Callable[[str], DatasetError]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Example:
+    """One row: what to send (``prompt`` or ``messages``) and what a good answer looks like."""
+
+    id: str
+    references: tuple[str, ...]
+    prompt: str | None = None
+    messages: tuple[Message, ...] | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"id": self.id}
+        if self.prompt is not None:
+            row["prompt"] = self.prompt
+        if self.messages is not None:
+            row["messages"] = [{"role": m.role, "content": m.content} for m in self.messages]
+        row["references"] = list(self.references)
+        if self.metadata:
+            row["metadata"] = dict(self.metadata)
+        return row
+
+
+def parse_jsonl(text: str, *, max_examples: int | None = None) -> list[Example]:
+    """Examples from JSONL text; blank lines are skipped (but still counted)."""
+    rows: list[tuple[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"line {number}"
+        try:
+            rows.append((where, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise DatasetError(
+                f"{where}: not valid JSON ({exc.msg} at column {exc.colno})", param="dataset"
+            ) from exc
+        _check_size(len(rows), max_examples)
+    return _examples(rows, default_ids=[where.split()[1] for where, _ in rows])
+
+
+def parse_rows(rows: Sequence[Any], *, max_examples: int | None = None) -> list[Example]:
+    """Examples from already-parsed rows (a JSON array of objects)."""
+    _check_size(len(rows), max_examples)
+    located = [(f"dataset[{index}]", row) for index, row in enumerate(rows)]
+    return _examples(located, default_ids=[str(index + 1) for index in range(len(rows))])
+
+
+def read_dataset(path: Path, *, max_examples: int | None = None) -> list[Example]:
+    """Examples from a JSONL file; errors name the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read the dataset {path}: {exc}", param="dataset") from exc
+    try:
+        return parse_jsonl(text, max_examples=max_examples)
+    except DatasetError as exc:
+        raise DatasetError(f"{path}: {exc.message}", param="dataset") from exc
+
+
+def _check_size(count: int, max_examples: int | None) -> None:
+    if max_examples is not None and count > max_examples:
+        raise DatasetError(
+            f"the dataset has more than {max_examples} examples, this service's limit",
+            param="dataset",
+        )
+
+
+def _examples(rows: list[tuple[str, Any]], default_ids: list[str]) -> list[Example]:
+    if not rows:
+        raise DatasetError("the dataset is empty: give at least one row", param="dataset")
+    examples: list[Example] = []
+    seen: dict[str, str] = {}
+    for (where, row), default_id in zip(rows, default_ids, strict=True):
+        example = _example(where, row, default_id)
+        if example.id in seen:
+            raise DatasetError(
+                f"{where}: id {example.id!r} repeats the id of {seen[example.id]}", param="dataset"
+            )
+        seen[example.id] = where
+        examples.append(example)
+    return examples
+
+
+def _example(where: str, row: Any, default_id: str) -> Example:
+    def fail(problem: str) -> DatasetError:
+        return DatasetError(f"{where}: {problem}", param="dataset")
+
+    if not isinstance(row, dict):
+        raise fail(f"expected a JSON object, got {_kind(row)}")
+    unknown = [key for key in row if key not in _FIELDS]
+    if unknown:
+        raise fail(f"unknown field {unknown[0]!r} (expected {', '.join(_FIELDS)})")
+    example_id = row.get("id", default_id)
+    if isinstance(example_id, bool) or not isinstance(example_id, str | int):
+        raise fail(f"id must be a string or an integer, got {_kind(example_id)}")
+    if ("prompt" in row) == ("messages" in row):
+        raise fail("give exactly one of 'prompt' (a string) or 'messages' (a list)")
+    prompt = row.get("prompt")
+    if "prompt" in row and not isinstance(prompt, str):
+        raise fail(f"prompt must be a string, got {_kind(prompt)}")
+    messages = _messages(row["messages"], fail) if "messages" in row else None
+    metadata = row.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise fail(f"metadata must be an object, got {_kind(metadata)}")
+    return Example(
+        id=str(example_id),
+        references=_references(row, fail),
+        prompt=prompt,
+        messages=messages,
+        metadata=metadata,
+    )
+
+
+def _references(row: dict[str, Any], fail: Fail) -> tuple[str, ...]:
+    if "references" not in row:
+        raise fail("references is required (a string or a list of strings)")
+    references = row["references"]
+    refs = [references] if isinstance(references, str) else references
+    if not isinstance(refs, list) or not refs:
+        raise fail(
+            "references must be a string or a non-empty list of strings, "
+            f"got {_kind(references) if not isinstance(refs, list) else 'an empty list'}"
+        )
+    for position, ref in enumerate(refs):
+        if not isinstance(ref, str):
+            raise fail(f"references[{position}] must be a string, got {_kind(ref)}")
+    return tuple(refs)
+
+
+def _messages(value: Any, fail: Fail) -> tuple[Message, ...]:
+    if not isinstance(value, list) or not value:
+        raise fail("messages must be a non-empty list of {'role', 'content'} objects")
+    messages = []
+    for position, message in enumerate(value):
+        if (
+            not isinstance(message, dict)
+            or set(message) != {"role", "content"}
+            or message["role"] not in ROLES
+            or not isinstance(message["content"], str)
+        ):
+            raise fail(
+                f"messages[{position}] must be {{'role': one of {', '.join(ROLES)}, "
+                "'content': a string}"
+            )
+        messages.append(Message(message["role"], message["content"]))
+    return tuple(messages)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)

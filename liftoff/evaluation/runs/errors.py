@@ -1,0 +1,35 @@
+"""Errors of runs: what the service answers with a 4xx and the CLI with exit 2 (or 1).
+
+    EvaluationError (liftoff.evaluation.errors)
+     ├── InvalidInput (ValueError)        the caller's input is wrong; ``param`` names it
+     │    ├── DatasetError                a dataset row is wrong; the message names its line
+     │    └── TargetError                 the target cannot be used: unreachable, refuses the
+     │                                    key, does not serve the model
+     ├── RunNotFound (LookupError)        no run with that id in the store
+     └── RunNotComparable                 a run is not finished, or two runs share no example
+
+Generation failures of single examples are not raised: they are recorded on the example
+(after the openai client's retries), and a run with failed examples ends ``failed``.
+"""
+
+from __future__ import annotations
+
+from liftoff.evaluation.errors import EvaluationError, InvalidInput
+
+
+class DatasetError(InvalidInput):
+    """A dataset row is wrong; the message starts with where (``line 7:`` or ``dataset[6]:``)."""
+
+
+class TargetError(InvalidInput):
+    """The target endpoint cannot be used for a run; the message says why and what to check."""
+
+
+class RunNotFound(EvaluationError, LookupError):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run {run_id!r} in the store")
+        self.run_id = run_id
+
+
+class RunNotComparable(EvaluationError):
+    """Two runs cannot be compared (yet): the message says why."""

@@ -1,0 +1,1 @@
+"""The evaluation service (``liftoff.evaluation.main:app``): scores, runs, reports, comparisons."""

@@ -1,0 +1,88 @@
+"""Builds the evaluation service from one Settings object: store, scoring pool, runs, routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from liftoff.evaluation.config import Settings
+from liftoff.evaluation.runs.store import RunStore
+from liftoff.evaluation.service import errors
+from liftoff.evaluation.service.manager import RunManager
+from liftoff.evaluation.service.observability import EvaluationMetrics
+from liftoff.evaluation.service.routes import health, runs, scores
+from liftoff.evaluation.service.scoring import ScoringPool
+from liftoff.server.auth import APIKeys, AuthMiddleware
+from liftoff.server.bodies import BodySizeLimit
+from liftoff.server.observability import RequestObserver, route_paths
+
+logger = logging.getLogger("evaluation")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The service as an ASGI app; the store and scoring workers start with its lifespan."""
+    metrics = EvaluationMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = RunStore(settings.store)
+        pool = ScoringPool(settings.score_workers)
+        pool.start()
+        manager = RunManager(store, pool, settings, metrics)
+        app.state.store, app.state.pool, app.state.manager = store, pool, manager
+        logger.info("evaluation service: runs in %s, default target %s", store.path,
+                    settings.target)  # fmt: skip
+        if settings.resume_on_start:
+            manager.resume_unfinished()
+        try:
+            yield
+        finally:
+            await manager.close()
+            pool.close()
+            store.close()
+            logger.info("evaluation service stopped")
+
+    app = FastAPI(
+        title="Liftoff evaluation service",
+        summary="BLEU, chrF, TER, ROUGE and METEOR as sacrebleu, rouge-score and NLTK compute "
+        "them; dataset runs against any OpenAI-compatible endpoint",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.include_router(health.router)
+    app.include_router(scores.router)
+    app.include_router(runs.router)
+    errors.install(app)
+    _add_middleware(app, settings, metrics)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings, metrics: EvaluationMetrics) -> None:
+    # Added innermost first: a request meets them in the reverse order.
+    app.add_middleware(
+        BodySizeLimit,
+        default=settings.max_body_bytes,
+        limits={},
+        timeout=settings.body_timeout,
+        shapes=errors.SHAPES,
+    )
+    keys = settings.api_key_list
+    if keys:
+        app.add_middleware(
+            AuthMiddleware,
+            keys=APIKeys(keys),
+            open_paths={"/healthz", "/readyz"},
+            shapes=errors.SHAPES,
+        )
+        logger.info("authentication on: %d API key(s)", len(keys))
+    app.add_middleware(
+        RequestObserver,
+        metrics=metrics.http,
+        paths=route_paths(app.routes),
+        log_name="evaluation.access",
+    )

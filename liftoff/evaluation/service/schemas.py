@@ -1,0 +1,78 @@
+"""Wire shapes of the evaluation service's requests (unknown fields are refused)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictStr
+
+from liftoff.evaluation.metrics import DEFAULT_METRICS, ScoreOptions
+from liftoff.evaluation.runs.model import Endpoint, GenerationParams
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScoreRequest(_Strict):
+    """``POST /v1/scores``: one reference string per prediction, or a list of them."""
+
+    predictions: list[StrictStr]
+    references: list[Any]  # checked with messages naming the item: references[3][1]
+    metrics: list[StrictStr] = Field(default_factory=lambda: list(DEFAULT_METRICS))
+    options: ScoreOptions = ScoreOptions()
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "predictions": ["the cat sat on the mat"],
+                    "references": [["the cat sat on a mat", "a cat was on the mat"]],
+                    "metrics": ["bleu", "rougeL", "meteor"],
+                    "options": {"rouge": {"use_stemmer": False}},
+                }
+            ]
+        },
+    )
+
+
+class TargetSpec(_Strict):
+    """Where a run generates: an OpenAI-compatible base URL, a model and an API key (default:
+    the service's configured target; the first model it lists). The key is never stored."""
+
+    base_url: str | None = Field(default=None, pattern=r"^https?://")
+    model: str | None = Field(default=None, min_length=1)
+    api_key: SecretStr | None = None
+    endpoint: Endpoint = "auto"
+
+
+class RunCreate(_Strict):
+    """``POST /v1/runs``: a dataset (JSONL text, or a list of row objects) and a target."""
+
+    dataset: str | list[Any]
+    dataset_name: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    target: TargetSpec = TargetSpec()
+    generation: GenerationParams = GenerationParams()
+    metrics: list[StrictStr] = Field(default_factory=lambda: list(DEFAULT_METRICS))
+    options: ScoreOptions = ScoreOptions()
+    concurrency: int | None = Field(default=None, ge=1)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "dataset": '{"id": "1", "prompt": "2+2=", "references": ["4"]}\n',
+                    "target": {"base_url": "http://127.0.0.1:8000/v1"},
+                    "generation": {"max_tokens": 32, "temperature": 0, "seed": 0},
+                    "metrics": ["bleu", "rougeL"],
+                }
+            ]
+        },
+    )
+
+
+class ResumeRequest(_Strict):
+    api_key: SecretStr | None = None

@@ -1,0 +1,113 @@
+"""Scoring off the event loop: a pool of worker processes, each with WordNet loaded once.
+
+Scoring is CPU-bound Python (10,000 pairs take tens of seconds with every metric); in a
+worker process it neither blocks the event loop nor competes with it for the GIL. Workers
+start with ``spawn`` (forking a process that runs threads is unsafe) and warm up METEOR
+when the service starts; readiness waits for that. Requests beyond the pool's size queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from liftoff.evaluation.errors import InvalidInput
+from liftoff.evaluation.metrics import ScoreOptions, check_references, score
+from liftoff.evaluation.reports.scores import scores_json
+from liftoff.evaluation.runs.model import canonical_metrics
+from liftoff.evaluation.service.errors import ScoringUnavailable
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def warm_up() -> str:
+    """Load WordNet and METEOR's caches in this worker; raises ``WordNetUnavailable``."""
+    from liftoff.evaluation.wordnet import WORDNET_VERSION
+
+    score(["warm up"], [["warm up"]], ["meteor"], {"bootstrap": {"resamples": 0}, "workers": 1})
+    return WORDNET_VERSION
+
+
+def score_to_json(
+    predictions: Sequence[str],
+    references: Sequence[Sequence[str]],
+    metrics: Sequence[str],
+    options: ScoreOptions,
+) -> bytes:
+    """``POST /v1/scores``'s answer, encoded in the worker (large answers cost the loop nothing)."""
+    return scores_json(score(predictions, references, metrics, options))
+
+
+class ScoringPool:
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor = self._new_executor()
+        self._warm: Future[str] | None = None
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    def start(self) -> None:
+        """Begin warming a worker up (WordNet takes a few seconds to load)."""
+        self._warm = self._executor.submit(warm_up)
+
+    def readiness(self) -> str | None:
+        """None when a worker has WordNet loaded, else why not (yet)."""
+        if self._warm is None or not self._warm.done():
+            return "scoring workers are loading WordNet"
+        error = self._warm.exception()
+        if error is not None:
+            return f"scoring is unavailable: {error}"
+        return None
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` in a worker process."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(function, *args))
+        except BrokenProcessPool as exc:
+            logger.error("a scoring worker died (out of memory?); starting new workers")
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new_executor()
+            self.start()
+            raise ScoringUnavailable(
+                "a scoring worker died while scoring (out of memory?); try again, or with fewer "
+                "examples per request"
+            ) from exc
+
+    def close(self) -> None:
+        """Stop at once: queued jobs are cancelled and running workers terminated."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():
+            child.terminate()
+
+
+def check_score_request(
+    predictions: Sequence[str],
+    references: Sequence[Any],
+    metrics: Sequence[str],
+    *,
+    max_examples: int,
+) -> tuple[list[list[str]], tuple[str, ...]]:
+    """References as lists and canonical metric names; raises ``InvalidInput`` before any
+    worker is bothered (pydantic has already checked the types)."""
+    if not predictions:
+        raise InvalidInput("predictions is empty: nothing to score", param="predictions")
+    if len(predictions) > max_examples:
+        raise InvalidInput(
+            f"{len(predictions)} predictions is over this service's limit of {max_examples} "
+            "per request; split the request",
+            param="predictions",
+        )
+    lists = check_references(references, len(predictions))
+    return lists, canonical_metrics(metrics)

@@ -1,0 +1,12 @@
+"""The layer every Liftoff service is built on, and nothing else.
+
+What each HTTP service needs the same way: API keys (``auth``), request-body limits
+(``bodies``), request ids, the access log and request metrics (``observability``), JSON
+logs (``logs``), the error base class and its rendering (``errors``), and what the OpenAPI
+document says about errors (``openapi``).
+
+Services (``liftoff.api``, ``liftoff.evaluation``) import this package; this package never
+imports a service, and services never import each other (``make lint`` checks both with
+import-linter). What belongs to one protocol or one service stays in that service: each
+declares its own error shapes, statuses and exceptions.
+"""

@@ -1,0 +1,191 @@
+"""``liftoff eval``: exit codes 0/1/2, the library's scores, JUnit XML, reports, step summaries."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from liftoff.cli import app
+from liftoff.evaluation.metrics import score
+from liftoff.evaluation.reports.scores import scores_document
+from liftoff.evaluation.runs.store import RunStore
+from tests.servers import ServerProcess
+
+ROWS = [
+    {"id": "sky", "prompt": "Q: What color is the sky?\nA:", "references": ["The sky is blue."]},
+    {"id": "bees", "prompt": "Q: What do bees make?\nA:", "references": ["Bees make honey."]},
+    {"id": "hi", "messages": [{"role": "user", "content": "Say hello."}], "references": ["Hello!"]},
+]
+GENERATE = ["--max-tokens", "8", "--stop", "\n", "--metrics", "bleu,rougeL"]
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(app, ["eval", *args], env=env)
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in ROWS))
+    return path
+
+
+@pytest.fixture(scope="module")
+def gateway(gguf_path: Path) -> Iterator[ServerProcess]:
+    with ServerProcess("liftoff.api.main:app", {"LIFTOFF_MODEL": str(gguf_path)}) as server:
+        yield server
+
+
+def test_score_prints_and_writes_the_library_scores(tmp_path: Path) -> None:
+    predictions, references = tmp_path / "p.jsonl", tmp_path / "r.jsonl"
+    predictions.write_text('"the cat sat on the mat"\n{"id": "2", "prediction": "a dog"}\n')
+    references.write_text(
+        '["the cat sat on a mat", "a cat sat"]\n{"id": 2, "references": "dogs"}\n'
+    )
+    out = tmp_path / "scores.json"
+    result = invoke("score", "--predictions", str(predictions), "--references", str(references),
+                    "-m", "bleu,rougeL", "--metrics", "meteor", "--json", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    expected = score(
+        ["the cat sat on the mat", "a dog"],
+        [["the cat sat on a mat", "a cat sat"], ["dogs"]],
+        ["bleu", "rougeL", "meteor"],
+    )
+    assert json.loads(out.read_text()) == json.loads(json.dumps(scores_document(expected)))
+    assert f"{expected['bleu'].corpus:.4f}" in result.stdout
+    assert "nrefs:var" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("predictions", "references", "extra", "message"),
+    [
+        ('"a"\n"b"\n', '"a"\n', [], "has 2 predictions but"),
+        ('"a"\n{oops\n', '"a"\n"b"\n', [], "p.jsonl:2: not valid JSON"),
+        ('"a"\n', '"a"\n', ["-m", "blue"], "unknown metric 'blue'"),
+        ('"a"\n', '"a"\n', ["--options", '{"rouge": {"stem": true}}'],
+         "invalid --options: rouge.stem: Extra inputs are not permitted"),
+        ('"a"\n', "[]\n", [], "r.jsonl:1: references must be a string or a non-empty list"),
+    ],
+)  # fmt: skip
+def test_score_usage_errors_exit_2_naming_the_problem(
+    tmp_path: Path, predictions: str, references: str, extra: list[str], message: str
+) -> None:
+    (tmp_path / "p.jsonl").write_text(predictions)
+    (tmp_path / "r.jsonl").write_text(references)
+    result = invoke("score", "--predictions", str(tmp_path / "p.jsonl"),
+                    "--references", str(tmp_path / "r.jsonl"), *extra)  # fmt: skip
+    assert result.exit_code == 2
+    assert message in " ".join(result.stderr.split()), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--gate", "bleu=>20"], "malformed gate 'bleu=>20': write METRIC>=NUMBER"),
+        (["--gate", "blue>=20"], "unknown metric 'blue'"),
+        (["--max-drop", "2"], "--max-drop needs --baseline"),
+        (["--max-drop", "lots", "--baseline", "x"], "malformed max drop 'lots'"),
+        (["--baseline", "no-such-run"], "baseline 'no-such-run' is neither a file nor a run"),
+        (["--target", "http://127.0.0.1:9/v1"], "cannot reach the target http://127.0.0.1:9/v1"),
+        (["--options", "{"], "invalid --options"),
+        (["--endpoint", "rest"], "Invalid value for '--endpoint'"),
+        (["--temperature", "3"], "Invalid value for '--temperature'"),
+    ],
+)
+def test_run_usage_errors_exit_2_before_anything_is_stored(
+    tmp_path: Path, dataset: Path, args: list[str], message: str
+) -> None:
+    store = tmp_path / "runs.sqlite3"
+    result = invoke("run", str(dataset), "--store", str(store), "--target",
+                    "http://127.0.0.1:9/v1", *args)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.stderr.split()), result.stderr
+    assert "Traceback" not in result.output
+    if store.exists():
+        runs = RunStore(store)
+        assert runs.list_runs() == []
+        runs.close()
+
+
+def test_a_bad_dataset_line_exits_2_with_its_line_number(tmp_path: Path) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps(ROWS[0]) + "\n\n" + '{"prompt": "x", "references": 3}\n')
+    result = invoke("run", str(path), "--store", str(tmp_path / "runs.sqlite3"))
+    assert result.exit_code == 2
+    assert f"{path}: line 3: references must be a string or a non-empty list" in (
+        " ".join(result.stderr.split())
+    )
+
+
+@pytest.mark.model
+def test_run_gates_reports_and_regressions_against_the_embedded_model(
+    gateway: ServerProcess, dataset: Path, tmp_path: Path
+) -> None:
+    store, summary = tmp_path / "runs.sqlite3", tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    env = {"GITHUB_STEP_SUMMARY": str(summary)}
+    outputs = {kind: tmp_path / f"first.{kind}" for kind in ("json", "xml", "html")}
+    passing = invoke(
+        "run", str(dataset), "--target", f"{gateway.url}/v1", "--store", str(store), *GENERATE,
+        "--gate", "bleu>=0", "--gate", "rougeL>=0", "--json", str(outputs["json"]),
+        "--junit", str(outputs["xml"]), "--report", str(outputs["html"]), env=env,
+    )  # fmt: skip
+    assert passing.exit_code == 0, passing.output
+    assert "generating" in passing.stderr and "3/3" in passing.stderr  # the progress bar
+    document = json.loads(outputs["json"].read_text())
+    run = document["run"]
+    assert document["passed"] and run["status"] == "completed" and run["origin"] == "cli"
+    predictions = [row["prediction"] for row in document["examples"]]
+    expected = score(predictions, [row["references"] for row in ROWS], ["bleu", "rougeL"])
+    assert run["corpus"] == {name: result.corpus for name, result in expected.items()}
+
+    suite = ET.parse(outputs["xml"]).getroot()
+    assert suite.tag == "testsuites" and suite.attrib["tests"] == "3"
+    assert suite.attrib["failures"] == "0" and suite.attrib["errors"] == "0"
+    names = [case.attrib["name"] for case in suite.iter("testcase")]
+    assert names == ["run completed", "bleu>=0", "rougeL>=0"]
+    assert "sky" in outputs["html"].read_text()
+
+    text = summary.read_text()
+    assert text.startswith("earlier step\n### liftoff eval: ✅ passed")
+    assert f"Run `{run['id']}`" in text and "3/3 examples" in text
+    assert f"| bleu | {run['corpus']['bleu']:.4f} |" in text and "✅ `bleu>=0`" in text
+
+    # The same model again, against the first run (by id) and a perfect baseline (a file).
+    again = invoke("run", str(dataset), "--target", f"{gateway.url}/v1", "--store", str(store),
+                   *GENERATE, "--baseline", run["id"], "--max-drop", "1")  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert again.stdout.count("PASS") == 2 and "no drop" in again.stdout
+    perfect = _perfect(document)
+    baseline = tmp_path / "perfect.json"
+    baseline.write_text(json.dumps(perfect))
+    junit = tmp_path / "second.xml"
+    failing = invoke(
+        "run", str(dataset), "--target", f"{gateway.url}/v1", "--store", str(store), *GENERATE,
+        "--gate", "bleu>=101", "--baseline", str(baseline), "--max-drop", "bleu=2",
+        "--junit", str(junit), env=env,
+    )  # fmt: skip
+    assert failing.exit_code == 1, failing.output
+    assert "FAIL bleu = " in failing.stdout and "over the allowed 2" in failing.stdout
+    suite = ET.parse(junit).getroot()
+    assert suite.attrib["failures"] == "2"  # the gate and BLEU's regression
+    failures = [case.find("failure") for case in suite.iter("testcase")]
+    messages = [f.attrib["message"] for f in failures if f is not None]
+    assert messages[0].endswith("fails bleu>=101") and "drop" in messages[1]
+    text = summary.read_text()
+    assert "### liftoff eval: ❌ failed" in text and "Against baseline" in text
+
+
+def _perfect(document: dict[str, Any]) -> dict[str, Any]:
+    """The run document as if every prediction had been its first reference."""
+    perfect = json.loads(json.dumps(document))
+    perfect["run"]["id"] = "perfect"
+    for row in perfect["examples"]:
+        row["prediction"] = row["references"][0]
+    return perfect

@@ -1,0 +1,97 @@
+"""The shared error layer: shapes by route prefix, routing errors, and middleware answers."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from liftoff.server.auth import APIKeys, AuthMiddleware
+from liftoff.server.bodies import BodySizeLimit
+from liftoff.server.errors import (
+    Conflict,
+    ErrorShapes,
+    install_error_handlers,
+    openai_error_body,
+    plain_error_body,
+)
+
+SHAPES = ErrorShapes(plain_error_body, {"/v1/": openai_error_body})
+
+
+class Item(BaseModel):
+    name: str
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/v1/items")
+    async def create(item: Item) -> dict[str, str]:
+        return {"name": item.name}
+
+    @app.get("/v1/conflict")
+    async def conflict() -> None:
+        raise Conflict("already running")
+
+    @app.get("/api/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    install_error_handlers(app, SHAPES, log_hint="the test's log")
+    app.add_middleware(BodySizeLimit, default=64, limits={}, timeout=5, shapes=SHAPES)
+    app.add_middleware(
+        AuthMiddleware, keys=APIKeys(["sk-test"]), open_paths={"/api/open"}, shapes=SHAPES
+    )
+    return app
+
+
+@pytest.fixture
+def client() -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+    return httpx.AsyncClient(
+        transport=transport, base_url="http://test", headers={"x-api-key": "sk-test"}
+    )
+
+
+async def test_each_route_prefix_answers_in_its_own_shape(client: httpx.AsyncClient) -> None:
+    openai = await client.get("/v1/conflict")
+    assert openai.status_code == 409
+    assert openai.json() == {
+        "error": {"message": "already running", "type": "conflict", "param": None, "code": 409}
+    }
+    plain = await client.get("/api/nothing")
+    assert plain.status_code == 404
+    assert plain.json() == {"error": "Not Found"}
+
+
+async def test_wrong_method_is_a_405_that_lists_the_allowed_ones(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/v1/items")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["error"]["type"] == "method_not_allowed"
+
+
+async def test_validation_names_the_field_and_unexpected_errors_hide_internals(
+    client: httpx.AsyncClient,
+) -> None:
+    invalid = await client.post("/v1/items", json={"name": 5})
+    assert invalid.status_code == 400
+    assert invalid.json()["error"]["param"] == "name"
+    crashed = await client.get("/api/boom")
+    assert crashed.status_code == 500
+    assert crashed.json() == {"error": "internal error; see the test's log"}
+
+
+async def test_middleware_refusals_use_the_paths_shape(client: httpx.AsyncClient) -> None:
+    anonymous = await client.post("/v1/items", json={"name": "x"}, headers={"x-api-key": ""})
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["type"] == "authentication_error"
+    assert anonymous.headers["www-authenticate"] == 'Bearer realm="liftoff"'
+    too_large = await client.post("/v1/items", json={"name": "x" * 100})
+    assert too_large.status_code == 413
+    assert too_large.json()["error"]["code"] == 413
+    assert too_large.headers["connection"] == "close"
