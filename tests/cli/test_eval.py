@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,6 @@ from typer.testing import CliRunner, Result
 from liftoff.cli import app
 from liftoff.evaluation.metrics import score
 from liftoff.evaluation.reports.scores import scores_document
-from liftoff.evaluation.runs.store import RunStore
 from tests.servers import ServerProcess
 
 ROWS = [
@@ -108,9 +108,8 @@ def test_run_usage_errors_exit_2_before_anything_is_stored(
     assert message in " ".join(result.stderr.split()), result.stderr
     assert "Traceback" not in result.output
     if store.exists():
-        runs = RunStore(store)
-        assert runs.list_runs() == []
-        runs.close()
+        with sqlite3.connect(store) as db:
+            assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
 
 
 def test_a_bad_dataset_line_exits_2_with_its_line_number(tmp_path: Path) -> None:

@@ -1,0 +1,460 @@
+"""Runs in SQLite (stdlib ``sqlite3``, WAL): one row per run, one per example.
+
+The tables hold the records' own shapes: ``runs.spec`` is the :class:`RunSpec` JSON and
+``examples.row`` the :class:`Example` JSON, and every other column is named after the field
+it holds, so :func:`_record` turns any row into its model's input without naming a field.
+
+Nothing blocks the caller's event loop: writes run on the store's writer thread (one
+connection; SQLite has one writer at a time anyway) and reads on a few reader threads, each
+with its own connection, which WAL lets read while a write is in progress. The sqlite3
+module releases the GIL while SQLite works, so a long query leaves the loop free.
+
+WAL with ``synchronous=NORMAL``: a committed output survives the process being killed; only
+a power cut can lose the last few.
+
+Schema versions (``PRAGMA user_version``), upgraded in place when a store is opened:
+
+    1  the first release: ``examples.output``; ``runs.spec`` with a flat target, model and
+       endpoint; ``runs.corpus`` as ``{metric: {score, ci, signature, scale}}``
+    2  records' own shapes (``prediction``; ``corpus``, ``confidence_intervals`` and
+       ``signatures`` as ``GET /v1/runs/{id}`` shows them); an index for progress counts
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from liftoff.evaluation.metrics.base import CONFIDENCE_LEVEL
+from liftoff.evaluation.runs.dataset import Example
+from liftoff.evaluation.runs.errors import RunNotFound, StoreError
+from liftoff.evaluation.runs.model import (
+    UNFINISHED,
+    CorpusScores,
+    ExampleRecord,
+    ExampleStatus,
+    Generation,
+    Run,
+    RunSpec,
+    RunStatus,
+)
+from liftoff.evaluation.runs.store import now
+
+SCHEMA_VERSION = 2
+_SCHEMA = """
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    error TEXT,
+    corpus TEXT,
+    confidence_intervals TEXT,
+    signatures TEXT
+);
+CREATE TABLE examples (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    row TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    prediction TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    latency_s REAL,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    finish_reason TEXT,
+    generated_at TEXT,
+    scores TEXT,
+    PRIMARY KEY (run_id, position),
+    UNIQUE (run_id, id)
+);
+CREATE INDEX runs_by_status ON runs (status);
+CREATE INDEX examples_by_status ON examples (run_id, status);
+"""
+
+# Columns holding JSON, and those among them holding a record's own fields (spread into it).
+_JSON = frozenset({"spec", "row", "progress", "corpus", "confidence_intervals", "signatures",
+                   "scores"})  # fmt: skip
+_SPREAD = frozenset({"spec", "row"})
+_SPEC_FIELDS = set(RunSpec.model_fields)  # a Run is a RunSpec too: store only the spec
+
+# Runs with their progress, counted in the same query (``{where}`` filters ``runs``).
+_RUNS = """
+SELECT r.*, json_object(
+    'total', count(e.status),
+    'done', coalesce(sum(e.status = 'done'), 0),
+    'failed', coalesce(sum(e.status = 'failed'), 0)) AS progress
+FROM (SELECT * FROM runs {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?) AS r
+LEFT JOIN examples AS e ON e.run_id = r.id
+GROUP BY r.id
+ORDER BY r.created_at DESC, r.id
+"""
+_EXAMPLES = (
+    "SELECT row, status, prediction, error, attempts, latency_s, prompt_tokens, "
+    "completion_tokens, finish_reason, generated_at, scores FROM examples"
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _record(row: sqlite3.Row) -> dict[str, Any]:
+    """A row as its model's input: JSON columns parsed, ``spec`` and ``row`` spread out."""
+    record: dict[str, Any] = {}
+    for key in row.keys():  # noqa: SIM118 - sqlite3.Row is not a mapping
+        value = row[key]
+        if key in _JSON and value is not None:
+            value = json.loads(value)
+        if key in _SPREAD:
+            record.update(value)
+        else:
+            record[key] = value
+    return record
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction holding the write lock from its start (no upgrade deadlocks)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+class SQLiteRunStore:
+    """:class:`~liftoff.evaluation.runs.store.RunStore` in one SQLite file.
+
+    Open it with :meth:`open` (creates the file and its directory, or upgrades an older
+    schema); ``readers`` threads serve reads. Raises :class:`StoreError` for a store written
+    by a newer Liftoff.
+    """
+
+    def __init__(self, path: Path, *, readers: int = 2) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._writer = ThreadPoolExecutor(1, "run-store-writer")
+        self._readers = ThreadPoolExecutor(readers, "run-store-reader")
+
+    @classmethod
+    async def open(cls, path: Path, *, readers: int = 2) -> SQLiteRunStore:
+        store = cls(path, readers=readers)
+        try:
+            await store._write(store._setup)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        """Wait for the calls in progress, then close every connection."""
+        loop = asyncio.get_running_loop()
+        for pool in (self._writer, self._readers):
+            await loop.run_in_executor(None, pool.shutdown)
+        with self._lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+
+    # How calls reach SQLite: on the writer thread, or on a reader thread.
+
+    async def _write(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        call = functools.partial(function, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._writer, call)
+
+    async def _read(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        call = functools.partial(function, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._readers, call)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(
+                self.path, timeout=10, isolation_level=None, check_same_thread=False
+            )
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            with self._lock:
+                self._connections.append(db)
+            self._local.db = db
+        return db
+
+    def _setup(self) -> None:
+        db = self._db
+        db.execute("PRAGMA journal_mode = WAL")  # kept in the file: once is enough
+        with _transaction(db):
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the run store {self.path} has schema version {version}, written by a "
+                    f"newer Liftoff; this one reads up to version {SCHEMA_VERSION}"
+                )
+            if version == 0:
+                # Statement by statement: executescript() would commit the transaction first.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            elif version == 1:
+                _upgrade_from_v1(db)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # Runs.
+
+    async def create_run(self, spec: RunSpec, examples: Sequence[Example], *, origin: str) -> Run:
+        return await self._write(self._create_run, spec, examples, origin)
+
+    def _create_run(self, spec: RunSpec, examples: Sequence[Example], origin: str) -> Run:
+        if spec.target.model is None:
+            raise ValueError("a stored run names its model: resolve it first (RunExecutor.create)")
+        run_id = uuid.uuid4().hex[:12]
+        stamp = now()
+        with _transaction(self._db) as db:
+            db.execute(
+                "INSERT INTO runs (id, spec, status, origin, created_at, updated_at) "
+                "VALUES (?, ?, 'queued', ?, ?, ?)",
+                (run_id, spec.model_dump_json(include=_SPEC_FIELDS), origin, stamp, stamp),
+            )
+            db.executemany(
+                "INSERT INTO examples (run_id, position, id, row) VALUES (?, ?, ?, ?)",
+                (
+                    (run_id, position, example.id, example.model_dump_json())
+                    for position, example in enumerate(examples)
+                ),
+            )
+        return self._get_run(run_id)
+
+    async def get_run(self, run_id: str) -> Run:
+        return await self._read(self._get_run, run_id)
+
+    def _get_run(self, run_id: str) -> Run:
+        rows = self._runs("WHERE id = ?", (run_id,), limit=1, offset=0)
+        if not rows:
+            raise RunNotFound(run_id)
+        return rows[0]
+
+    async def list_runs(self, *, limit: int = 50, offset: int = 0) -> list[Run]:
+        return await self._read(self._runs, "", (), limit=limit, offset=offset)
+
+    def _runs(self, where: str, params: Sequence[Any], *, limit: int, offset: int) -> list[Run]:
+        rows = self._db.execute(_RUNS.format(where=where), (*params, limit, offset))
+        return [Run.model_validate(_record(row)) for row in rows]
+
+    async def unfinished_runs(self, origin: str) -> list[str]:
+        return await self._read(self._unfinished_runs, origin)
+
+    def _unfinished_runs(self, origin: str) -> list[str]:
+        marks = ", ".join("?" for _ in UNFINISHED)
+        rows = self._db.execute(
+            f"SELECT id FROM runs WHERE origin = ? AND status IN ({marks}) ORDER BY created_at",
+            (origin, *UNFINISHED),
+        )
+        return [row["id"] for row in rows]
+
+    async def set_status(self, run_id: str, status: RunStatus, *, error: str | None = None) -> Run:
+        return await self._write(self._set_status, run_id, status, error)
+
+    def _set_status(self, run_id: str, status: RunStatus, error: str | None) -> Run:
+        with _transaction(self._db) as db:
+            db.execute(
+                "UPDATE runs SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+                (status, error, now(), run_id),
+            )
+        return self._get_run(run_id)
+
+    async def record_scores(
+        self, run_id: str, scores: CorpusScores, per_example: Mapping[str, Mapping[str, float]]
+    ) -> Run:
+        return await self._write(self._record_scores, run_id, scores, per_example)
+
+    def _record_scores(
+        self, run_id: str, scores: CorpusScores, per_example: Mapping[str, Mapping[str, float]]
+    ) -> Run:
+        fields = scores.model_dump(mode="json")
+        with _transaction(self._db) as db:
+            db.executemany(
+                "UPDATE examples SET scores = ? WHERE run_id = ? AND id = ?",
+                ((_json(values), run_id, example_id) for example_id, values in per_example.items()),
+            )
+            db.execute(
+                "UPDATE runs SET status = 'completed', error = NULL, corpus = :corpus, "
+                "confidence_intervals = :confidence_intervals, signatures = :signatures, "
+                "updated_at = :now WHERE id = :id",
+                {
+                    **{
+                        key: None if value is None else _json(value)
+                        for key, value in fields.items()
+                    },
+                    "now": now(),
+                    "id": run_id,
+                },
+            )
+        return self._get_run(run_id)
+
+    # Examples.
+
+    async def examples(
+        self,
+        run_id: str,
+        *,
+        statuses: Iterable[ExampleStatus] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[ExampleRecord]:
+        wanted = None if statuses is None else list(statuses)
+        return await self._read(self._examples, run_id, wanted, offset, limit)
+
+    def _examples(
+        self, run_id: str, statuses: list[ExampleStatus] | None, offset: int, limit: int | None
+    ) -> list[ExampleRecord]:
+        self._check_run(run_id)
+        query = f"{_EXAMPLES} WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if statuses is not None:
+            query += f" AND status IN ({', '.join('?' for _ in statuses)})"
+            params += statuses
+        query += " ORDER BY position LIMIT ? OFFSET ?"
+        params += [-1 if limit is None else limit, offset]
+        return [
+            ExampleRecord.model_validate(_record(row)) for row in self._db.execute(query, params)
+        ]
+
+    async def record_output(self, run_id: str, example_id: str, generation: Generation) -> None:
+        await self._write(self._record_output, run_id, example_id, generation)
+
+    def _record_output(self, run_id: str, example_id: str, generation: Generation) -> None:
+        with _transaction(self._db) as db:
+            db.execute(
+                "UPDATE examples SET status = 'done', prediction = :prediction, error = NULL, "
+                "attempts = attempts + 1, latency_s = :latency_s, "
+                "prompt_tokens = :prompt_tokens, completion_tokens = :completion_tokens, "
+                "finish_reason = :finish_reason, generated_at = :now "
+                "WHERE run_id = :run_id AND id = :example_id",
+                {
+                    **generation.model_dump(),
+                    "now": now(),
+                    "run_id": run_id,
+                    "example_id": example_id,
+                },
+            )
+
+    async def record_failure(self, run_id: str, example_id: str, error: str) -> None:
+        await self._write(self._record_failure, run_id, example_id, error)
+
+    def _record_failure(self, run_id: str, example_id: str, error: str) -> None:
+        with _transaction(self._db) as db:
+            db.execute(
+                "UPDATE examples SET status = 'failed', error = ?, attempts = attempts + 1 "
+                "WHERE run_id = ? AND id = ?",
+                (error, run_id, example_id),
+            )
+
+    # What reports read.
+
+    async def score_values(self, run_id: str, metrics: Sequence[str]) -> dict[str, list[float]]:
+        return await self._read(self._score_values, run_id, list(metrics))
+
+    def _score_values(self, run_id: str, metrics: list[str]) -> dict[str, list[float]]:
+        self._check_run(run_id)
+        columns: dict[str, list[float]] = {}
+        for metric in metrics:
+            rows = self._db.execute(
+                "SELECT json_extract(scores, :path) FROM examples WHERE run_id = :run_id "
+                "AND json_extract(scores, :path) IS NOT NULL ORDER BY position",
+                {"path": _path(metric), "run_id": run_id},
+            )
+            columns[metric] = [row[0] for row in rows]
+        return columns
+
+    async def worst_examples(
+        self, run_id: str, metric: str, count: int, *, higher_is_better: bool
+    ) -> list[ExampleRecord]:
+        return await self._read(self._worst_examples, run_id, metric, count, higher_is_better)
+
+    def _worst_examples(
+        self, run_id: str, metric: str, count: int, higher_is_better: bool
+    ) -> list[ExampleRecord]:
+        self._check_run(run_id)
+        order = "ASC" if higher_is_better else "DESC"  # worst first
+        rows = self._db.execute(
+            f"{_EXAMPLES} WHERE run_id = :run_id AND json_extract(scores, :path) IS NOT NULL "
+            f"ORDER BY json_extract(scores, :path) {order}, position LIMIT :count",
+            {"path": _path(metric), "run_id": run_id, "count": count},
+        )
+        return [ExampleRecord.model_validate(_record(row)) for row in rows]
+
+    async def check_writable(self) -> None:
+        await self._write(self._check_writable)
+
+    def _check_writable(self) -> None:
+        try:
+            with _transaction(self._db):
+                pass
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"the run store {self.path} is not writable: {exc}") from exc
+
+    def _check_run(self, run_id: str) -> None:
+        if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+            raise RunNotFound(run_id)
+
+
+def _path(metric: str) -> str:
+    """The JSON path of a metric's value in ``examples.scores`` (names are identifiers, but
+    quoted all the same)."""
+    return "$." + json.dumps(metric)
+
+
+def _upgrade_from_v1(db: sqlite3.Connection) -> None:
+    """Schema 1 → 2, inside the caller's transaction: a store is upgraded whole or not at all."""
+    db.execute("ALTER TABLE examples RENAME COLUMN output TO prediction")
+    db.execute("ALTER TABLE runs ADD COLUMN confidence_intervals TEXT")
+    db.execute("ALTER TABLE runs ADD COLUMN signatures TEXT")
+    db.execute("CREATE INDEX examples_by_status ON examples (run_id, status)")
+    for row in db.execute("SELECT id, spec, corpus FROM runs").fetchall():
+        spec = json.loads(row["spec"])
+        spec["target"] = {
+            "base_url": spec.pop("target"),
+            "model": spec.pop("model"),
+            "endpoint": spec.pop("endpoint", "auto"),
+        }
+        old = json.loads(row["corpus"]) if row["corpus"] else {}
+        intervals = {
+            name: {"low": s["ci"]["low"], "high": s["ci"]["high"], "level": CONFIDENCE_LEVEL}
+            for name, s in old.items()
+            if s.get("ci")
+        }
+        db.execute(
+            "UPDATE runs SET spec = ?, corpus = ?, confidence_intervals = ?, signatures = ? "
+            "WHERE id = ?",
+            (
+                _json(spec),
+                _json({name: s["score"] for name, s in old.items()}) if old else None,
+                _json(intervals) if intervals else None,
+                _json({name: s["signature"] for name, s in old.items()}) if old else None,
+                row["id"],
+            ),
+        )
