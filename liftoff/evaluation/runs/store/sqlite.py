@@ -380,15 +380,22 @@ class SQLiteRunStore:
 
     def _score_values(self, run_id: str, metrics: list[str]) -> dict[str, list[float]]:
         self._check_run(run_id)
-        columns: dict[str, list[float]] = {}
-        for metric in metrics:
-            rows = self._db.execute(
-                "SELECT json_extract(scores, :path) FROM examples WHERE run_id = :run_id "
-                "AND json_extract(scores, :path) IS NOT NULL ORDER BY position",
-                {"path": _path(metric), "run_id": run_id},
-            )
-            columns[metric] = [row[0] for row in rows]
-        return columns
+        if not metrics:
+            return {}
+        # One scan: SQLite parses each row's JSON once for all the metrics' json_extract().
+        paths = {f"m{index}": _path(metric) for index, metric in enumerate(metrics)}
+        columns = ", ".join(f"json_extract(scores, :{name})" for name in paths)
+        rows = self._db.execute(
+            f"SELECT {columns} FROM examples WHERE run_id = :run_id AND scores IS NOT NULL "
+            "ORDER BY position",
+            {**paths, "run_id": run_id},
+        ).fetchall()
+        if not rows:
+            return {metric: [] for metric in metrics}
+        return {
+            metric: [value for value in values if value is not None]
+            for metric, values in zip(metrics, zip(*rows, strict=True), strict=True)
+        }
 
     async def worst_examples(
         self, run_id: str, metric: str, count: int, *, higher_is_better: bool
