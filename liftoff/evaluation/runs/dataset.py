@@ -16,15 +16,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from liftoff.evaluation.runs.errors import DatasetError
 
 ROLES = ("system", "developer", "user", "assistant")
 _FIELDS = ("id", "prompt", "messages", "references", "metadata")
-_OPTIONAL = ("prompt", "messages", "metadata")  # left out of the JSON when absent
 
 Fail = Callable[[str], DatasetError]
+
+
+def _absent(value: object) -> bool:
+    return value is None
 
 
 class Message(BaseModel):
@@ -38,24 +41,16 @@ class Example(BaseModel):
     """One row: what to send (``prompt`` or ``messages``) and what a good answer looks like.
 
     Its JSON is the dataset row, normalized: ``{"id", "prompt" | "messages", "references",
-    "metadata"?}`` with ``references`` always a list.
+    "metadata"?}`` with ``references`` always a list; what a row does not have is left out.
     """
 
     model_config = ConfigDict(frozen=True)
 
     id: str
-    prompt: str | None = None
-    messages: tuple[Message, ...] | None = None
+    prompt: str | None = Field(default=None, exclude_if=_absent)
+    messages: tuple[Message, ...] | None = Field(default=None, exclude_if=_absent)
     references: tuple[str, ...]
-    metadata: dict[str, Any] | None = None
-
-    @model_serializer(mode="wrap")
-    def _leave_out_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        for key in _OPTIONAL:
-            if key in data and data[key] is None:
-                del data[key]
-        return data
+    metadata: dict[str, Any] | None = Field(default=None, exclude_if=_absent)
 
 
 def parse_jsonl(text: str, *, max_examples: int | None = None) -> list[Example]:
