@@ -14,7 +14,8 @@ from liftoff.evaluation.metrics import score
 from liftoff.evaluation.runs.dataset import Example
 from liftoff.evaluation.runs.errors import RunNotFound, StoreError
 from liftoff.evaluation.runs.model import Generation, Run
-from liftoff.evaluation.runs.store.sqlite import SCHEMA_VERSION, SQLiteRunStore
+from liftoff.evaluation.runs.store.sqlite import SQLiteRunStore
+from liftoff.evaluation.runs.store.sqlite_schema import SCHEMA_VERSION
 from tests.evaluation.runs.stored import FAST, SPEC, completed_run, examples
 
 FIXTURES = Path(__file__).parent / "fixtures"

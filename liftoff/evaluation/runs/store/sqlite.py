@@ -10,31 +10,22 @@ with its own connection, which WAL lets read while a write is in progress. The s
 module releases the GIL while SQLite works, so a long query leaves the loop free.
 
 WAL with ``synchronous=NORMAL``: a committed output survives the process being killed; only
-a power cut can lose the last few.
-
-Schema versions (``PRAGMA user_version``), upgraded in place when a store is opened:
-
-    1  the first release: ``examples.output``; ``runs.spec`` with a flat target, model and
-       endpoint; ``runs.corpus`` as ``{metric: {score, ci, signature, scale}}``
-    2  records' own shapes (``prediction``; ``corpus``, ``confidence_intervals`` and
-       ``signatures`` as ``GET /v1/runs/{id}`` shows them); an index for progress counts
+a power cut can lose the last few. The tables and their upgrades: ``sqlite_schema``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from liftoff.evaluation.metrics.base import CONFIDENCE_LEVEL
 from liftoff.evaluation.runs.dataset import Example
 from liftoff.evaluation.runs.errors import RunNotFound, StoreError
 from liftoff.evaluation.runs.model import (
@@ -48,42 +39,7 @@ from liftoff.evaluation.runs.model import (
     RunStatus,
 )
 from liftoff.evaluation.runs.store import now
-
-SCHEMA_VERSION = 2
-_SCHEMA = """
-CREATE TABLE runs (
-    id TEXT PRIMARY KEY,
-    spec TEXT NOT NULL,
-    status TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    error TEXT,
-    corpus TEXT,
-    confidence_intervals TEXT,
-    signatures TEXT
-);
-CREATE TABLE examples (
-    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    id TEXT NOT NULL,
-    row TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',
-    prediction TEXT,
-    error TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    latency_s REAL,
-    prompt_tokens INTEGER,
-    completion_tokens INTEGER,
-    finish_reason TEXT,
-    generated_at TEXT,
-    scores TEXT,
-    PRIMARY KEY (run_id, position),
-    UNIQUE (run_id, id)
-);
-CREATE INDEX runs_by_status ON runs (status);
-CREATE INDEX examples_by_status ON examples (run_id, status);
-"""
+from liftoff.evaluation.runs.store.sqlite_schema import json_text, prepare, transaction
 
 # Columns holding JSON, and those among them holding a record's own fields (spread into it).
 _JSON = frozenset({"spec", "row", "progress", "corpus", "confidence_intervals", "signatures",
@@ -123,22 +79,6 @@ def _record(row: sqlite3.Row) -> dict[str, Any]:
         else:
             record[key] = value
     return record
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-@contextlib.contextmanager
-def _transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction holding the write lock from its start (no upgrade deadlocks)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 class SQLiteRunStore:
@@ -205,23 +145,7 @@ class SQLiteRunStore:
         return db
 
     def _setup(self) -> None:
-        db = self._db
-        db.execute("PRAGMA journal_mode = WAL")  # kept in the file: once is enough
-        with _transaction(db):
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the run store {self.path} has schema version {version}, written by a "
-                    f"newer Liftoff; this one reads up to version {SCHEMA_VERSION}"
-                )
-            if version == 0:
-                # Statement by statement: executescript() would commit the transaction first.
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-            elif version == 1:
-                _upgrade_from_v1(db)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        prepare(self._db, self.path)
 
     # Runs.
 
@@ -233,7 +157,7 @@ class SQLiteRunStore:
             raise ValueError("a stored run names its model: resolve it first (RunExecutor.create)")
         run_id = uuid.uuid4().hex[:12]
         stamp = now()
-        with _transaction(self._db) as db:
+        with transaction(self._db) as db:
             db.execute(
                 "INSERT INTO runs (id, spec, status, origin, created_at, updated_at) "
                 "VALUES (?, ?, 'queued', ?, ?, ?)",
@@ -279,7 +203,7 @@ class SQLiteRunStore:
         return await self._write(self._set_status, run_id, status, error)
 
     def _set_status(self, run_id: str, status: RunStatus, error: str | None) -> Run:
-        with _transaction(self._db) as db:
+        with transaction(self._db) as db:
             db.execute(
                 "UPDATE runs SET status = ?, error = ?, updated_at = ? WHERE id = ?",
                 (status, error, now(), run_id),
@@ -295,10 +219,13 @@ class SQLiteRunStore:
         self, run_id: str, scores: CorpusScores, per_example: Mapping[str, Mapping[str, float]]
     ) -> Run:
         fields = scores.model_dump(mode="json")
-        with _transaction(self._db) as db:
+        with transaction(self._db) as db:
             db.executemany(
                 "UPDATE examples SET scores = ? WHERE run_id = ? AND id = ?",
-                ((_json(values), run_id, example_id) for example_id, values in per_example.items()),
+                (
+                    (json_text(values), run_id, example_id)
+                    for example_id, values in per_example.items()
+                ),
             )
             db.execute(
                 "UPDATE runs SET status = 'completed', error = NULL, corpus = :corpus, "
@@ -306,7 +233,7 @@ class SQLiteRunStore:
                 "updated_at = :now WHERE id = :id",
                 {
                     **{
-                        key: None if value is None else _json(value)
+                        key: None if value is None else json_text(value)
                         for key, value in fields.items()
                     },
                     "now": now(),
@@ -347,7 +274,7 @@ class SQLiteRunStore:
         await self._write(self._record_output, run_id, example_id, generation)
 
     def _record_output(self, run_id: str, example_id: str, generation: Generation) -> None:
-        with _transaction(self._db) as db:
+        with transaction(self._db) as db:
             db.execute(
                 "UPDATE examples SET status = 'done', prediction = :prediction, error = NULL, "
                 "attempts = attempts + 1, latency_s = :latency_s, "
@@ -366,7 +293,7 @@ class SQLiteRunStore:
         await self._write(self._record_failure, run_id, example_id, error)
 
     def _record_failure(self, run_id: str, example_id: str, error: str) -> None:
-        with _transaction(self._db) as db:
+        with transaction(self._db) as db:
             db.execute(
                 "UPDATE examples SET status = 'failed', error = ?, attempts = attempts + 1 "
                 "WHERE run_id = ? AND id = ?",
@@ -419,7 +346,7 @@ class SQLiteRunStore:
 
     def _check_writable(self) -> None:
         try:
-            with _transaction(self._db):
+            with transaction(self._db):
                 pass
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"the run store {self.path} is not writable: {exc}") from exc
@@ -433,35 +360,3 @@ def _path(metric: str) -> str:
     """The JSON path of a metric's value in ``examples.scores`` (names are identifiers, but
     quoted all the same)."""
     return "$." + json.dumps(metric)
-
-
-def _upgrade_from_v1(db: sqlite3.Connection) -> None:
-    """Schema 1 → 2, inside the caller's transaction: a store is upgraded whole or not at all."""
-    db.execute("ALTER TABLE examples RENAME COLUMN output TO prediction")
-    db.execute("ALTER TABLE runs ADD COLUMN confidence_intervals TEXT")
-    db.execute("ALTER TABLE runs ADD COLUMN signatures TEXT")
-    db.execute("CREATE INDEX examples_by_status ON examples (run_id, status)")
-    for row in db.execute("SELECT id, spec, corpus FROM runs").fetchall():
-        spec = json.loads(row["spec"])
-        spec["target"] = {
-            "base_url": spec.pop("target"),
-            "model": spec.pop("model"),
-            "endpoint": spec.pop("endpoint", "auto"),
-        }
-        old = json.loads(row["corpus"]) if row["corpus"] else {}
-        intervals = {
-            name: {"low": s["ci"]["low"], "high": s["ci"]["high"], "level": CONFIDENCE_LEVEL}
-            for name, s in old.items()
-            if s.get("ci")
-        }
-        db.execute(
-            "UPDATE runs SET spec = ?, corpus = ?, confidence_intervals = ?, signatures = ? "
-            "WHERE id = ?",
-            (
-                _json(spec),
-                _json({name: s["score"] for name, s in old.items()}) if old else None,
-                _json(intervals) if intervals else None,
-                _json({name: s["signature"] for name, s in old.items()}) if old else None,
-                row["id"],
-            ),
-        )
