@@ -7,26 +7,25 @@ CI artifact or ``GET /v1/runs/{id}/report`` alike. The page is the Jinja2 templa
 marked safe.
 
     report = await load_report(store, run_id, worst=10)  # a few queries, no whole run loaded
-    page = render_report(report)  # CPU only: the service runs it in a thread
+    page = render_report(report)  # CPU only (milliseconds): the service runs it in a thread
 
-A report reads the run, each metric's per-example values (for the distributions), the worst
-``worst`` examples and at most ``FAILED_SHOWN`` failed ones: its size does not grow with the
-run's, whether the run has 10 examples or 100,000.
+A report reads the run, each metric's distribution (counted by the store), the worst
+``worst`` examples and at most ``FAILED_SHOWN`` failed ones: neither its work in Python nor
+its size grows with the run's, whether the run has 10 examples or 100,000.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jinja2
 
 from liftoff.evaluation.errors import InvalidInput
-from liftoff.evaluation.metrics import METRICS
 from liftoff.evaluation.runs.compare import Comparison
 from liftoff.evaluation.runs.gates import Check
-from liftoff.evaluation.runs.model import ExampleRecord, Run, higher_is_better
+from liftoff.evaluation.runs.model import Distribution, ExampleRecord, Run, higher_is_better
 from liftoff.evaluation.runs.store import RunStore
 
 BINS = 10
@@ -39,7 +38,7 @@ class Report:
     """What the page shows, read from the store by :func:`load_report`."""
 
     run: Run
-    values: dict[str, list[float]]  # each metric's per-example scores
+    distributions: list[Distribution]
     rank_by: str | None
     worst: list[ExampleRecord]
     failed: list[ExampleRecord]
@@ -54,16 +53,6 @@ class Bar:
     high: float
     x: int
     height: int
-
-
-@dataclass(frozen=True)
-class Histogram:
-    metric: str
-    count: int
-    mean: float
-    median: float
-    top: float
-    bars: list[Bar] = field(default_factory=list)
 
 
 async def load_report(
@@ -84,7 +73,11 @@ async def load_report(
             f"run {run.id} has no {metric} scores; it has {', '.join(run.scores)}", param="metric"
         )
     rank_by = metric or next(iter(run.scores), None)
-    values = await store.score_values(run_id, list(run.scores)) if run.scores else {}
+    distributions = [
+        found
+        for name in run.scores
+        if (found := await store.distribution(run_id, name, bins=BINS)) is not None
+    ]
     ranked = []
     if rank_by is not None and run.scores:
         ranked = await store.worst_examples(
@@ -93,11 +86,11 @@ async def load_report(
     failed = []
     if run.progress.failed:
         failed = await store.examples(run_id, statuses=("failed",), limit=FAILED_SHOWN)
-    return Report(run, values, rank_by, ranked, failed, checks, comparison)
+    return Report(run, distributions, rank_by, ranked, failed, checks, comparison)
 
 
 def render_report(report: Report) -> str:
-    """The page, as text (CPU-bound: tens of milliseconds for a large run)."""
+    """The page, as text."""
     run = report.run
     others = [name for name in run.scores if name != report.rank_by]
     title = f"Evaluation run {run.id}" + (f" — {run.name}" if run.name else "")
@@ -110,7 +103,7 @@ def render_report(report: Report) -> str:
         title=title,
         run=run,
         generation=generation,
-        histograms=[_histogram(name, values) for name, values in report.values.items() if values],
+        histograms=[(found, _bars(found)) for found in report.distributions],
         rank_by=report.rank_by,
         worst=[(record, _other_scores(record, others)) for record in report.worst],
         failed=report.failed,
@@ -136,20 +129,12 @@ def _other_scores(record: ExampleRecord, metrics: list[str]) -> str:
     return ", ".join(f"{name} {scores.get(name, 0):.3g}" for name in metrics)
 
 
-def _histogram(metric: str, values: list[float]) -> Histogram:
-    """``BINS`` equal bins over [0, top], top the metric's scale (or the largest value, for
-    TER, which can exceed 100); the last bin includes ``top``."""
-    import numpy as np
-
-    scores = np.asarray(values, dtype=np.float64)
-    top = float(max(METRICS[metric].scale, scores.max()))
-    bins = np.minimum((scores / top * BINS).astype(np.int64), BINS - 1) if top else scores * 0
-    counts = np.bincount(bins.astype(np.int64), minlength=BINS)
-    peak = int(counts.max()) or 1
-    bars = [
-        Bar(int(count), index * top / BINS, (index + 1) * top / BINS, 10 + index * (_BAR + 2),
-            round(int(count) / peak * _PLOT))
+def _bars(distribution: Distribution) -> list[Bar]:
+    """The histogram's bars, laid out in the SVG: the tallest is ``_PLOT`` pixels high."""
+    counts, top = distribution.counts, distribution.top
+    peak = max(counts) or 1
+    return [
+        Bar(count, index * top / len(counts), (index + 1) * top / len(counts),
+            10 + index * (_BAR + 2), round(count / peak * _PLOT))
         for index, count in enumerate(counts)
     ]  # fmt: skip
-    return Histogram(metric, len(values), float(scores.mean()), float(np.median(scores)), top,
-                     bars)  # fmt: skip

@@ -192,6 +192,20 @@ class Generation(BaseModel):
     finish_reason: str | None = None
 
 
+class Distribution(_Record):
+    """One metric's per-example scores in a run: how many, their mean and median, and how
+    many fall in each of ``len(counts)`` equal bins over [0, ``top``] (the last bin includes
+    ``top``). ``top`` is the metric's scale, or the largest score when that is larger (TER
+    can exceed 100)."""
+
+    metric: str
+    count: int
+    mean: float
+    median: float
+    top: float
+    counts: list[int]
+
+
 class LoadedRun(BaseModel):
     """A run with all its examples in dataset order: what comparisons read."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import statistics
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,9 +82,12 @@ async def test_scores_are_stored_per_example_and_for_the_corpus(store: SQLiteRun
     assert stored[1].scores is not None
     assert stored[1].scores["rougeL_precision"] == expected["rougeL"].components["precision"][1]
     assert await store.unfinished_runs("test") == []
-    assert await store.score_values(run.id, ["bleu", "ter"]) == {
-        name: list(expected[name].per_example) for name in ("bleu", "ter")
-    }
+    values = expected["ter"].per_example
+    ter = await store.distribution(run.id, "ter", bins=10)
+    assert ter is not None and (ter.count, sum(ter.counts), ter.top) == (2, 2, max(100, *values))
+    assert ter.mean == pytest.approx(statistics.fmean(values), abs=1e-12)
+    assert ter.median == pytest.approx(statistics.median(values), abs=1e-12)
+    assert await store.distribution(run.id, "meteor", bins=10) is None  # not scored with it
 
 
 async def test_the_worst_examples_come_first_ties_in_dataset_order(store: SQLiteRunStore) -> None:
@@ -103,7 +107,7 @@ async def test_unknown_runs_are_reported(store: SQLiteRunStore) -> None:
     with pytest.raises(RunNotFound):
         await store.examples("nope")
     with pytest.raises(RunNotFound):
-        await store.score_values("nope", ["bleu"])
+        await store.distribution("nope", "bleu", bins=10)
 
 
 @pytest.fixture
@@ -172,6 +176,12 @@ async def test_a_store_of_the_first_release_is_upgraded_and_reads_the_same(tmp_p
         assert first.generation.stop == ["\n"] and first.origin == "cli"
         records = await store.examples(first.id)
         assert {r.id: r.prediction for r in records} == outputs
+        meteor = await store.distribution(first.id, "meteor", bins=10)  # indexed when upgraded
+        assert meteor is not None and meteor.count == 4
+        assert meteor.mean == pytest.approx(statistics.fmean(
+            r.scores["meteor"] for r in records if r.scores))  # fmt: skip
+        worst = await store.worst_examples(first.id, "bleu", 1, higher_is_better=True)
+        assert [r.id for r in worst] == [min(records, key=lambda r: (r.scores or {})["bleu"]).id]
         assert records[0].metadata == {"topic": "nature"} and records[2].messages is not None
         failed = runs["bb91708eea84"]
         assert failed.status == "failed" and failed.corpus is None

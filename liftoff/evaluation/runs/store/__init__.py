@@ -23,6 +23,7 @@ from typing import Protocol
 from liftoff.evaluation.runs.dataset import Example
 from liftoff.evaluation.runs.model import (
     CorpusScores,
+    Distribution,
     ExampleRecord,
     ExampleStatus,
     Generation,
@@ -79,9 +80,9 @@ class RunStore(Protocol):
         """Store the corpus scores and each example's (by example id); the run is completed."""
         ...
 
-    async def score_values(self, run_id: str, metrics: Sequence[str]) -> dict[str, list[float]]:
-        """Every scored example's value of each metric, in dataset order (for distributions:
-        a report needs these numbers, not 100,000 whole examples)."""
+    async def distribution(self, run_id: str, metric: str, *, bins: int) -> Distribution | None:
+        """How the run's examples scored on ``metric`` (None when none was scored with it):
+        a report needs these numbers, not 100,000 whole examples."""
         ...
 
     async def worst_examples(

@@ -26,11 +26,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from liftoff.evaluation.metrics import METRICS
 from liftoff.evaluation.runs.dataset import Example
 from liftoff.evaluation.runs.errors import RunNotFound, StoreError
 from liftoff.evaluation.runs.model import (
     UNFINISHED,
     CorpusScores,
+    Distribution,
     ExampleRecord,
     ExampleStatus,
     Generation,
@@ -39,7 +41,12 @@ from liftoff.evaluation.runs.model import (
     RunStatus,
 )
 from liftoff.evaluation.runs.store import now
-from liftoff.evaluation.runs.store.sqlite_schema import json_text, prepare, transaction
+from liftoff.evaluation.runs.store.sqlite_schema import (
+    INDEX_SCORES,
+    json_text,
+    prepare,
+    transaction,
+)
 
 # Columns holding JSON, and those among them holding a record's own fields (spread into it).
 _JSON = frozenset({"spec", "row", "progress", "corpus", "confidence_intervals", "signatures",
@@ -47,15 +54,14 @@ _JSON = frozenset({"spec", "row", "progress", "corpus", "confidence_intervals", 
 _SPREAD = frozenset({"spec", "row"})
 _SPEC_FIELDS = set(RunSpec.model_fields)  # a Run is a RunSpec too: store only the spec
 
-# Runs with their progress, counted in the same query (``{where}`` filters ``runs``).
+# Runs with their progress, in one query: the page of runs first (``{where}`` filters it),
+# then each one's examples counted on the index of their statuses.
 _RUNS = """
-SELECT r.*, json_object(
-    'total', count(e.status),
-    'done', coalesce(sum(e.status = 'done'), 0),
-    'failed', coalesce(sum(e.status = 'failed'), 0)) AS progress
+SELECT r.*, (
+    SELECT json_object('total', count(*), 'done', coalesce(sum(status = 'done'), 0),
+                       'failed', coalesce(sum(status = 'failed'), 0))
+    FROM examples WHERE run_id = r.id) AS progress
 FROM (SELECT * FROM runs {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?) AS r
-LEFT JOIN examples AS e ON e.run_id = r.id
-GROUP BY r.id
 ORDER BY r.created_at DESC, r.id
 """
 _EXAMPLES = (
@@ -227,6 +233,8 @@ class SQLiteRunStore:
                     for example_id, values in per_example.items()
                 ),
             )
+            db.execute("DELETE FROM example_scores WHERE run_id = ?", (run_id,))
+            db.execute(INDEX_SCORES, {"run_id": run_id, "metrics": json_text(list(scores.corpus))})
             db.execute(
                 "UPDATE runs SET status = 'completed', error = NULL, corpus = :corpus, "
                 "confidence_intervals = :confidence_intervals, signatures = :signatures, "
@@ -302,27 +310,33 @@ class SQLiteRunStore:
 
     # What reports read.
 
-    async def score_values(self, run_id: str, metrics: Sequence[str]) -> dict[str, list[float]]:
-        return await self._read(self._score_values, run_id, list(metrics))
+    async def distribution(self, run_id: str, metric: str, *, bins: int) -> Distribution | None:
+        return await self._read(self._distribution, run_id, metric, bins)
 
-    def _score_values(self, run_id: str, metrics: list[str]) -> dict[str, list[float]]:
+    def _distribution(self, run_id: str, metric: str, bins: int) -> Distribution | None:
         self._check_run(run_id)
-        if not metrics:
-            return {}
-        # One scan: SQLite parses each row's JSON once for all the metrics' json_extract().
-        paths = {f"m{index}": _path(metric) for index, metric in enumerate(metrics)}
-        columns = ", ".join(f"json_extract(scores, :{name})" for name in paths)
-        rows = self._db.execute(
-            f"SELECT {columns} FROM examples WHERE run_id = :run_id AND scores IS NOT NULL "
-            "ORDER BY position",
-            {**paths, "run_id": run_id},
-        ).fetchall()
-        if not rows:
-            return {metric: [] for metric in metrics}
-        return {
-            metric: [value for value in values if value is not None]
-            for metric, values in zip(metrics, zip(*rows, strict=True), strict=True)
-        }
+        where = "FROM example_scores WHERE run_id = :run_id AND metric = :metric"
+        params: dict[str, Any] = {"run_id": run_id, "metric": metric}
+        count, mean, largest = self._db.execute(
+            f"SELECT count(*), avg(value), max(value) {where}", params
+        ).fetchone()
+        if not count:
+            return None
+        (median,) = self._db.execute(  # the middle value, or the mean of the middle two
+            f"SELECT avg(value) FROM (SELECT value {where} ORDER BY value LIMIT :n OFFSET :skip)",
+            {**params, "n": 2 - count % 2, "skip": (count - 1) // 2},
+        ).fetchone()
+        top = max(METRICS[metric].scale, largest)
+        counts = [0] * bins
+        for index, found in self._db.execute(
+            f"SELECT min(CAST(value / :top * :bins AS INTEGER), :bins - 1), count(*) {where} "
+            "GROUP BY 1",
+            {**params, "top": top, "bins": bins},
+        ):
+            counts[index] = found
+        return Distribution(
+            metric=metric, count=count, mean=mean, median=median, top=top, counts=counts
+        )
 
     async def worst_examples(
         self, run_id: str, metric: str, count: int, *, higher_is_better: bool
@@ -333,11 +347,14 @@ class SQLiteRunStore:
         self, run_id: str, metric: str, count: int, higher_is_better: bool
     ) -> list[ExampleRecord]:
         self._check_run(run_id)
-        order = "ASC" if higher_is_better else "DESC"  # worst first
+        direction = "ASC" if higher_is_better else "DESC"  # worst first
         rows = self._db.execute(
-            f"{_EXAMPLES} WHERE run_id = :run_id AND json_extract(scores, :path) IS NOT NULL "
-            f"ORDER BY json_extract(scores, :path) {order}, position LIMIT :count",
-            {"path": _path(metric), "run_id": run_id, "count": count},
+            f"{_EXAMPLES} AS e JOIN (SELECT position, value FROM example_scores "
+            f"WHERE run_id = :run_id AND metric = :metric "
+            f"ORDER BY value {direction}, position LIMIT :count) AS w "
+            f"ON e.run_id = :run_id AND e.position = w.position "
+            f"ORDER BY w.value {direction}, w.position",
+            {"run_id": run_id, "metric": metric, "count": count},
         )
         return [ExampleRecord.model_validate(_record(row)) for row in rows]
 
@@ -354,9 +371,3 @@ class SQLiteRunStore:
     def _check_run(self, run_id: str) -> None:
         if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             raise RunNotFound(run_id)
-
-
-def _path(metric: str) -> str:
-    """The JSON path of a metric's value in ``examples.scores`` (names are identifiers, but
-    quoted all the same)."""
-    return "$." + json.dumps(metric)
