@@ -37,6 +37,7 @@ from benchmarks.common import (
     clean_env,
     load_average,
     machine_info,
+    read_result,
     source_info,
     summarize_ms,
     write_result,
@@ -225,8 +226,43 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     path = write_result(args.name, result, args.results_dir)
     print(json.dumps({key: result[key] for key in list(result)[3:]}, indent=2))
-    print(f"wrote {path}")
+    print(f"wrote {path} and {write_markdown(args.results_dir)}")
     return result
+
+
+def write_markdown(results_dir: Path = RESULTS_DIR) -> Path:
+    """``report_load.md``: this tree's result and, when recorded, the code it replaced
+    (``--name report_load_before``)."""
+    lines = [
+        "## /healthz under report load",
+        "",
+        "Six clients ask at once for the HTML report of a completed 100,000-example run while a "
+        f"prober asks `/healthz` every {PROBE_INTERVAL_S * 1000:.0f} ms with a "
+        f"{LIVENESS_TIMEOUT_S:g} s timeout (a Kubernetes liveness probe); "
+        "`python -m benchmarks.report_load`.",
+        "",
+        "| code | load average | probes failed | /healthz p50 / p90 / p99 / max (ms) "
+        "| all six reports (s) | `GET /v1/runs?limit=1000` p50 (ms) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in ("report_load_before", "report_load"):
+        result = read_result(name, results_dir)
+        if result is None:
+            continue
+        probe, latency = result["probe"], result["probe"]["latency_ms"]
+        source = result["source"]
+        commit = (source.get("git_commit") or "unknown")[:10]
+        lines.append(
+            f"| {commit}{' + local changes' if source.get('git_dirty') else ''} "
+            f"| {result['load_average_before_probe'][0]:.1f} "
+            f"| {probe['failed']} of {probe['answered'] + probe['failed']} "
+            f"| {latency.get('p50', 0):.0f} / {latency.get('p90', 0):.0f} / "
+            f"{latency.get('p99', 0):.0f} / {latency.get('max', 0):.0f} "
+            f"| {result['reports_wall_s']:.1f} | {result['list_1000_runs_ms']['p50']:.0f} |"
+        )
+    path = results_dir / "report_load.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 if __name__ == "__main__":
