@@ -239,9 +239,10 @@ def write_markdown(results_dir: Path = RESULTS_DIR) -> Path:
         "Six clients ask at once for the HTML report of a completed 100,000-example run while a "
         f"prober asks `/healthz` every {PROBE_INTERVAL_S * 1000:.0f} ms with a "
         f"{LIVENESS_TIMEOUT_S:g} s timeout (a Kubernetes liveness probe); "
-        "`python -m benchmarks.report_load`.",
+        "`python -m benchmarks.report_load`. Latencies are those of the probes answered in "
+        "time; CPUs busy elsewhere: what other processes kept busy when the run started.",
         "",
-        "| code | load average | probes failed | /healthz p50 / p90 / p99 / max (ms) "
+        "| code | CPUs busy elsewhere | probes failed | /healthz p50 / p90 / p99 / max (ms) "
         "| all six reports (s) | `GET /v1/runs?limit=1000` p50 (ms) |",
         "|---|---|---|---|---|---|",
     ]
@@ -254,7 +255,8 @@ def write_markdown(results_dir: Path = RESULTS_DIR) -> Path:
         commit = (source.get("git_commit") or "unknown")[:10]
         lines.append(
             f"| {commit}{' + local changes' if source.get('git_dirty') else ''} "
-            f"| {result['load_average_before_probe'][0]:.1f} "
+            f"| {result['machine']['background_cpus_at_start']:.2f} of "
+            f"{result['machine']['cpus_usable']} "
             f"| {probe['failed']} of {probe['answered'] + probe['failed']} "
             f"| {latency.get('p50', 0):.0f} / {latency.get('p90', 0):.0f} / "
             f"{latency.get('p99', 0):.0f} / {latency.get('max', 0):.0f} "
