@@ -37,7 +37,8 @@ __all__ = ["RunStore", "now"]
 
 class RunStore(Protocol):
     """Runs and their examples. Raises :class:`~liftoff.evaluation.runs.errors.RunNotFound`
-    for an unknown run id; storage failures surface as the database's own errors."""
+    for an unknown run id, :class:`~liftoff.evaluation.runs.errors.StoreError` when the store
+    cannot be used at all; other storage failures surface as the database's own errors."""
 
     async def create_run(self, spec: RunSpec, examples: Sequence[Example], *, origin: str) -> Run:
         """Insert a queued run and all its examples atomically; ``spec`` names its model."""
@@ -93,8 +94,8 @@ class RunStore(Protocol):
         ...
 
     async def check_writable(self) -> None:
-        """Take the write lock and let go: raises when the store is read-only, locked for
-        longer than its timeout, or gone."""
+        """Take the write lock and let go: raises ``StoreError`` when the store is read-only,
+        locked for longer than its timeout, or gone."""
         ...
 
     async def close(self) -> None: ...
