@@ -197,6 +197,21 @@ async def test_a_store_of_the_first_release_is_upgraded_and_reads_the_same(tmp_p
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+async def test_a_store_the_first_release_opened_again_still_opens(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    _v1_store(path)
+    await (await SQLiteRunStore.open(path)).close()  # upgraded to the current version
+    with sqlite3.connect(path) as db:  # what the first release does when it opens a store
+        db.execute("PRAGMA user_version = 1")
+    store = await SQLiteRunStore.open(path)
+    try:
+        assert len(await store.list_runs()) == 4
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
 async def test_a_store_from_a_newer_release_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite3"
     with sqlite3.connect(path) as db:

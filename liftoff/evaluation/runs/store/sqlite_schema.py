@@ -96,8 +96,10 @@ def prepare(db: sqlite3.Connection, path: Path) -> None:
             )
         if version == 0:
             _execute_script(db, _SCHEMA + _ADDED_IN_2)
-        elif version == 1:
+        elif version == 1 and not _has_column(db, "examples", "prediction"):
             _upgrade_from_v1(db)
+        # (Version 1 with version 2's columns: a first-release Liftoff opened this store and
+        # set its version back without changing a table; nothing to upgrade.)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -111,6 +113,10 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _has_column(db: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})"))
 
 
 def _execute_script(db: sqlite3.Connection, script: str) -> None:
