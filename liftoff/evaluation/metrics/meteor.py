@@ -34,9 +34,9 @@ class Meteor(MeanMetric):
     scale: ClassVar[float] = 1.0
 
     def prepare(self) -> None:
-        # Fails loudly, before any work, when WordNet or Punkt cannot be provisioned.
-        wordnet = load_wordnet()
+        # Fails loudly, before any work, when Punkt or WordNet cannot be provisioned.
         sentences = self._sentence_splitter()
+        wordnet = load_wordnet()
         if accelerated.UPSTREAM.active():
             accelerated.prepare(wordnet, sentences)
 

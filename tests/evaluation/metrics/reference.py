@@ -16,10 +16,11 @@ def reference_scores(
     *,
     wordnet: Any,
     use_stemmer: bool = False,
+    meteor_tokenize: str = "nltk-word",
 ) -> dict[str, dict[str, Any]]:
     """Per metric: ``per_example`` and ``corpus`` (and ROUGE's ``precision``/``recall``)."""
     import sacrebleu
-    from nltk.tokenize import NLTKWordTokenizer
+    from nltk.tokenize import NLTKWordTokenizer, word_tokenize
     from nltk.translate.meteor_score import meteor_score
     from rouge_score.rouge_scorer import RougeScorer
 
@@ -45,7 +46,7 @@ def reference_scores(
             "precision": [scores[name].precision for scores in rouge],
             "recall": [scores[name].recall for scores in rouge],
         }
-    tokenize = NLTKWordTokenizer().tokenize
+    tokenize = NLTKWordTokenizer().tokenize if meteor_tokenize == "nltk-word" else word_tokenize
     meteor = [
         meteor_score([tokenize(ref) for ref in refs], tokenize(p), wordnet=wordnet)
         for p, refs in pairs
