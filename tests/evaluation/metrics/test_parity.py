@@ -66,7 +66,7 @@ def test_rouge_with_stemmer_equals_rouge_score(path: str, wordnet: Any) -> None:
 
 
 def test_worker_processes_give_the_same_scores(ours: dict[str, Score]) -> None:
-    shuffled = list(range(len(PREDICTIONS))) * 8
+    shuffled = list(range(len(PREDICTIONS))) * 3
     random.Random(3).shuffle(shuffled)
     predictions = [PREDICTIONS[i] for i in shuffled]
     references = [REFERENCES[i] for i in shuffled]
@@ -77,7 +77,11 @@ def test_worker_processes_give_the_same_scores(ours: dict[str, Score]) -> None:
 
 def test_meteor_with_word_tokenize_equals_nltk(path: str, wordnet: Any) -> None:
     expected = reference_scores(
-        PREDICTIONS, REFERENCES, wordnet=wordnet, meteor_tokenize="nltk-word-tokenize"
+        PREDICTIONS,
+        REFERENCES,
+        wordnet=wordnet,
+        meteor_tokenize="nltk-word-tokenize",
+        only_meteor=True,
     )
     options = {**NO_BOOTSTRAP, "meteor": {"tokenize": "nltk-word-tokenize"}}
     ours = score(PREDICTIONS, REFERENCES, ["meteor"], options)["meteor"]
