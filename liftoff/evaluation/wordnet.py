@@ -226,7 +226,7 @@ def _reader_class(base: type[WordNetCorpusReader]) -> type[WordNetCorpusReader]:
 
         def _data_file(self, pos: str) -> Any:
             if self._data_files_pid != os.getpid():
-                self._data_file_map = {}  # the parent's files stay the parent's
+                self._data_file_map: dict[str, Any] = {}  # the parent's stay the parent's
                 self._data_files_pid = os.getpid()
             return super()._data_file(pos)
 
