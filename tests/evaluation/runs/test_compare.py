@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from liftoff.evaluation.metrics import score
+from liftoff.evaluation.metrics import ScoreOptions, score
+from liftoff.evaluation.runs import runner
 from liftoff.evaluation.runs.compare import compare
 from liftoff.evaluation.runs.errors import RunNotComparable
-from liftoff.evaluation.runs.model import LoadedRun
-from liftoff.evaluation.runs.store import RunStore
+from liftoff.evaluation.runs.model import LoadedRun, RunSpec
+from liftoff.evaluation.runs.store import Generation, RunStore
 from tests.evaluation.runs.stored import FAST, completed_run, examples
 
 REFERENCES = [
@@ -73,3 +74,20 @@ def test_unfinished_or_disjoint_runs_do_not_compare(tmp_path: Path) -> None:
     queued = store.create_run(baseline.run.spec, examples(REFERENCES), origin="test")
     with pytest.raises(RunNotComparable, match=f"run {queued.id} is queued, not completed"):
         compare(baseline, LoadedRun(queued, tuple(store.examples(queued.id))))
+
+
+def test_runs_scored_with_different_meteor_tokenizations_do_not_compare(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite3")
+    loaded = []
+    for tokenize in ("nltk-word", "nltk-word-tokenize"):
+        options = ScoreOptions.model_validate({"meteor": {"tokenize": tokenize}})
+        spec = RunSpec(target="http://127.0.0.1:9/v1", model="m", metrics=("meteor",),
+                       options=options)  # fmt: skip
+        run = store.create_run(spec, examples(REFERENCES), origin="test")
+        for position, prediction in enumerate(BETTER):
+            store.record_output(run.id, position, Generation(prediction, latency_s=0.01))
+        job = runner.scoring_job(store, run.id)
+        run = runner.finish(store, job, score(*job.arguments()))
+        loaded.append(LoadedRun(run, tuple(store.examples(run.id))))
+    with pytest.raises(RunNotComparable, match="METEOR with different tokenizations"):
+        compare(*loaded)
