@@ -226,6 +226,8 @@ def library_statistics(
     metric: Any, predictions: Sequence[str], references: References
 ) -> list[Row]:
     """sacrebleu's per-example statistics of ``metric`` (each example's own references)."""
+    if not predictions:
+        return []  # a worker's chunk can be empty
     width = max(len(refs) for refs in references)
     streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(width)]
     rows: list[Row] = metric._extract_corpus_statistics(list(predictions), streams)
