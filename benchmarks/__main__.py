@@ -62,8 +62,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         quick = [*small, "--max-queue", "8", "--rpm", "60"] if args.quick else []
         load.main([*quick, *source])
     if not args.skip_scoring:
-        scoring.main([*(["--pairs", "1000"] if args.quick else []), "--results-dir",
-                      str(args.results_dir)])  # fmt: skip
+        quick = ["--pairs", "1000", "--rounds", "2"] if args.quick else []
+        scoring.main([*quick, "--results-dir", str(args.results_dir)])
     if not args.skip_report_load:
         quick = ["--examples", "20000", "--small-runs", "99"] if args.quick else []
         report_load.main([*quick, "--results-dir", str(args.results_dir)])
