@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -210,6 +211,12 @@ class GenerationStream:
     at an error, or when ``aclose()`` is called (a client that went away): closing closes
     the backend's stream, which cancels the upstream generation, and frees the generation
     slot. Whoever iterates it without reaching the end must call ``aclose()``.
+
+    The idle timeout costs no timer per token: ``__anext__`` notes when each wait on the
+    backend begins, and one timer per stream (``_check_idle``) checks, when it fires,
+    whether the current wait has lasted the whole timeout; if so it cancels the waiting
+    task, and the wait ends as a ``BackendTimeout``. Time the consumer spends writing to a
+    slow client is not counted against the backend.
     """
 
     def __init__(
@@ -226,7 +233,12 @@ class GenerationStream:
         self._must_stop = core.must_stop
         self._caller = caller
         self._slot = slot
-        self._watchdog = _Watchdog(core.limits.timeout)
+        self._loop = asyncio.get_running_loop()
+        self._timeout = core.limits.timeout
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle_fired = False
+        self._waiting: asyncio.Task[Any] | None = None  # the task waiting on the backend
+        self._waiting_since = 0.0
         self._started = time.perf_counter()
         self._first_text_at: float | None = None
         self._peeked: GenerationEvent | None = None
@@ -252,15 +264,24 @@ class GenerationStream:
                 raise BackendUnavailable(
                     "the gateway is shutting down and its grace period is over; retry"
                 )
-            with self._watchdog:
+            self._waiting = asyncio.current_task()
+            self._waiting_since = self._loop.time()
+            if self._idle_timer is None:
+                self._arm_idle_timer(self._waiting_since + self._timeout)
+            try:
                 event = await self._next_event()
+            finally:
+                self._waiting = None
         except StopAsyncIteration:
             error = BackendError(f"the {self._core.backend_name} backend ended without finishing")
-        except _IdleTimeout:
-            error = self._core._timeout_error()
         except ServiceError as exc:
             error = exc
-        except BaseException:  # cancelled: the client went away, or a bug
+        except asyncio.CancelledError:
+            if not self._cancelled_by_idle_timer():
+                await self.aclose()  # the client went away
+                raise
+            error = self._core._timeout_error()
+        except BaseException:
             await self.aclose()
             raise
         else:
@@ -287,7 +308,9 @@ class GenerationStream:
             return
         self._closed = True
         self._peeked = None
-        self._watchdog.close()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         try:
             close = getattr(self._events, "aclose", None)
             if close is not None:
@@ -295,6 +318,30 @@ class GenerationStream:
                 await close()
         finally:
             await self._slot.aclose()
+
+    def _arm_idle_timer(self, deadline: float) -> None:
+        # The timer holds the stream weakly: a stream its response abandoned must not live
+        # on, holding its generation slot, until the timer fires.
+        self._idle_timer = self._loop.call_at(deadline, _check_idle, weakref.ref(self))
+
+    def _check_idle(self) -> None:
+        self._idle_timer = None
+        if self._waiting is None:
+            return  # not waiting on the backend now; the next wait re-arms
+        deadline = self._waiting_since + self._timeout
+        if self._loop.time() >= deadline:
+            self._idle_fired = True
+            self._waiting.cancel()
+        else:
+            self._arm_idle_timer(deadline)
+
+    def _cancelled_by_idle_timer(self) -> bool:
+        """Whether the cancellation being handled is the idle timer's, and only its."""
+        if not self._idle_fired:
+            return False
+        self._idle_fired = False
+        task = asyncio.current_task()
+        return task is not None and task.uncancel() == 0  # nobody else asked for it too
 
     def _first_text(self, event: TextDelta) -> None:
         self._first_text_at = time.perf_counter()
@@ -319,61 +366,9 @@ class GenerationStream:
         await self.aclose()  # nothing follows a Finish: free the slot before the last bytes
 
 
-class _IdleTimeout(Exception):
-    """The backend sent nothing for the whole idle timeout."""
-
-
-class _Watchdog:
-    """An idle timeout for a stream, without a timer per token.
-
-    ``with watchdog:`` marks a wait on the backend. One timer per stream checks, when it
-    fires, whether the current wait has lasted the whole timeout; if so it cancels the
-    waiting task and the wait raises ``_IdleTimeout``. Time the consumer spends writing to
-    a slow client is not counted against the backend.
-    """
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._loop = asyncio.get_running_loop()
-        self._task: asyncio.Task[Any] | None = None
-        self._since = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-        self._fired = False
-
-    def __enter__(self) -> None:
-        self._task = asyncio.current_task()
-        self._since = self._loop.time()
-        if self._timer is None:
-            self._timer = self._loop.call_at(self._since + self.timeout, self._check)
-
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        task, self._task = self._task, None
-        if self._fired and kind is asyncio.CancelledError and task is not None:
-            self._fired = False
-            if task.uncancel() == 0:  # nobody else asked for cancellation too
-                self._stop()
-                raise _IdleTimeout
-        if kind is not None:
-            self._stop()
-
-    def _check(self) -> None:
-        self._timer = None
-        if self._task is None:
-            return  # not waiting on the backend now; the next wait re-arms
-        deadline = self._since + self.timeout
-        if self._loop.time() >= deadline:
-            self._fired = True
-            self._task.cancel()
-        else:
-            self._timer = self._loop.call_at(deadline, self._check)
-
-    def close(self) -> None:
-        self._stop()
-
-    def _stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+def _check_idle(stream: weakref.ref[GenerationStream]) -> None:
+    if (alive := stream()) is not None:
+        alive._check_idle()
 
 
 def check_model_name(model: str) -> None:

@@ -114,15 +114,19 @@ class _TextWire:
         return {}
 
 
-async def test_a_stream_abandoned_mid_way_ends_its_generation_and_frees_its_slot() -> None:
-    # Starlette leaves the body iterator where it was when the client goes away while a chunk
-    # is being sent; the event loop closes it once it is garbage.
+@pytest.mark.parametrize("chunks_sent", [0, 2])
+async def test_a_stream_abandoned_by_the_server_ends_its_generation_and_frees_its_slot(
+    chunks_sent: int,
+) -> None:
+    # Starlette leaves the body where it was when the client goes away (before the first
+    # chunk, or while one is being sent); the event loop closes what is left once it is
+    # garbage, as it does for any async generator.
     slots = ConcurrencyLimiter(1, queue=0, queue_timeout=1)
     backend = ScriptedBackend([0, 0, 0, 60])
     generator = Generator(backend, Limits(), concurrency=slots)
     stream = await generator.start(GenerationRequest(model="m", prompt="p"), RequestInfo())
     body = encode_stream(stream, _TextWire())
-    assert [await anext(body), await anext(body)] == [b"t0", b"t1"]
+    assert [await anext(body) for _ in range(chunks_sent)] == [b"t0", b"t1"][:chunks_sent]
     del body, stream
     deadline = time.monotonic() + 2
     while slots.active and time.monotonic() < deadline:
