@@ -287,7 +287,7 @@ class GenerationStream:
         else:
             if isinstance(event, TextDelta):
                 if self._first_text_at is None:
-                    self._first_text(event)
+                    self._first_text()
                 return event
             await self._finish(event)
             return event
@@ -343,7 +343,7 @@ class GenerationStream:
         task = asyncio.current_task()
         return task is not None and task.uncancel() == 0  # nobody else asked for it too
 
-    def _first_text(self, event: TextDelta) -> None:
+    def _first_text(self) -> None:
         self._first_text_at = time.perf_counter()
         metrics = self._core.metrics
         if metrics is not None:
