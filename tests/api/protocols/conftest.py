@@ -32,7 +32,8 @@ async def serve_backend() -> AsyncIterator[ServeBackend]:
     clients: list[httpx.AsyncClient] = []
 
     def serve(backend: Backend, **limits: float) -> Gateway:
-        app = create_app(Settings())
+        # Explicit, so that no LIFTOFF_* variable of the shell turns keys on.
+        app = create_app(Settings(auth="off", host="127.0.0.1"))
         slots = ConcurrencyLimiter(1, queue=0, queue_timeout=1)
         app.state.generator = Generator(
             backend, Limits(**limits), concurrency=slots, metrics=app.state.metrics
