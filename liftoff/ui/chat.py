@@ -141,10 +141,11 @@ async def _stream(
         return
     if citations:
         names = [f"[{number}] {c.label}" for number, c in enumerate(citations, 1)]
-        reply.elements = [
+        sides: list[cl.Element] = [
             cl.Text(name=name, content=c.body(), display="side")
             for name, c in zip(names, citations, strict=True)
         ]
+        reply.elements = sides
         await reply.stream_token("\n\nSources: " + ", ".join(names))
     if not text:
         await reply.stream_token("(the model returned no text)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 MAX_CITATIONS = 20
 MAX_TEXT_CHARS = 4000
@@ -86,10 +86,11 @@ def _parse(items: list[Any]) -> Iterable[Citation]:
             continue
         text = next((_text(item.get(k)) for k in ("text", "chunk", "content") if item.get(k)), "")
         score = item.get("score")
+        number = float(score) if _is_number(score) else None
         yield Citation(
             source=source[:MAX_LABEL_CHARS],
             text=text[:MAX_TEXT_CHARS],
-            score=float(score) if _is_number(score) else None,
+            score=number,
             title=_text(item.get("title"))[:MAX_LABEL_CHARS],
             url=_text(item.get("url"))[:MAX_LABEL_CHARS],
         )
@@ -103,5 +104,5 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value

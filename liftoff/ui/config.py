@@ -76,12 +76,8 @@ class Settings(BaseSettings):
     max_history_messages: int = Field(
         default=20, ge=0, le=1000, validation_alias=_env("MAX_HISTORY_MESSAGES")
     )
-    max_history_chars: int = Field(
-        default=32_000, ge=0, validation_alias=_env("MAX_HISTORY_CHARS")
-    )
-    max_message_chars: int = Field(
-        default=16_000, ge=1, validation_alias=_env("MAX_MESSAGE_CHARS")
-    )
+    max_history_chars: int = Field(default=32_000, ge=0, validation_alias=_env("MAX_HISTORY_CHARS"))
+    max_message_chars: int = Field(default=16_000, ge=1, validation_alias=_env("MAX_MESSAGE_CHARS"))
     max_models: int = Field(default=200, ge=1, le=10_000, validation_alias=_env("MAX_MODELS"))
 
     # Who may use the UI. "auto": a login is required when the UI binds beyond loopback or a

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from liftoff.ui.citations import Citation, extract, merge
@@ -120,7 +121,7 @@ async def stream_answer(
     try:
         stream = await source.client.chat.completions.create(
             model=choice.model,
-            messages=messages,  # type: ignore[arg-type]
+            messages=cast(list[ChatCompletionMessageParam], messages),
             temperature=choice.temperature,
             max_tokens=choice.max_tokens,
             stream=True,

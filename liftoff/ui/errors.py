@@ -47,8 +47,7 @@ def translate(exc: openai.OpenAIError, *, source: str, url: str) -> UpstreamErro
         return Unreachable(f"{_cap(source)} at {url} did not answer in time; try again.")
     if isinstance(exc, openai.APIConnectionError):
         return Unreachable(
-            f"Cannot reach {source} at {url}: is it running? (`make run` starts the local "
-            "stack.)"
+            f"Cannot reach {source} at {url}: is it running? (`make run` starts the local stack.)"
         )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
@@ -67,8 +66,7 @@ def translate(exc: openai.OpenAIError, *, source: str, url: str) -> UpstreamErro
             return Refused(f"{_cap(source)} refused the request ({status}): {detail}")
         if status in (502, 503, 504):
             return Failed(
-                f"{_cap(source)} or the model behind it is unavailable ({status}){retry}: "
-                f"{detail}"
+                f"{_cap(source)} or the model behind it is unavailable ({status}){retry}: {detail}"
             )
         return Failed(f"{_cap(source)} failed ({status}): {detail}")
     if isinstance(exc, openai.APIError):  # an error event inside a stream

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from importlib.metadata import version
 from urllib.parse import urlsplit
 
@@ -41,16 +42,16 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     """Configure Chainlit from ``settings`` and return the UI's ASGI app."""
     settings = settings or get_settings()
     configure_logging(
-        settings.log_format, settings.log_level, quiet=("openai", "engineio", "socketio", "chainlit")
+        settings.log_format,
+        settings.log_level,
+        quiet=("openai", "engineio", "socketio", "chainlit"),
     )
     _write_chainlit_files(settings)
     # Chainlit reads its working directory and the login cookie's secret on import.
     os.environ["CHAINLIT_APP_ROOT"] = str(settings.data_dir)
     secret = settings.auth_secret.get_secret_value() if settings.auth_secret else ""
     if settings.login_enabled and not secret:
-        logger.warning(
-            "LIFTOFF_UI_AUTH_SECRET is not set: logins last until this process restarts"
-        )
+        logger.warning("LIFTOFF_UI_AUTH_SECRET is not set: logins last until this process restarts")
     os.environ["CHAINLIT_AUTH_SECRET"] = secret or secrets.token_urlsafe(48)
 
     from chainlit.auth import ensure_jwt_secret
@@ -85,13 +86,13 @@ class UI:
             body = {"status": status, "service": "liftoff-ui", "login": _login_kind(self.settings)}
             await _json(send, 200, body)
             return
-        if scope["type"] in ("http", "websocket") and scope["path"].startswith(SOCKET_PATH):
-            if not _same_origin(scope):
-                if scope["type"] == "websocket":
-                    await send({"type": "websocket.close", "code": 1008})
-                else:
-                    await _json(send, 403, {"error": "cross-origin requests are refused"})
-                return
+        socket = scope["type"] in ("http", "websocket") and scope["path"].startswith(SOCKET_PATH)
+        if socket and not _same_origin(scope):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await _json(send, 403, {"error": "cross-origin requests are refused"})
+            return
         await self.chainlit(scope, receive, send)
 
 
@@ -101,10 +102,10 @@ def _same_origin(scope: Scope) -> bool:
     if not origin:
         return True  # not a browser page on another site (browsers always send it there)
     host = headers.get(b"x-forwarded-host", headers.get(b"host", b"")).decode("latin-1")
-    return urlsplit(origin).netloc.lower() == host.split(",")[0].strip().lower()
+    return bool(urlsplit(origin).netloc.lower() == host.split(",")[0].strip().lower())
 
 
-async def _json(send: Send, status: int, body: dict[str, object]) -> None:
+async def _json(send: Send, status: int, body: Mapping[str, object]) -> None:
     payload = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -114,7 +115,9 @@ async def _json(send: Send, status: int, body: dict[str, object]) -> None:
 def _login_kind(settings: Settings) -> str:
     if not settings.login_enabled:
         return "off"
-    kinds = [name for name, on in (("password", settings.users), ("header", settings.auth_header)) if on]
+    kinds = [
+        name for name, on in (("password", settings.users), ("header", settings.auth_header)) if on
+    ]
     return "+".join(kinds)
 
 

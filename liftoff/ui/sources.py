@@ -12,8 +12,8 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-import httpx
 import openai
+from pydantic import SecretStr
 
 from liftoff.ui.config import Settings
 from liftoff.ui.errors import UpstreamError, translate
@@ -66,13 +66,15 @@ class Sources:
     def all(self) -> list[Source]:
         return [self.gateway, *([self.retrieval] if self.retrieval else [])]
 
-    def _source(self, name: str, url: str, key: object) -> Source:
-        secret = key.get_secret_value() if hasattr(key, "get_secret_value") else ""
+    def _source(self, name: str, url: str, key: SecretStr | None) -> Source:
+        secret = key.get_secret_value() if key is not None else ""
         client = openai.AsyncOpenAI(
             base_url=url,
             # The SDK insists on a key; a server without authentication ignores this one.
             api_key=secret or "no-key",
-            timeout=httpx.Timeout(self.settings.request_timeout, connect=self.settings.connect_timeout),
+            timeout=openai.Timeout(
+                self.settings.request_timeout, connect=self.settings.connect_timeout
+            ),
             # A person is waiting: one clear error now beats a silent retry with backoff.
             max_retries=0,
         )
@@ -97,7 +99,7 @@ class Sources:
             page = await source.client.models.list()
         except openai.OpenAIError as exc:
             error = source.error(exc)
-            logger.warning("listing models failed: %s", error.message, exc_info=exc)
+            logger.warning("listing models failed: %s", error.message)
             return error
         return [model.id for model in page.data if isinstance(model.id, str) and model.id]
 

@@ -4,6 +4,7 @@ server is down. Screenshots are kept in build/test-artifacts/."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,20 +23,22 @@ LLAMA = "llama3.1:8b"  # the fake Ollama's model, behind the second gateway
 ANSWERS = ".ai-message [role=article]"
 
 # Every distinct text of the latest answer, recorded in the page as it changes.
-RECORD_STREAM = """() => {
+RECORD_STREAM = f"""() => {{
   window.__texts = [];
-  new MutationObserver(() => {
-    const answers = document.querySelectorAll(%r);
+  new MutationObserver(() => {{
+    const answers = document.querySelectorAll({ANSWERS!r});
     const last = answers[answers.length - 1];
     const text = last ? last.textContent : "";
     if (text && window.__texts[window.__texts.length - 1] !== text) window.__texts.push(text);
-  }).observe(document.body, {subtree: true, childList: true, characterData: true});
-}""" % ANSWERS
+  }}).observe(document.body, {{subtree: true, childList: true, characterData: true}});
+}}"""
 
 
 @pytest.fixture(scope="module")
 def ui(
-    gemma_gateway: ServerProcess, ollama_gateway: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+    gemma_gateway: ServerProcess,
+    ollama_gateway: ServerProcess,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServerProcess]:
     env = ui_env(
         tmp_path_factory.mktemp("ui"),
@@ -78,7 +81,7 @@ def test_chat_streams_the_real_model_switches_model_and_keeps_the_history(
         streamed = page.evaluate("window.__texts")
         # Streamed: the answer grew in several steps, each one extending the last.
         assert len(streamed) >= 3, streamed
-        assert all(b.startswith(a) for a, b in zip(streamed, streamed[1:], strict=False))
+        assert all(b.startswith(a) for a, b in itertools.pairwise(streamed))
         assert gemma_answer.strip() and streamed[-1] == gemma_answer
 
         # The picker lists both servers' models; pick the second one.
@@ -111,7 +114,11 @@ def test_a_server_that_goes_down_shows_an_error_naming_it_and_the_chat_goes_on(
 ) -> None:  # fmt: skip
     gateway = ServerProcess(
         "liftoff.api.main:app",
-        {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": shared_fake_ollama.url, "LIFTOFF_API_KEYS": ""},
+        {
+            "LIFTOFF_BACKEND": "ollama",
+            "OLLAMA_HOST": shared_fake_ollama.url,
+            "LIFTOFF_API_KEYS": "",
+        },
     )
     env = ui_env(tmp_path / "ui", gateway.url + "/v1")
     with ServerProcess("liftoff.ui.main:app", env) as ui, chromium() as browser:

@@ -27,9 +27,7 @@ def test_citations_are_found_on_the_response_the_message_or_the_delta(
 
 
 def test_the_side_panel_shows_title_source_score_and_text() -> None:
-    [citation] = extract(
-        {"citations": [{**FAQ, "title": "FAQ", "url": "https://example.com/faq"}]}
-    )
+    [citation] = extract({"citations": [{**FAQ, "title": "FAQ", "url": "https://example.com/faq"}]})
     assert citation.label == "FAQ"
     assert citation.body().splitlines() == [
         "**FAQ**",

@@ -86,8 +86,7 @@ async def test_a_gateway_that_is_not_running_is_named_with_the_fix() -> None:
     [problem] = listing.problems
     assert isinstance(problem, Unreachable)
     assert problem.message == (
-        f"Cannot reach the gateway at {url}/v1: is it running? (`make run` starts the local "
-        "stack.)"
+        f"Cannot reach the gateway at {url}/v1: is it running? (`make run` starts the local stack.)"
     )
     await sources.aclose()
 

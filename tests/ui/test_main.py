@@ -57,7 +57,11 @@ def test_with_users_the_page_requires_a_login_and_only_the_right_password_passes
     config = httpx.get(login_ui.url + "/auth/config").json()
     assert config["requireLogin"] is True and config["passwordAuth"] is True
     assert httpx.get(login_ui.url + "/user").status_code == 401
-    for user, password in (("ana", "battery-staple"), ("ana", "correct-hors"), ("eve", "correct-horse")):
+    for user, password in (
+        ("ana", "battery-staple"),
+        ("ana", "correct-hors"),
+        ("eve", "correct-horse"),
+    ):
         refused = httpx.post(login_ui.url + "/login", data={"username": user, "password": password})
         assert refused.status_code == 401, (user, password)
         assert "set-cookie" not in refused.headers
