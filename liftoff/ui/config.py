@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     host: str = Field(default="127.0.0.1", validation_alias=_env("HOST"))
-    port: int = Field(default=8003, ge=1, le=65535, validation_alias=_env("PORT"))
+    port: int = Field(default=8003, ge=1, le=65535, validation_alias=_env("PORT", "PORT"))
 
     # The gateway: an OpenAI-compatible base URL and the key the UI sends it (server-side:
     # the browser never sees it). Retrieval: a second OpenAI-compatible base URL whose models
