@@ -16,11 +16,12 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from importlib.metadata import version
 from urllib.parse import urlsplit
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from liftoff.server.logs import configure_logging
 from liftoff.ui.config import Settings, get_settings
@@ -29,6 +30,10 @@ from liftoff.ui.sources import Sources
 logger = logging.getLogger("liftoff.ui")
 
 SOCKET_PATH = "/ws/socket.io"
+# Failed password logins allowed per client address in a window, before 429s.
+LOGIN_FAILURES = 10
+LOGIN_WINDOW_S = 60.0
+MAX_TRACKED_ADDRESSES = 10_000
 WELCOME = """\
 # Liftoff chat
 
@@ -79,6 +84,7 @@ class UI:
     def __init__(self, chainlit: ASGIApp, settings: Settings) -> None:
         self.chainlit = chainlit
         self.settings = settings
+        self.logins = LoginThrottle()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in ("/healthz", "/readyz"):
@@ -93,7 +99,44 @@ class UI:
             else:
                 await _json(send, 403, {"error": "cross-origin requests are refused"})
             return
+        if scope["type"] == "http" and scope["path"] == "/login" and scope["method"] == "POST":
+            await self.logins(self.chainlit, scope, receive, send)
+            return
         await self.chainlit(scope, receive, send)
+
+
+class LoginThrottle:
+    """At most :data:`LOGIN_FAILURES` failed password logins per client address per
+    :data:`LOGIN_WINDOW_S`; beyond, ``POST /login`` answers 429 with ``Retry-After`` without
+    checking the password. Behind a proxy every client shares its address: an attack then
+    slows everyone's logins rather than letting guesses through."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.failures: dict[str, list[float]] = {}
+
+    async def __call__(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        address = (scope.get("client") or ("unknown", 0))[0]
+        now = self.clock()
+        recent = [t for t in self.failures.get(address, []) if now - t < LOGIN_WINDOW_S]
+        if len(recent) >= LOGIN_FAILURES:
+            wait = int(LOGIN_WINDOW_S - (now - recent[0])) + 1
+            await _json(send, 429, {"detail": "too many failed logins"}, retry_after=wait)
+            return
+
+        async def observe(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                recent.append(self.clock())
+            await send(message)
+
+        await app(scope, receive, observe)
+        if recent:
+            self.failures.pop(address, None)  # re-inserted last: the dict stays in age order
+            self.failures[address] = recent[-LOGIN_FAILURES:]
+            while len(self.failures) > MAX_TRACKED_ADDRESSES:
+                del self.failures[next(iter(self.failures))]
+        else:
+            self.failures.pop(address, None)
 
 
 def _same_origin(scope: Scope) -> bool:
@@ -105,9 +148,13 @@ def _same_origin(scope: Scope) -> bool:
     return bool(urlsplit(origin).netloc.lower() == host.split(",")[0].strip().lower())
 
 
-async def _json(send: Send, status: int, body: Mapping[str, object]) -> None:
+async def _json(
+    send: Send, status: int, body: Mapping[str, object], *, retry_after: int | None = None
+) -> None:
     payload = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 

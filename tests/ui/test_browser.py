@@ -136,3 +136,33 @@ def test_a_server_that_goes_down_shows_an_error_naming_it_and_the_chat_goes_on(
         # It stopped: the next message gets the error instead of an answer.
         type_message(page, "still there?")
         expect(page.get_by_text(down)).to_have_count(2, timeout=30_000)
+
+
+def test_with_users_a_person_logs_in_by_typing_and_a_wrong_password_is_refused(
+    tmp_path: Path,
+) -> None:
+    env = ui_env(tmp_path / "ui", "http://127.0.0.1:9/v1", LIFTOFF_UI_USERS="ana:correct-horse")
+    with ServerProcess("liftoff.ui.main:app", env) as ui, chromium() as browser:
+        page = browser.new_page()
+        page.goto(ui.url)
+        expect(page.locator("#password")).to_be_visible(timeout=30_000)
+        expect(page.locator("#chat-input")).to_have_count(0)  # nothing to chat with yet
+
+        def log_in(user: str, password: str) -> None:
+            page.locator("#email").click()
+            page.keyboard.press("Control+A")
+            page.keyboard.type(user, delay=15)
+            page.locator("#password").click()
+            page.keyboard.press("Control+A")
+            page.keyboard.type(password, delay=15)
+            page.keyboard.press("Enter")
+
+        log_in("ana", "battery-staple")
+        expect(page.get_by_text("Sign in failed")).to_be_visible(timeout=30_000)
+        expect(page.locator("#chat-input")).to_have_count(0)
+        log_in("ana", "correct-horse")
+        expect(page.locator("#chat-input")).to_be_visible(timeout=30_000)
+        # Logged in, the chat opens and reports the (absent) gateway.
+        expect(page.get_by_text("Cannot reach the gateway at http://127.0.0.1:9/v1")).to_be_visible(
+            timeout=30_000
+        )

@@ -99,3 +99,24 @@ def test_the_browser_never_receives_the_gateway_key(open_ui: ServerProcess) -> N
         assert answer.status_code == 200, path
         assert GATEWAY_KEY not in answer.text, path
     assert GATEWAY_KEY not in open_ui.output()
+
+
+def test_repeated_failed_logins_are_throttled_even_for_the_right_password(
+    login_ui: ServerProcess,
+) -> None:
+    """Ten failures a minute per address (this module's earlier test spent a few)."""
+    refused = 0
+    for _ in range(11):
+        answer = httpx.post(
+            login_ui.url + "/login", data={"username": "ana", "password": "guess-123"}
+        )
+        if answer.status_code == 429:
+            break
+        assert answer.status_code == 401
+        refused += 1
+    assert 1 <= refused <= 10 and answer.status_code == 429
+    assert 1 <= int(answer.headers["retry-after"]) <= 61
+    right = httpx.post(
+        login_ui.url + "/login", data={"username": "ana", "password": "correct-horse"}
+    )
+    assert right.status_code == 429 and "set-cookie" not in right.headers
