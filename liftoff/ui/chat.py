@@ -33,7 +33,7 @@ def register(settings: Settings, sources: Sources) -> None:
     @cl.on_chat_start
     async def start() -> None:
         cl.user_session.set("conversation", Conversation(settings))
-        await _refresh(sources, settings, current=None)
+        await _refresh(sources, settings)
 
     @cl.on_settings_update
     async def settings_changed(values: dict[str, object]) -> None:
@@ -46,7 +46,7 @@ def register(settings: Settings, sources: Sources) -> None:
     async def answer(message: cl.Message) -> None:
         listing = _listing()
         if not listing.models:  # the gateway was down when the chat opened: ask again
-            listing = await _refresh(sources, settings, current=None)
+            listing = await _refresh(sources, settings)
             if not listing.models:
                 return
         conversation: Conversation = cl.user_session.get("conversation")
@@ -77,7 +77,7 @@ def register(settings: Settings, sources: Sources) -> None:
             return None
 
 
-async def _refresh(sources: Sources, settings: Settings, current: Choice | None) -> Listing:
+async def _refresh(sources: Sources, settings: Settings) -> Listing:
     """List the models again, show the settings panel, and say what could not be listed."""
     listing = await sources.list_models()
     cl.user_session.set("listing", listing)
@@ -87,14 +87,13 @@ async def _refresh(sources: Sources, settings: Settings, current: Choice | None)
         if not listing.problems:
             await cl.ErrorMessage(content="No model is served: the gateway lists none.").send()
         return listing
-    model = current.model if current and current.model in listing.models else None
     await cl.ChatSettings(
         [
             Select(
                 id="model",
                 label="Model",
                 values=listing.names,
-                initial_value=model or initial_model(listing, settings),
+                initial_value=initial_model(listing, settings),
             ),
             Slider(
                 id="temperature",
