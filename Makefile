@@ -51,7 +51,14 @@ punkt: .venv/.synced
 run: setup
 	$(PY) -m liftoff up
 
-test: setup
+# A real Chromium for the chat UI's browser tests: Debian's `chromium` package (installed with
+# apt-get as root), or a Chromium/Chrome already on PATH or in LIFTOFF_CHROMIUM. Never
+# `playwright install`, which downloads a browser build.
+.PHONY: browser
+browser: .venv/.synced
+	@$(PY) -m tests.ui.browser
+
+test: setup browser
 	$(PY) -m pytest
 
 lint: setup

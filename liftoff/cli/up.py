@@ -39,24 +39,32 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
 
-def local_services(api_port: int, evaluation_port: int) -> list[Service]:
+def local_services(api_port: int, evaluation_port: int, ui_port: int = 8003) -> list[Service]:
     services = [Service("generation API", "liftoff.api.main:app", api_port)]
     if importlib.util.find_spec("liftoff.evaluation.main") is not None:
         services.append(Service("evaluation", "liftoff.evaluation.main:app", evaluation_port))
+    if importlib.util.find_spec("chainlit") is not None:  # the `ui` extra
+        services.append(Service("chat UI", "liftoff.ui.main:app", ui_port))
     return services
 
 
 def up(
     api_port: int = typer.Option(8000, help="Port of the generation API."),
     evaluation_port: int = typer.Option(8001, help="Port of the evaluation service."),
+    ui_port: int = typer.Option(8003, help="Port of the chat UI."),
 ) -> None:
     """Start the local stack (gateway with the configured backend, evaluation service)."""
     settings = get_settings()
-    services = local_services(api_port, evaluation_port)
+    services = local_services(api_port, evaluation_port, ui_port)
     # The evaluation service scores generations from this stack's gateway by default.
     # Text logs for a person at a terminal (JSON stays the default for deployments).
     env = {
         "LIFTOFF_EVAL_TARGET": f"http://127.0.0.1:{api_port}/v1",
+        # The chat UI talks to this gateway with one of its keys (server-side), and applies
+        # its exposure rule to the address it is really bound to.
+        "LIFTOFF_UI_GATEWAY_URL": f"http://127.0.0.1:{api_port}/v1",
+        "LIFTOFF_UI_HOST": settings.host,
+        **({"LIFTOFF_UI_GATEWAY_API_KEY": keys[0]} if (keys := settings.load_api_keys()) else {}),
         "LIFTOFF_LOG_FORMAT": "text",
         **os.environ,
     }

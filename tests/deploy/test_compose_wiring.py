@@ -80,6 +80,7 @@ def test_published_ports_bind_loopback_by_default(project: compose.Project) -> N
         "api-gpu": ["127.0.0.1:8000:8000"],
         "api-cpu": ["127.0.0.1:8000:8000"],
         "evaluation": ["127.0.0.1:8001:8001"],
+        "ui": ["127.0.0.1:8003:8003"],
     }
 
 
