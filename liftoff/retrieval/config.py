@@ -28,7 +28,8 @@ def _env(name: str, *standard: str) -> AliasChoices:
 class Settings(BaseSettings):
     """Configuration of the retrieval service (``liftoff.retrieval.main:app``)."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # Inputs stay out of validation errors: they may be keys or database passwords.
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     # Storage: a SQLite file with sqlite-vec (default), or Postgres with pgvector when a
     # database URL is set (several replicas share it). READ_ONLY serves a baked index.

@@ -10,7 +10,8 @@ README shows for mixing dimensions in one table::
 
 and searches repeat that expression and predicate, so the planner uses that index. HNSW is
 approximate; ``hnsw.ef_search`` is raised per query to at least twice ``k`` (pgvector's
-default of 40 would otherwise cap the results). The schema is created at start under an
+default of 40 would otherwise cap the results), and scans are iterative (pgvector 0.8), so
+entries of replaced documents that VACUUM has not yet removed cannot crowd out live ones. The schema is created at start under an
 advisory lock, so replicas starting together do not race; the role needs permission to
 ``CREATE EXTENSION vector`` once (Cloud SQL: ``cloudsqlsuperuser``).
 """
@@ -252,6 +253,9 @@ class PostgresStore(Store):
         with self._connection() as db:
             collection_id = _collection_id(db, collection.name, lock=False)
             db.execute(f"SET LOCAL hnsw.ef_search = {max(40, 2 * int(k))}")
+            # Replaced documents leave dead entries in the graph until VACUUM; without an
+            # iterative scan a search can find only those and return nothing (pgvector 0.8).
+            db.execute("SET LOCAL hnsw.iterative_scan = strict_order")
             rows = db.execute(
                 "SELECT d.source, knn.position, knn.start, 1 - knn.distance, knn.text FROM ("
                 f"  SELECT c.document_id, c.position, c.start, c.text, {nearest} AS distance "
