@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from liftoff.retrieval.chunking import MIN_CHUNK_CHARS, split, split_further
@@ -26,7 +28,7 @@ def test_chunks_fit_the_size_and_point_back_into_the_text(size: int, overlap: in
 
 def test_neighbours_share_up_to_the_overlap() -> None:
     pieces = split(PROSE, markdown=False, chunk_size=300, chunk_overlap=100)
-    for before, after in zip(pieces, pieces[1:], strict=False):
+    for before, after in itertools.pairwise(pieces):
         shared = before.start + len(before.text) - after.start
         assert 0 < shared <= 100
 

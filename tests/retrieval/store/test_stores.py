@@ -84,7 +84,7 @@ def test_search_returns_the_nearest_chunks_best_first_with_cosine_scores(store: 
 
     hits = store.search(docs, vectors[3], k=3)
 
-    assert [hit.text for hit in hits][0] == "chunk 3"
+    assert next(hit.text for hit in hits) == "chunk 3"
     assert hits[0].score == pytest.approx(1.0, abs=1e-5)
     assert (hits[0].source, hits[0].chunk, hits[0].start) == ("a/b.md", 3, 300)
     expected = sorted(range(6), key=lambda i: -float(vectors[i] @ vectors[3]))[:3]
