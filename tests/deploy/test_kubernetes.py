@@ -13,7 +13,7 @@ from tests.deploy.tools import OVERLAYS, REPO
 
 OLLAMA_CLIENT_LABEL = ("liftoff.dev/ollama-client", "true")
 # Secrets the pods read; deploy-k8s.yml creates them (they are never in the tree).
-SECRETS = {"liftoff-api-keys", "liftoff-evaluation"}
+SECRETS = {"liftoff-api-keys", "liftoff-evaluation", "liftoff-retrieval"}
 
 
 @pytest.fixture(scope="module", params=OVERLAYS)
