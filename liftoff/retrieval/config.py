@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
     read_only: bool = Field(default=False, validation_alias=_env("READ_ONLY"))
     pool_size: int = Field(default=8, ge=1, le=256, validation_alias=_env("POOL_SIZE"))
+    # Postgres: candidates an HNSW search keeps (pgvector's hnsw.ef_search); more is slower and
+    # finds more of the true nearest chunks.
+    pg_ef_search: int = Field(default=200, ge=1, le=1000, validation_alias=_env("PG_EF_SEARCH"))
 
     # The gateway that embeds and answers (any OpenAI-compatible base URL), its key, and the
     # models. Empty model names mean the first model the gateway lists.

@@ -18,6 +18,7 @@ def open_store(settings: Settings) -> Store:
             settings.database_url.get_secret_value(),
             pool_size=settings.pool_size,
             connect_timeout=settings.connect_timeout,
+            ef_search=settings.pg_ef_search,
         )
     from liftoff.retrieval.store.sqlite import SQLiteStore
 

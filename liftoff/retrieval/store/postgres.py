@@ -9,9 +9,11 @@ README shows for mixing dimensions in one table::
         USING hnsw ((embedding::vector(384)) vector_cosine_ops) WHERE collection_id = 7;
 
 and searches repeat that expression and predicate, so the planner uses that index. HNSW is
-approximate; ``hnsw.ef_search`` is raised per query to at least twice ``k`` (pgvector's
-default of 40 would otherwise cap the results), and scans are iterative (pgvector 0.8), so
-entries of replaced documents that VACUUM has not yet removed cannot crowd out live ones. The schema is created at start under an
+approximate: ``hnsw.ef_search``, the candidates a search keeps (``LIFTOFF_RAG_PG_EF_SEARCH``,
+default 200 where pgvector's is 40), trades latency for recall (``benchmarks/retrieval.py``)
+and is raised to twice ``k`` when that is more, since it caps the results. Scans are
+iterative (pgvector 0.8), so entries of replaced documents that VACUUM has not yet removed
+cannot crowd out live ones. The schema is created at start under an
 advisory lock, so replicas starting together do not race; the role needs permission to
 ``CREATE EXTENSION vector`` once (Cloud SQL: ``cloudsqlsuperuser``).
 """
@@ -89,8 +91,11 @@ class PostgresStore(Store):
 
     kind = "postgres"
 
-    def __init__(self, url: str, *, pool_size: int = 8, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 8, connect_timeout: float = 10.0, ef_search: int = 200
+    ) -> None:
         self._where = _safe_location(url)
+        self.ef_search = ef_search
         try:
             timeout = max(1, int(connect_timeout))
             with (
@@ -252,7 +257,7 @@ class PostgresStore(Store):
         nearest = f"c.embedding::vector({dimension}) <=> %(query)s::vector({dimension})"
         with self._connection() as db:
             collection_id = _collection_id(db, collection.name, lock=False)
-            db.execute(f"SET LOCAL hnsw.ef_search = {max(40, 2 * int(k))}")
+            db.execute(f"SET LOCAL hnsw.ef_search = {max(int(self.ef_search), 2 * int(k))}")
             # Replaced documents leave dead entries in the graph until VACUUM; without an
             # iterative scan a search can find only those and return nothing (pgvector 0.8).
             db.execute("SET LOCAL hnsw.iterative_scan = strict_order")
