@@ -16,7 +16,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks import embedded_throughput, gateway_overhead, litellm_compare, load, scoring
+from benchmarks import (
+    embedded_throughput,
+    gateway_overhead,
+    litellm_compare,
+    load,
+    report_load,
+    scoring,
+)
 from benchmarks.common import RESULTS_DIR
 from benchmarks.report import write_markdown, write_safety_markdown
 
@@ -31,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--skip-litellm", action="store_true", help="no comparison with LiteLLM's proxy"
     )
     parser.add_argument("--skip-scoring", action="store_true", help="no scoring benchmark")
+    parser.add_argument(
+        "--skip-report-load", action="store_true", help="no /healthz-under-report-load run"
+    )
     parser.add_argument(
         "--gateway-src", help="directory whose api/ package the gateway runs (default: here)"
     )
@@ -54,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.skip_scoring:
         scoring.main([*(["--pairs", "1000"] if args.quick else []), "--results-dir",
                       str(args.results_dir)])  # fmt: skip
+    if not args.skip_report_load:
+        quick = ["--examples", "20000", "--small-runs", "99"] if args.quick else []
+        report_load.main([*quick, "--results-dir", str(args.results_dir)])
     failed = None
     if not args.skip_litellm:
         quick = ["--duration", "2", "--rounds", "1", "--concurrency", "1,16"] if args.quick else []

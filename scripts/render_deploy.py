@@ -12,7 +12,12 @@ The tree itself is never edited: a throw-away kustomization under ``build/`` lay
 images and patches on top of it, and ``kubectl kustomize`` renders that. For Cloud Run the
 new revision gets a name and the ``candidate`` tag with 0% of the traffic while
 ``--keep-traffic`` keeps 100% on the serving revision; the smoke test then decides.
-Standard library only, so a CI runner needs nothing but Python and kubectl.
+Without ``--model`` the tree's own model stays (each overlay has its own).
+
+``--outputs FILE`` appends what the smoke test needs to know about the render to FILE in the
+``key=value`` lines of ``$GITHUB_OUTPUT``: ``model=<LIFTOFF_MODEL the gateway serves>`` and
+``gpu=true`` when a container asks for ``nvidia.com/gpu`` (else ``gpu=false``). Standard
+library only, so a CI runner needs nothing but Python and kubectl.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +39,12 @@ CANDIDATE_TAG = "candidate"
 # Where the Cloud Run service keeps the gateway's model (checked by a JSON-patch `test` op,
 # so a reordered service.yaml fails the render instead of patching the wrong variable).
 CLOUD_RUN_MODEL_ENV = "/spec/template/spec/containers/0/env/2"
+# LIFTOFF_MODEL as kustomize writes it: a ConfigMap data entry, or a container env entry.
+_MODEL_PATTERNS = (
+    re.compile(r"^\s+LIFTOFF_MODEL: (.+)$", re.MULTILINE),
+    re.compile(r"^\s*- name: LIFTOFF_MODEL\n\s+value: (.+)$", re.MULTILINE),
+)
+_GPU_REQUEST = re.compile(r"^\s+nvidia\.com/gpu: \"?[1-9]", re.MULTILINE)
 
 
 def image_entry(spec: str) -> dict[str, str]:
@@ -96,6 +108,25 @@ def kustomization(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return result
 
 
+def _scalar(text: str) -> str:
+    """A YAML scalar as kustomize writes one: plain, "double-quoted" or 'single-quoted'."""
+    text = text.strip()
+    if text.startswith('"'):
+        return str(json.loads(text))
+    if text.startswith("'"):
+        return text[1:-1].replace("''", "'")
+    return text
+
+
+def summary(rendered: str) -> dict[str, Any]:
+    """The served model and whether a GPU is requested; ``ValueError`` unless exactly one
+    LIFTOFF_MODEL value is set in the render."""
+    models = {_scalar(m) for pattern in _MODEL_PATTERNS for m in pattern.findall(rendered)}
+    if len(models) != 1:
+        raise ValueError(f"expected one LIFTOFF_MODEL in the render, found {sorted(models)}")
+    return {"model": models.pop(), "gpu": bool(_GPU_REQUEST.search(rendered))}
+
+
 def render(args: argparse.Namespace) -> str:
     kubectl = shutil.which(args.kubectl) or args.kubectl
     build = REPO / "build"
@@ -121,6 +152,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--cloud-run-revision", metavar="NAME", help="name the new revision")
     parser.add_argument("--keep-traffic", metavar="REVISION", help="revision keeping 100%%")
     parser.add_argument("--service-account", metavar="EMAIL", help="Cloud Run runtime identity")
+    parser.add_argument(
+        "--outputs", metavar="FILE", help="append model=... and gpu=... lines (GITHUB_OUTPUT)"
+    )
     parser.add_argument("--kubectl", default=os.environ.get("KUBECTL", "kubectl"))
     args = parser.parse_args(argv)
     if (args.keep_traffic or args.service_account) and not args.cloud_run_revision:
@@ -131,7 +165,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parse_args(argv)
-        sys.stdout.write(render(args))
+        rendered = render(args)
+        if args.outputs:
+            facts = summary(rendered)
+            with Path(args.outputs).open("a", encoding="utf-8") as outputs:
+                outputs.write(f"model={facts['model']}\ngpu={str(facts['gpu']).lower()}\n")
+        sys.stdout.write(rendered)
     except (ValueError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -29,26 +30,34 @@ from rich.table import Table
 
 from liftoff.evaluation.config import Settings
 from liftoff.evaluation.errors import EvaluationError, InvalidInput
-from liftoff.evaluation.metrics import DEFAULT_METRICS, Score, ScoreOptions, score
+from liftoff.evaluation.metrics import (
+    DEFAULT_METRICS,
+    Score,
+    ScoreOptions,
+    canonical_metrics,
+    score,
+)
 from liftoff.evaluation.reports.document import load_run_document, run_document
-from liftoff.evaluation.reports.html import render_report
+from liftoff.evaluation.reports.html import load_report, render_report
 from liftoff.evaluation.reports.junit import render_junit
 from liftoff.evaluation.reports.markdown import render_summary
 from liftoff.evaluation.reports.scores import scores_document
-from liftoff.evaluation.runs import runner
 from liftoff.evaluation.runs.compare import Comparison, compare
 from liftoff.evaluation.runs.dataset import Example, read_dataset
 from liftoff.evaluation.runs.errors import RunNotComparable, RunNotFound
+from liftoff.evaluation.runs.executor import RunExecutor, ScoringJob
 from liftoff.evaluation.runs.files import read_pairs
 from liftoff.evaluation.runs.gates import (
     Check,
+    Gate,
     check_gates,
     check_regression,
     parse_gate,
     parse_max_drop,
 )
-from liftoff.evaluation.runs.model import GenerationParams, LoadedRun, canonical_metrics
+from liftoff.evaluation.runs.model import GenerationParams, LoadedRun, Run, RunSpec, TargetRef
 from liftoff.evaluation.runs.store import RunStore
+from liftoff.evaluation.runs.store.sqlite import SQLiteRunStore
 from liftoff.evaluation.runs.target import Target
 
 app = typer.Typer(
@@ -168,82 +177,120 @@ def run_dataset(
         gates = [parse_gate(text) for text in gate or []]
         drops = parse_max_drop(max_drop or [])
         names = _metrics([*metrics, *(g.metric for g in gates)] if metrics else [])
-        run_settings = runner.RunSettings(
-            model=model or settings.model or None,
-            metrics=names,
-            endpoint=endpoint.value,
+        spec = RunSpec(
+            name=name,
+            dataset=str(dataset),
+            target=TargetRef(
+                base_url=target or settings.target,
+                model=model or settings.model or None,
+                endpoint=endpoint.value,
+            ),
             generation=GenerationParams(
                 max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop or None
             ),
-            options=_options(options),
             concurrency=concurrency or settings.concurrency,
-            name=name,
-            dataset=str(dataset),
+            metrics=tuple(names),
+            options=_options(options),
         )
         examples = read_dataset(dataset, max_examples=settings.max_examples)
     except InvalidInput as exc:
         usage_error(exc.message)
     if drops and baseline is None:
         usage_error("--max-drop needs --baseline (a run id or an earlier --json file)")
-    runs = RunStore(store or settings.store)
-    try:
-        reference = _baseline(baseline, runs) if baseline else None
-        target_client = Target(
-            target or settings.target,
-            api_key=api_key or _secret(settings),
-            retries=settings.retries,
-            timeout=settings.request_timeout,
-            probe_timeout=settings.probe_timeout,
-        )
-        loaded = asyncio.run(_generate(runs, examples, target_client, run_settings))
-        comparison = _compare(reference, loaded) if reference is not None else None
-    finally:
-        runs.close()
-    checks = check_gates(loaded.run.corpus, gates)
-    if comparison is not None:
-        checks += check_regression(comparison, drops)
+    target_client = Target(
+        spec.target.base_url,
+        api_key=api_key or _secret(settings),
+        retries=settings.retries,
+        timeout=settings.request_timeout,
+        probe_timeout=settings.probe_timeout,
+    )
+    outcome = asyncio.run(
+        _run(store or settings.store, examples, spec, target_client, baseline, gates, drops,
+             report is not None, worst)
+    )  # fmt: skip
+    loaded, checks, comparison, page = outcome
     _print_outcome(loaded, checks, comparison)
-    _write_outputs(loaded, checks, comparison, report, junit, json_out, worst, started)
+    if report is not None and page is not None:
+        _write(report, page)
+    if junit is not None:
+        _write(junit, render_junit(loaded.run, checks, seconds=time.monotonic() - started))
+    if json_out is not None:
+        _write(json_out, run_document(loaded, checks, comparison).model_dump_json(indent=2))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as file:
+            file.write(render_summary(loaded.run, checks, comparison))
     if loaded.run.status != "completed" or not all(check.passed for check in checks):
         raise typer.Exit(1)
 
 
+async def _run(
+    path: Path,
+    examples: list[Example],
+    spec: RunSpec,
+    target: Target,
+    baseline: str | None,
+    gates: list[Gate],
+    drops: dict[str | None, float],
+    report: bool,
+    worst: int,
+) -> tuple[LoadedRun, list[Check], Comparison | None, str | None]:
+    """The run, its checks and comparison, and the HTML report when asked for."""
+    store = await SQLiteRunStore.open(path)
+    try:
+        async with target:
+            reference = await _baseline(baseline, store, path) if baseline else None
+            run = await _generate(RunExecutor(store, _score_here), examples, spec, target)
+        loaded = LoadedRun(run=run, examples=await store.examples(run.id))
+        comparison = _compare(reference, loaded) if reference is not None else None
+        checks = check_gates(run.scores, gates)
+        if comparison is not None:
+            checks += check_regression(comparison, drops)
+        page = None
+        if report:
+            loaded_report = await load_report(
+                store, run.id, worst=worst, checks=checks, comparison=comparison
+            )
+            page = render_report(loaded_report)
+        return loaded, checks, comparison, page
+    finally:
+        await store.close()
+
+
 async def _generate(
-    store: RunStore, examples: list[Example], target: Target, settings: runner.RunSettings
-) -> LoadedRun:
-    async with target:
-        try:
-            run = await runner.create_run(store, examples, target, settings, origin="cli")
-        except InvalidInput as exc:
-            usage_error(exc.message)
-        errors.print(
-            f"run {run.id}: {len(examples)} examples, {run.spec.model} at {target.base_url}"
-        )
-        columns = (
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
-        )  # fmt: skip
-        with Progress(*columns, console=errors) as progress:
-            task = progress.add_task("generating", total=len(examples), failed=0)
-            failed = 0
+    executor: RunExecutor, examples: list[Example], spec: RunSpec, target: Target
+) -> Run:
+    try:
+        run = await executor.create(examples, spec, target, origin="cli")
+    except InvalidInput as exc:
+        usage_error(exc.message)
+    errors.print(f"run {run.id}: {len(examples)} examples, {run.target.model} at {target.base_url}")
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
+    )  # fmt: skip
+    with Progress(*columns, console=errors) as progress:
+        task = progress.add_task("generating", total=len(examples), failed=0)
+        failed = 0
 
-            def advance(_: object, __: object, error: str | None) -> None:
-                nonlocal failed
-                failed += error is not None
-                progress.update(task, advance=1, failed=failed)
+        def advance(_: object, __: object, error: str | None) -> None:
+            nonlocal failed
+            failed += error is not None
+            progress.update(task, advance=1, failed=failed)
 
-            run = await runner.generate(store, run.id, target, on_result=advance)
-    if run.status == "scoring":  # in the main thread, with no other thread running
-        errors.print(f"scoring {len(examples)} examples with {', '.join(run.spec.metrics)}")
-        job = runner.scoring_job(store, run.id)
-        try:
-            run = runner.finish(store, job, score(*job.arguments()))
-        except EvaluationError as exc:
-            run = runner.fail(store, run.id, exc.message)
-    return LoadedRun(run, tuple(store.examples(run.id)))
+        run = await executor.generate(run.id, target, on_result=advance)
+    if run.status == "scoring":
+        errors.print(f"scoring {len(examples)} examples with {', '.join(run.metrics)}")
+        run = await executor.score(run.id)
+    return run
 
 
-def _baseline(reference: str, store: RunStore) -> LoadedRun:
+async def _score_here(job: ScoringJob) -> Mapping[str, Score]:
+    """Scoring in this process: the CLI has nothing else to do meanwhile."""
+    return score(*job.arguments())
+
+
+async def _baseline(reference: str, store: RunStore, where: Path) -> LoadedRun:
     path = Path(reference)
     if path.is_file():
         try:
@@ -251,9 +298,10 @@ def _baseline(reference: str, store: RunStore) -> LoadedRun:
         except InvalidInput as exc:
             usage_error(exc.message)
     try:
-        return LoadedRun(store.get_run(reference), tuple(store.examples(reference)))
+        run = await store.get_run(reference)
     except RunNotFound:
-        usage_error(f"baseline {reference!r} is neither a file nor a run in {store.path}")
+        usage_error(f"baseline {reference!r} is neither a file nor a run in {where}")
+    return LoadedRun(run=run, examples=await store.examples(reference))
 
 
 def _compare(baseline: LoadedRun, candidate: LoadedRun) -> Comparison | None:
@@ -279,17 +327,18 @@ def _print_outcome(loaded: LoadedRun, checks: list[Check], comparison: Compariso
     run = loaded.run
     if run.status != "completed":
         console.print(f"[red]run {run.id} {run.status}:[/red] {run.error}", highlight=False)
-    if run.corpus:
+    if run.scores:
         table = Table(title=f"run {run.id}", title_justify="left")
         for column in ("metric", "score", "95% CI"):
             table.add_column(column, justify="left" if column == "metric" else "right")
         if comparison is not None:
             table.add_column(f"Δ vs {comparison.baseline}", justify="right")
-        for metric, result in run.corpus.items():
-            ci = "" if result.ci_low is None else f"[{result.ci_low:.4f}, {result.ci_high:.4f}]"
-            row = [metric, f"{result.score:.4f}", ci]
+        for metric, value in run.scores.items():
+            interval = run.interval(metric)
+            ci = "" if interval is None else f"[{interval.low:.4f}, {interval.high:.4f}]"
+            row = [metric, f"{value:.4f}", ci]
             if comparison is not None:
-                delta = comparison.deltas.get(metric)
+                delta = comparison.metrics.get(metric)
                 row.append("" if delta is None else f"{delta.delta:+.4f}")
             table.add_row(*row)
         console.print(table)
@@ -298,30 +347,6 @@ def _print_outcome(loaded: LoadedRun, checks: list[Check], comparison: Compariso
         console.print(f"{mark} {check.message}", highlight=False)
     passed = run.status == "completed" and all(check.passed for check in checks)
     console.print("[green]passed[/green]" if passed else "[red]failed[/red]")
-
-
-def _write_outputs(
-    loaded: LoadedRun,
-    checks: list[Check],
-    comparison: Comparison | None,
-    report: Path | None,
-    junit: Path | None,
-    json_out: Path | None,
-    worst: int,
-    started: float,
-) -> None:
-    if report is not None:
-        page = render_report(loaded, worst=worst, checks=checks, comparison=comparison)
-        _write(report, page)
-    if junit is not None:
-        _write(junit, render_junit(loaded, checks, seconds=time.monotonic() - started))
-    if json_out is not None:
-        document = run_document(loaded, checks, comparison)
-        _write(json_out, json.dumps(document, indent=2, ensure_ascii=False))
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as file:
-            file.write(render_summary(loaded, checks, comparison))
 
 
 def _write(path: Path, text: str) -> None:

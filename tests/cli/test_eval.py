@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,6 @@ from typer.testing import CliRunner, Result
 from liftoff.cli import app
 from liftoff.evaluation.metrics import score
 from liftoff.evaluation.reports.scores import scores_document
-from liftoff.evaluation.runs.store import RunStore
 from tests.servers import ServerProcess
 
 ROWS = [
@@ -23,6 +23,7 @@ ROWS = [
     {"id": "hi", "messages": [{"role": "user", "content": "Say hello."}], "references": ["Hello!"]},
 ]
 GENERATE = ["--max-tokens", "8", "--stop", "\n", "--metrics", "bleu,rougeL"]
+DOCUMENTS = Path(__file__).parents[1] / "evaluation" / "reports" / "fixtures"
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -108,9 +109,8 @@ def test_run_usage_errors_exit_2_before_anything_is_stored(
     assert message in " ".join(result.stderr.split()), result.stderr
     assert "Traceback" not in result.output
     if store.exists():
-        runs = RunStore(store)
-        assert runs.list_runs() == []
-        runs.close()
+        with sqlite3.connect(store) as db:
+            assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
 
 
 def test_a_bad_dataset_line_exits_2_with_its_line_number(tmp_path: Path) -> None:
@@ -180,6 +180,25 @@ def test_run_gates_reports_and_regressions_against_the_embedded_model(
     assert messages[0].endswith("fails bleu>=101") and "drop" in messages[1]
     text = summary.read_text()
     assert "### liftoff eval: ❌ failed" in text and "Against baseline" in text
+
+
+@pytest.mark.model
+def test_a_json_document_of_the_first_release_serves_as_the_baseline(
+    gateway: ServerProcess, tmp_path: Path
+) -> None:
+    # Written by `liftoff eval run --json` at commit 5385f40, on the dataset next to it.
+    baseline = DOCUMENTS / "run-document-v1.json"
+    out = tmp_path / "run.json"
+    result = invoke(
+        "run", str(DOCUMENTS / "run-document-v1.dataset.jsonl"), "--target", f"{gateway.url}/v1",
+        "--store", str(tmp_path / "runs.sqlite3"), "--max-tokens", "12", "--stop", "\n",
+        "--baseline", str(baseline), "--max-drop", "100", "--json", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    comparison = json.loads(out.read_text())["comparison"]
+    assert (comparison["baseline"], comparison["examples"]) == ("f7b2f7cbe1cc", 4)
+    assert list(comparison["metrics"]) == json.loads(baseline.read_text())["run"]["metrics"]
+    assert result.stdout.count("PASS") == 8 and "Δ vs f7b2f7cbe1cc" in result.stdout
 
 
 def _perfect(document: dict[str, Any]) -> dict[str, Any]:

@@ -137,7 +137,7 @@ def test_render_sets_the_kubernetes_images_and_model() -> None:
         "reg/liftoff-api:sha-1",
         "reg/liftoff-evaluation:sha-1",
         "reg/liftoff-retrieval:sha-1",
-        "ollama/ollama:0.32.15",
+        "ollama/ollama:0.24.0",
     }
     config = [d for d in manifests.find(docs, "ConfigMap") if "LIFTOFF_MODEL" in d.get("data", {})]
     assert [d["data"]["LIFTOFF_MODEL"] for d in config] == ["llama3.1:70b"]
@@ -187,3 +187,69 @@ def test_azure_container_app_exposes_only_the_gateway_and_reads_keys_from_key_va
     rule = properties["template"]["scale"]["rules"][0]["http"]["metadata"]
     parallel = {e["name"]: e["value"] for e in containers["ollama"]["env"]}["OLLAMA_NUM_PARALLEL"]
     assert rule["concurrentRequests"] == parallel
+
+
+def _evaluation_column() -> dict[str, str]:
+    """target -> the "evaluation service" column of docs/deploy.md's targets table."""
+    docs = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    table = docs.split("| target | files | how | evaluation service |", 1)[1].split("\n\n")[0]
+    rows = [line.strip("|").split("|") for line in table.splitlines()[2:]]
+    return {row[0].strip(): row[3].strip() for row in rows}
+
+
+def test_docs_say_where_the_evaluation_service_runs_and_the_files_agree() -> None:
+    """The docs once said every image runs on every target; the evaluation service is
+    deployed by Compose and Kubernetes only."""
+    column = _evaluation_column()
+    deployed = {
+        "one machine with Docker": "evaluation"
+        in yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"],
+        "Kubernetes (GKE GPU node pool, or any cluster)": bool(
+            manifests.find(manifests.render("overlays/cpu"), "Deployment", "evaluation")
+        ),
+        "Cloud Run, one NVIDIA L4": any(
+            "evaluation" in c["image"]
+            for c in manifests.render("cloudrun")[0]["spec"]["template"]["spec"]["containers"]
+        ),
+        "Vertex AI Prediction": "liftoff-evaluation"
+        in (REPO / "deploy" / "vertex" / "deploy.py").read_text(),
+        "Azure Container Apps": "liftoff-evaluation"
+        in (REPO / "deploy" / "azure" / "containerapp.yaml").read_text(),
+    }
+    for target, present in deployed.items():
+        assert column[target].startswith("yes" if present else "no"), target
+    docs = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert "run\neverywhere below" not in docs and "run everywhere below" not in docs
+
+
+@pytest.mark.parametrize(
+    ("tree", "extra"),
+    [
+        ("k8s/overlays/cpu", []),
+        ("k8s/overlays/gke-gpu", []),
+        ("k8s/overlays/cpu", ["--model", "hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M"]),
+        ("k8s/cloudrun", ["--cloud-run-revision", "liftoff-1-1", "--model", "llama3.2:3b"]),
+    ],
+)
+def test_render_outputs_name_the_served_model_and_whether_it_gets_a_gpu(
+    tmp_path: Any, tree: str, extra: list[str]
+) -> None:
+    """What the deploy workflow hands the smoke test, checked against the render itself."""
+    outputs = tmp_path / "github-output"
+    outputs.write_text("earlier=1\n")
+    result = _render(tree, *extra, "--outputs", str(outputs))
+    assert result.returncode == 0, explain(result)
+    docs = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    models = [
+        d["data"]["LIFTOFF_MODEL"]
+        for d in manifests.find(docs, "ConfigMap")
+        if "LIFTOFF_MODEL" in d.get("data", {})
+    ]
+    gpu = False
+    for doc in docs:
+        spec = doc.get("spec", {}).get("template", {}).get("spec", {})
+        for container in spec.get("containers", []):
+            models += [e["value"] for e in container.get("env", []) if e["name"] == "LIFTOFF_MODEL"]
+            gpu = gpu or "nvidia.com/gpu" in container.get("resources", {}).get("limits", {})
+    (model,) = set(models)
+    assert outputs.read_text() == f"earlier=1\nmodel={model}\ngpu={str(gpu).lower()}\n"

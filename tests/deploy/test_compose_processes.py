@@ -21,7 +21,10 @@ from tests.fakes.ollama_server import FakeOllama
 from tests.servers import free_port
 
 KEY = "sk-compose-process-test"
-PROJECT = compose.load(COMPOSE_FILE, env={"LIFTOFF_API_KEYS": KEY})
+EVAL_KEY = "sk-compose-eval-test"
+PROJECT = compose.load(
+    COMPOSE_FILE, env={"LIFTOFF_API_KEYS": KEY, "LIFTOFF_EVAL_API_KEYS": EVAL_KEY}
+)
 API = PROJECT.services["api-gpu"]
 EVALUATION = PROJECT.services["evaluation"]
 
@@ -90,7 +93,7 @@ def test_smoke_script_passes_against_the_compose_api(
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, explain(result)
-    assert result.stdout.count("PASS") == 3
+    assert result.stdout.count("PASS") == 4
 
 
 def _pull(profile: str, fake: FakeOllama) -> subprocess.CompletedProcess[str]:
@@ -157,6 +160,18 @@ def test_evaluation_command_serves_and_passes_its_healthcheck(
     assert httpx.get(url + "/healthz", timeout=10).status_code == 200
     result = processes.healthcheck(EVALUATION, env)
     assert result.returncode == 0, explain(result)
+
+
+def test_evaluation_requires_the_compose_key_for_its_runs(
+    evaluation: tuple[processes.Container, dict[str, str], str],
+) -> None:
+    """The Compose environment hands the service LIFTOFF_EVAL_API_KEYS: runs need one."""
+    _, _, url = evaluation
+    assert httpx.get(url + "/v1/runs", timeout=10).status_code == 401
+    wrong = {"Authorization": f"Bearer {KEY}"}  # the gateway's key is not the service's
+    assert httpx.get(url + "/v1/runs", headers=wrong, timeout=10).status_code == 401
+    right = {"Authorization": f"Bearer {EVAL_KEY}"}
+    assert httpx.get(url + "/v1/runs", headers=right, timeout=10).status_code == 200
 
 
 def test_evaluation_reaches_the_gateway_by_its_compose_url_and_key(

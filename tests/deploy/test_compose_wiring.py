@@ -7,7 +7,7 @@ import pytest
 from tests.deploy import compose
 from tests.deploy.tools import COMPOSE_FILE
 
-ENV = {"LIFTOFF_API_KEYS": "sk-wiring-test"}
+ENV = {"LIFTOFF_API_KEYS": "sk-wiring-test", "LIFTOFF_EVAL_API_KEYS": "sk-eval-wiring-test"}
 PROFILES = ("gpu", "cpu")
 
 
@@ -142,12 +142,25 @@ def test_variables_without_a_default_are_guarded_with_a_message() -> None:
     defaulted = {ref.name for ref in refs if ref.operator in (":-", "-")}
     bare = {ref.name for ref in refs if ref.operator is None}
     assert bare <= guarded | defaulted, f"unguarded: {sorted(bare - guarded - defaulted)}"
-    assert "LIFTOFF_API_KEYS" in guarded
+    assert {"LIFTOFF_API_KEYS", "LIFTOFF_EVAL_API_KEYS"} <= guarded
 
 
-def test_compose_refuses_to_start_without_api_keys() -> None:
-    with pytest.raises(compose.MissingVariable, match="LIFTOFF_API_KEYS: set LIFTOFF_API_KEYS"):
-        compose.load(COMPOSE_FILE, env={})
+@pytest.mark.parametrize("missing", ["LIFTOFF_API_KEYS", "LIFTOFF_EVAL_API_KEYS"])
+def test_compose_refuses_to_start_without_either_services_keys(missing: str) -> None:
+    """Both services bind 0.0.0.0 inside their containers, so each requires keys; Compose
+    stops before starting anything, naming the variable and where to set it."""
+    env = {key: value for key, value in ENV.items() if key != missing}
+    with pytest.raises(compose.MissingVariable, match=f"{missing}: set {missing} in .env"):
+        compose.load(COMPOSE_FILE, env=env)
+    with pytest.raises(compose.MissingVariable, match=missing):
+        compose.load(COMPOSE_FILE, env={**env, missing: ""})
+
+
+def test_evaluation_requires_its_own_keys(project: compose.Project) -> None:
+    environment = project.services["evaluation"].environment
+    assert environment["LIFTOFF_EVAL_API_KEYS"] == ENV["LIFTOFF_EVAL_API_KEYS"]
+    documented = compose.env_example()
+    assert "LIFTOFF_EVAL_API_KEYS" in documented and documented["LIFTOFF_EVAL_API_KEYS"] == ""
 
 
 def test_evaluation_sends_a_gateway_key(project: compose.Project) -> None:

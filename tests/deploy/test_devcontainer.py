@@ -13,6 +13,7 @@ import pytest
 from tests.deploy import compose
 from tests.deploy.tools import COMPOSE_FILE, DEVCONTAINER, explain, run, validator
 
+KEYS = {"LIFTOFF_API_KEYS": "k", "LIFTOFF_EVAL_API_KEYS": "ek"}
 CONFIG = json.loads((DEVCONTAINER / "devcontainer.json").read_text(encoding="utf-8"))
 
 
@@ -50,9 +51,7 @@ def test_initialize_command_picks_the_profile_from_the_hosts_gpu(
         [validator("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(written)]
     )
     assert check.returncode == 0, explain(check)
-    project = compose.load(
-        COMPOSE_FILE, DEVCONTAINER / "compose.yml", written, env={"LIFTOFF_API_KEYS": "k"}
-    )
+    project = compose.load(COMPOSE_FILE, DEVCONTAINER / "compose.yml", written, env=KEYS)
     assert project.services["dev"].profiles == {profile}
 
 
@@ -80,9 +79,7 @@ def test_dev_service_waits_on_the_stack_and_forwards_ports_that_answer(
     tmp_path: Path, profile: str
 ) -> None:
     _, written = _select_profile(tmp_path, profile == "gpu")
-    project = compose.load(
-        COMPOSE_FILE, DEVCONTAINER / "compose.yml", written, env={"LIFTOFF_API_KEYS": "k"}
-    )
+    project = compose.load(COMPOSE_FILE, DEVCONTAINER / "compose.yml", written, env=KEYS)
     enabled = {service.name: service for service in project.enabled(profile)}
     dev = enabled["dev"]
     waited = [name for name in dev.spec["depends_on"] if name in enabled]

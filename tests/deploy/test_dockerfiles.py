@@ -4,6 +4,7 @@ they run imports, and nothing runs as root or needs curl."""
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import subprocess
@@ -13,11 +14,24 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.deploy import compose, dockerfiles
+from tests.deploy import compose, dockerfiles, platforms
 from tests.deploy.tools import COMPOSE_FILE, REPO, explain, run, uv
+from tests.fakes import ollama_cli
 
 IMAGES_WORKFLOW = REPO / ".github" / "workflows" / "images.yml"
 MIN_OLLAMA = (0, 17, 1)  # fixed CVE-2026-7482 (heap read through /api/create)
+# The oldest NVIDIA driver each Ollama release's CUDA v12 runner loads on (ollama/ollama):
+# from 0.11.11, 531 (commit e4ce683, "cuda: remove compression for better compatibility":
+# "retains compatibility with driver 531 and up"; docs/gpu.md[x] says 531 until 0.30);
+# from 0.30.0, 550 (llama-server built from upstream llama.cpp with compressed CUDA
+# binaries; from 0.30.11 older drivers' GPUs are dropped and Ollama runs on the CPU without
+# an error, commit f22ec2e "CUDA: require driver 550 or newer for v12", docs/gpu.mdx).
+OLLAMA_DRIVER_FLOORS = [((0, 11, 11), 531), ((0, 30, 0), 550)]
+# The NVIDIA driver of each platform Ollama runs on with a GPU.
+PLATFORM_DRIVERS = {
+    # "GPU support for services": "L4 GPU with the current NVIDIA driver version: 535.216.03"
+    "Cloud Run (L4)": platforms.CLOUD_RUN_L4_DRIVER[0],
+}
 
 
 def build_matrix() -> dict[str, tuple[Path, Path]]:
@@ -41,7 +55,9 @@ def test_images_workflow_builds_every_dockerfile() -> None:
 
 
 def test_compose_builds_with_the_same_context_and_dockerfile_as_ci() -> None:
-    project = compose.load(COMPOSE_FILE, env={"LIFTOFF_API_KEYS": "k"})
+    project = compose.load(
+        COMPOSE_FILE, env={"LIFTOFF_API_KEYS": "k", "LIFTOFF_EVAL_API_KEYS": "ek"}
+    )
     for service in project.services.values():
         build = service.spec.get("build")
         if build:
@@ -121,11 +137,93 @@ def _ollama_versions() -> dict[str, str]:
     }
 
 
-def test_ollama_is_one_release_everywhere_with_the_published_security_fixes() -> None:
+def _pinned_ollama() -> tuple[int, ...]:
     versions = _ollama_versions()
     assert len(set(versions.values())) == 1, versions
-    version = tuple(int(part) for part in next(iter(versions.values())).split("."))
-    assert version >= MIN_OLLAMA
+    return tuple(int(part) for part in next(iter(versions.values())).split("."))
+
+
+def test_ollama_is_one_release_everywhere_with_the_published_security_fixes() -> None:
+    assert _pinned_ollama() >= MIN_OLLAMA
+
+
+def driver_floor(version: tuple[int, ...]) -> int:
+    floors = [floor for since, floor in OLLAMA_DRIVER_FLOORS if version >= since]
+    assert floors, f"no known NVIDIA driver floor for Ollama {version}"
+    return floors[-1]
+
+
+def test_the_pinned_ollama_runs_on_every_platforms_nvidia_driver() -> None:
+    """Ollama does not fail on a driver too old for it: it runs on the CPU, and the model
+    answers 10-50x slower. The pin must load on each platform's driver."""
+    floor = driver_floor(_pinned_ollama())
+    for platform, driver in PLATFORM_DRIVERS.items():
+        assert driver >= floor, f"{platform} has driver {driver}; Ollama needs {floor}+"
+    assert driver_floor((0, 32, 15)) == 550 > PLATFORM_DRIVERS["Cloud Run (L4)"]
+
+
+def test_the_driver_requirement_is_documented_for_compose() -> None:
+    floor = driver_floor(_pinned_ollama())
+    docs = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    compose_section = docs.split("## Docker Compose", 1)[1].split("\n## ", 1)[0]
+    assert f"**{floor} or newer**" in compose_section
+    assert f"driver {floor}+" in COMPOSE_FILE.read_text(encoding="utf-8")
+    assert f"driver {floor} or newer" in (REPO / ".env.example").read_text(encoding="utf-8")
+
+
+def _pull_step() -> str:
+    parsed = dockerfiles.parse(REPO / "images" / "ollama" / "Dockerfile")
+    (step,) = [run_ for run_ in parsed.final.all("RUN") if "ollama serve" in run_]
+    return step
+
+
+def _build(tmp_path: Path, **extra: str) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
+    """Runs the image's pull step as the build does (its SHELL, ENV and MODEL build argument),
+    with the fake `ollama`, in a directory standing for the image's filesystem."""
+    parsed = dockerfiles.parse(REPO / "images" / "ollama" / "Dockerfile")
+    image = tmp_path / "image"
+    state = tmp_path / "state"
+    for directory in (image / "home" / "ollama", image / "tmp", state):
+        directory.mkdir(parents=True)
+    bin_dir = tmp_path / "bin"
+    ollama_cli.install(bin_dir)
+    env = {
+        **parsed.env(),
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": str(image / "home" / "ollama"),  # the user's home, as USER sets it
+        "TMPDIR": str(image / "tmp"),
+        "OLLAMA_MODELS": str(image / "models"),
+        "MODEL": "llama3.2:1b",
+        "FAKE_OLLAMA_STATE": str(state),
+        **extra,
+    }
+    shell = json.loads(parsed.final.all("SHELL")[-1])
+    result = subprocess.run(
+        [*shell, _pull_step()], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    return result, image, state
+
+
+def test_the_ollama_image_build_leaves_no_key_or_log_in_its_layer(tmp_path: Path) -> None:
+    """``ollama serve`` writes a private key to ``$HOME/.ollama`` and its log wherever it is
+    sent; whatever a RUN step leaves on disk is in the image layer for anyone who pulls it."""
+    result, image, state = _build(tmp_path)
+    assert result.returncode == 0, explain(result)
+    served = json.loads((state / "serve.json").read_text())
+    left = sorted(str(p.relative_to(image)) for p in image.rglob("*") if p.is_file())
+    assert left == ["models/manifests/llama3.2:1b"], left
+    assert not (Path(served["home"]) / ".ollama" / "id_ed25519").exists()
+    assert not Path(served["log"]).exists(), f"the server's log stayed at {served['log']}"
+    assert not Path(f"/proc/{served['pid']}").exists(), "the build's server still runs"
+
+
+def test_the_ollama_image_build_fails_with_ollamas_message_and_cleans_up(tmp_path: Path) -> None:
+    result, image, state = _build(tmp_path, FAKE_OLLAMA_PULL_FAILS="1")
+    assert result.returncode == 1
+    assert "file does not exist" in result.stderr and "could not pull llama3.2:1b" in result.stderr
+    served = json.loads((state / "serve.json").read_text())
+    assert not [p for p in image.rglob("*") if p.is_file()]
+    assert not Path(f"/proc/{served['pid']}").exists()
 
 
 def test_ollama_image_bakes_the_model_given_as_build_argument() -> None:

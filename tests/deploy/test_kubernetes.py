@@ -3,17 +3,25 @@ off by NetworkPolicy, and every name the pods use resolving to something in the 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
-from tests.deploy import manifests
+from tests.deploy import dockerfiles, manifests
 from tests.deploy.compose import URL
 from tests.deploy.tools import OVERLAYS, REPO
 
 OLLAMA_CLIENT_LABEL = ("liftoff.dev/ollama-client", "true")
-# Secrets the pods read; deploy-k8s.yml creates them (they are never in the tree).
-SECRETS = {"liftoff-api-keys", "liftoff-evaluation", "liftoff-retrieval"}
+EVALUATION_CLIENT_LABEL = ("liftoff.dev/evaluation-client", "true")
+# Secrets (and their keys) the pods read; deploy-k8s.yml creates them (never in the tree).
+SECRETS = {
+    "liftoff-api-keys": {"LIFTOFF_API_KEYS"},
+    "liftoff-evaluation": {"OPENAI_API_KEY", "LIFTOFF_EVAL_API_KEYS"},
+    "liftoff-retrieval": {"OPENAI_API_KEY", "LIFTOFF_RAG_DATABASE_URL"},
+}
 
 
 @pytest.fixture(scope="module", params=OVERLAYS)
@@ -157,7 +165,7 @@ def test_services_reach_each_other_by_service_names_and_ports(docs: list[dict[st
 def test_every_referenced_config_map_renders_and_secrets_are_the_deployed_ones(
     docs: list[dict[str, Any]],
 ) -> None:
-    secrets = set()
+    secrets: dict[str, set[str]] = {}
     for _, template in manifests.pod_templates(docs):
         for container in manifests.containers(template):
             for source in container.get("envFrom", []):
@@ -165,11 +173,17 @@ def test_every_referenced_config_map_renders_and_secrets_are_the_deployed_ones(
             for item in container.get("env", []):
                 ref = item.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
-                    secrets.add(ref["name"])
+                    secrets.setdefault(ref["name"], set()).add(ref["key"])
     assert secrets == SECRETS
     workflow = (REPO / ".github" / "workflows" / "deploy-k8s.yml").read_text(encoding="utf-8")
-    for secret in SECRETS:
-        assert f"create secret generic {secret}" in workflow
+    docs_text = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    for secret, keys in SECRETS.items():
+        created = workflow.split(f"create secret generic {secret}", 1)[1].split("kubectl apply")[0]
+        by_hand = docs_text.split(f"create secret generic {secret}", 1)[1].split("\n\n")[0]
+        for key in keys:
+            assert f"--from-file={key}=" in created, f"deploy-k8s.yml: {secret} lacks {key}"
+            # The documented by-hand setup must start too: every key the pods read.
+            assert f"--from-literal={key}=" in by_hand.split("kubectl -n")[0], secret
 
 
 def test_model_pull_job_pulls_the_model_the_api_serves(docs: list[dict[str, Any]]) -> None:
@@ -195,3 +209,112 @@ def test_overlays_serve_llama31_8b_on_gpu_and_a_small_model_on_cpu() -> None:
             if doc["metadata"]["name"].startswith("liftoff-api-")
         ]
         assert config["data"]["LIFTOFF_MODEL"] == model
+
+
+def test_the_hpa_owns_the_replica_count(docs: list[dict[str, Any]]) -> None:
+    """ "When an HPA is enabled, it is recommended that the value of ``spec.replicas`` of the
+    Deployment ... be removed from their manifest(s)": each ``kubectl apply`` would scale it
+    back to the manifest's number (Kubernetes docs, "Horizontal Pod Autoscaling" >
+    "Migrating Deployments and StatefulSets to horizontal autoscaling")."""
+    for hpa in manifests.find(docs, "HorizontalPodAutoscaler"):
+        target = manifests.one(docs, "Deployment", hpa["spec"]["scaleTargetRef"]["name"])
+        assert "replicas" not in target["spec"], target["metadata"]["name"]
+
+
+def _container_env(docs: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(manifests.one(docs, "ConfigMap", source["configMapRef"]["name"])["data"])
+    for item in container.get("env", []):
+        env[item["name"]] = item.get("value", "sk-from-a-secret")
+    return env
+
+
+def test_the_gateways_together_never_ask_ollama_for_more_than_it_serves(
+    docs: list[dict[str, Any]],
+) -> None:
+    """Every gateway replica talks to the one Ollama. Each admits its concurrency limit
+    (computed here by the gateway's own settings class from the rendered environment); at
+    the HPA's maximum they must not exceed Ollama's ``OLLAMA_NUM_PARALLEL``, or requests
+    queue inside Ollama, unbounded and past the gateways' own queue and timeouts."""
+    api = manifests.one(docs, "Deployment", "api")
+    (gateway,) = api["spec"]["template"]["spec"]["containers"]
+    env = {**os.environ, **_container_env(docs, gateway), "LIFTOFF_API_KEYS": "sk-x"}
+    probe = "from liftoff.api.config import Settings; print(Settings().concurrency_limit)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    per_gateway = int(result.stdout.strip().splitlines()[-1])
+    hpa = manifests.one(docs, "HorizontalPodAutoscaler", "api")
+    (ollama,) = manifests.one(docs, "Deployment", "ollama")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    slots = int(manifests.env_of(ollama)["OLLAMA_NUM_PARALLEL"])
+    assert hpa["spec"]["maxReplicas"] * per_gateway <= slots, (
+        f"{hpa['spec']['maxReplicas']} gateways x {per_gateway} > Ollama's {slots}"
+    )
+    assert hpa["spec"]["minReplicas"] * per_gateway >= slots // 2  # and not idling Ollama
+
+
+DRAIN_SECONDS = 5  # endpoints leave kube-proxy and load balancers within a few seconds
+
+
+def _drain_and_grace(docs: list[dict[str, Any]], name: str) -> tuple[float, float]:
+    spec = manifests.one(docs, "Deployment", name)["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    env = _container_env(docs, container)
+    if "LIFTOFF_SHUTDOWN_DRAIN_SECONDS" in env:  # the gateway drains by itself
+        return float(env["LIFTOFF_SHUTDOWN_DRAIN_SECONDS"]), float(
+            env["LIFTOFF_SHUTDOWN_GRACE_SECONDS"]
+        )
+    command = container.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command")
+    drain = float(command[1]) if command and command[0] == "sleep" else 0.0
+    image_cmd = dockerfiles.parse(REPO / "images" / name / "Dockerfile").cmd()
+    grace = float(image_cmd[image_cmd.index("--timeout-graceful-shutdown") + 1])
+    return drain, grace
+
+
+@pytest.mark.parametrize("name", ["api", "evaluation"])
+def test_pods_behind_a_service_drain_before_they_stop_accepting(
+    docs: list[dict[str, Any]], name: str
+) -> None:
+    """Removing a terminating pod from its Service's endpoints happens at the same time as
+    the SIGTERM, not before it (Kubernetes docs, "Pod Lifecycle" > "Termination of Pods"), so
+    a server that stops accepting at once refuses requests still routed to it. Each pod keeps
+    accepting for a drain (the gateway's ``LIFTOFF_SHUTDOWN_DRAIN_SECONDS``, or a ``preStop``
+    sleep), and drain plus its in-flight grace fits in ``terminationGracePeriodSeconds``."""
+    drain, grace = _drain_and_grace(docs, name)
+    spec = manifests.one(docs, "Deployment", name)["spec"]["template"]["spec"]
+    period = spec.get("terminationGracePeriodSeconds", 30)
+    assert drain >= DRAIN_SECONDS, f"{name} stops accepting after {drain} s"
+    assert drain + grace < period, f"{name}: {drain} + {grace} s >= {period} s"
+
+
+def test_the_evaluation_service_takes_traffic_only_from_labelled_clients(
+    docs: list[dict[str, Any]],
+) -> None:
+    labels = manifests.one(docs, "Deployment", "evaluation")["spec"]["selector"]["matchLabels"]
+    (policy,) = [
+        p
+        for p in manifests.find(docs, "NetworkPolicy")
+        if p["spec"]["podSelector"].get("matchLabels") == labels
+    ]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"] == [{"podSelector": {"matchLabels": dict([EVALUATION_CLIENT_LABEL])}}]
+    assert _pods_with_label(docs, *EVALUATION_CLIENT_LABEL) == set()  # none by default
+
+
+def test_the_evaluation_service_gets_keys_of_its_own(docs: list[dict[str, Any]]) -> None:
+    (container,) = manifests.one(docs, "Deployment", "evaluation")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    refs = {
+        item["name"]: item["valueFrom"]["secretKeyRef"]
+        for item in container["env"]
+        if "valueFrom" in item
+    }
+    assert refs["LIFTOFF_EVAL_API_KEYS"] == {
+        "name": "liftoff-evaluation",
+        "key": "LIFTOFF_EVAL_API_KEYS",
+    }

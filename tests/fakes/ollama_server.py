@@ -96,6 +96,9 @@ class FakeOllama:
     version: str = "0.12.6"
     honours_truncate: bool = True  # False plays Ollama before 0.12.6: always truncates
     reports_context_length: bool = True  # /api/ps has "context_length" since Ollama 0.9
+    # Share of a loaded model in GPU memory, as /api/ps reports it in "size_vram": 1.0 on a
+    # working GPU, 0.0 when Ollama fell back to the CPU (e.g. an NVIDIA driver too old).
+    vram_fraction: float = 1.0
     default_num_ctx: int = 4096
     reply_tokens: int = 6  # reply length when num_predict is not set
     models: dict[str, FakeModel] = field(default_factory=dict)  # pulled
@@ -194,7 +197,8 @@ class FakeOllama:
         for name, num_ctx in self.loaded.items():
             if model := self.models.get(name):
                 expires = datetime.now(UTC).isoformat()
-                extra: dict[str, Any] = {"expires_at": expires, "size_vram": model.size}
+                vram = int(model.size * self.vram_fraction)
+                extra: dict[str, Any] = {"expires_at": expires, "size_vram": vram}
                 if self.reports_context_length:
                     extra["context_length"] = num_ctx
                 running.append({**model.tag(), **extra})

@@ -51,6 +51,7 @@ __all__ = [
     "RougeOptions",
     "Score",
     "ScoreOptions",
+    "canonical_metrics",
     "check_references",
     "score",
 ]
@@ -77,7 +78,7 @@ def score(
     settings = _check_options(options)
     hypotheses = _check_predictions(predictions)
     refs = check_references(references, len(hypotheses))
-    names = _check_metrics(metrics)
+    names = canonical_metrics(metrics)
     instances = [
         metric([name for name in names if name in metric.names], settings)
         for metric in dict.fromkeys(METRICS[name] for name in names)
@@ -163,7 +164,12 @@ def _kind(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _check_metrics(metrics: Sequence[str]) -> list[str]:
+def canonical_metrics(metrics: str | Sequence[str]) -> tuple[str, ...]:
+    """Metric names as :data:`METRICS` spells them (``ROUGEL`` → ``rougeL``), without repeats.
+
+    Raises :class:`~liftoff.evaluation.errors.InvalidInput` (``param="metrics"``) naming an
+    unknown metric, or when none is named.
+    """
     if isinstance(metrics, str):
         metrics = [metrics]
     by_lower = {name.lower(): name for name in METRICS}
@@ -178,7 +184,7 @@ def _check_metrics(metrics: Sequence[str]) -> list[str]:
             names.append(name)
     if not names:
         raise InvalidInput("no metrics requested", param="metrics")
-    return names
+    return tuple(names)
 
 
 def _add_intervals(

@@ -102,11 +102,13 @@ class Metric(ABC):
     """A metric computing one or more named scores; subclasses fill in the steps.
 
     ``names`` lists every score a metric class can compute (ROUGE computes four);
-    an instance computes ``selected``, a subset.
+    an instance computes ``selected``, a subset. ``higher_is_better`` is False for error
+    rates (TER), where a drop is an improvement.
     """
 
     names: ClassVar[tuple[str, ...]]
     scale: ClassVar[float]
+    higher_is_better: ClassVar[bool] = True
 
     def __init__(self, selected: Sequence[str], options: ScoreOptions) -> None:
         unknown = [name for name in selected if name not in self.names]

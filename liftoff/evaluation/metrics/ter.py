@@ -28,6 +28,7 @@ class TER(SacrebleuMetric):
 
     names: ClassVar[tuple[str, ...]] = ("ter",)
     scale: ClassVar[float] = 100.0
+    higher_is_better: ClassVar[bool] = False
 
     def prepare(self) -> None:
         sacrebleu_ter()

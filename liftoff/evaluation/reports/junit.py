@@ -10,11 +10,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from liftoff.evaluation.runs.gates import Check
-from liftoff.evaluation.runs.model import LoadedRun
+from liftoff.evaluation.runs.model import Run
 
 
-def render_junit(loaded: LoadedRun, checks: Sequence[Check], *, seconds: float = 0.0) -> str:
-    run = loaded.run
+def render_junit(run: Run, checks: Sequence[Check], *, seconds: float = 0.0) -> str:
     failures = sum(not check.passed for check in checks)
     errors = int(run.status != "completed")
     tests = len(checks) + 1
@@ -31,9 +30,9 @@ def render_junit(loaded: LoadedRun, checks: Sequence[Check], *, seconds: float =
     properties = ET.SubElement(suite, "properties")
     for name, value in (
         ("run_id", run.id),
-        ("target", run.spec.target),
-        ("model", run.spec.model),
-        ("dataset", run.spec.dataset or ""),
+        ("target", run.target.base_url),
+        ("model", run.target.model),
+        ("dataset", run.dataset or ""),
         ("examples", str(run.progress.total)),
     ):
         ET.SubElement(properties, "property", name=name, value=value)
@@ -50,8 +49,9 @@ def render_junit(loaded: LoadedRun, checks: Sequence[Check], *, seconds: float =
             ET.SubElement(
                 case, "failure", message=check.message, type=check.kind
             ).text = check.message
+    signatures = run.signatures or {}
     scores = "\n".join(
-        f"{name} = {score.score:.4f} ({score.signature})" for name, score in run.corpus.items()
+        f"{name} = {value:.4f} ({signatures.get(name, '')})" for name, value in run.scores.items()
     )
     ET.SubElement(suite, "system-out").text = scores
     ET.indent(suites)

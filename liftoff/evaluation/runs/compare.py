@@ -6,87 +6,76 @@ examples for both runs, and the delta's interval is the percentile interval of
 each metric's own statistics, so BLEU, chrF and TER resamples are true corpus scores.
 
     >>> comparison = compare(baseline, candidate)           # doctest: +SKIP
-    >>> d = comparison.deltas["bleu"]; d.delta, d.ci_low, d.ci_high   # doctest: +SKIP
+    >>> d = comparison.metrics["bleu"]; d.delta, d.ci.low, d.ci.high   # doctest: +SKIP
 
 A positive delta means the candidate scored higher (for TER, lower is better: see
-``improved``).
+``improved``). The models are the wire shape: ``comparison.model_dump(mode="json")``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from liftoff.evaluation.metrics import METRICS, BootstrapOptions, ScoreOptions
 from liftoff.evaluation.metrics.base import CONFIDENCE_LEVEL, Metric, resample_counts
 from liftoff.evaluation.runs.errors import RunNotComparable
-from liftoff.evaluation.runs.model import LOWER_IS_BETTER, LoadedRun
+from liftoff.evaluation.runs.model import Interval, LoadedRun
 
 DEFAULT_RESAMPLES = 1000
 
 
-@dataclass(frozen=True)
-class MetricDelta:
-    name: str
+class MetricDelta(BaseModel):
+    """One metric of a comparison: both corpus scores and the paired interval of
+    ``candidate - baseline``; ``significant`` when the interval excludes zero."""
+
+    model_config = ConfigDict(frozen=True)
+
     baseline: float
     candidate: float
-    ci_low: float
-    ci_high: float
+    ci: Interval
     scale: float
+    higher_is_better: bool
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def delta(self) -> float:
         return self.candidate - self.baseline
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
-    def higher_is_better(self) -> bool:
-        return self.name not in LOWER_IS_BETTER
+    def significant(self) -> bool:
+        return self.ci.low > 0 or self.ci.high < 0
 
     @property
     def improved(self) -> float:
         """The delta in the direction of better (positive: the candidate is better)."""
         return self.delta if self.higher_is_better else -self.delta
 
-    @property
-    def significant(self) -> bool:
-        """The interval excludes zero."""
-        return self.ci_low > 0 or self.ci_high < 0
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "baseline": self.baseline,
-            "candidate": self.candidate,
-            "delta": self.delta,
-            "ci": {"low": self.ci_low, "high": self.ci_high, "level": CONFIDENCE_LEVEL},
-            "scale": self.scale,
-            "higher_is_better": self.higher_is_better,
-            "significant": self.significant,
-        }
+class PairedBootstrap(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    resamples: int
+    seed: int
+    paired: Literal[True] = True
 
 
-@dataclass(frozen=True)
-class Comparison:
+class Comparison(BaseModel):
+    """``GET /v1/runs/{baseline}/compare/{candidate}``, and a run document's comparison."""
+
+    model_config = ConfigDict(frozen=True)
+
+    object: Literal["evaluation.comparison"] = "evaluation.comparison"
     baseline: str
     candidate: str
     examples: int
     only_in_baseline: int
     only_in_candidate: int
-    resamples: int
-    seed: int
-    deltas: dict[str, MetricDelta]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "object": "evaluation.comparison",
-            "baseline": self.baseline,
-            "candidate": self.candidate,
-            "examples": self.examples,
-            "only_in_baseline": self.only_in_baseline,
-            "only_in_candidate": self.only_in_candidate,
-            "bootstrap": {"resamples": self.resamples, "seed": self.seed, "paired": True},
-            "metrics": {name: delta.to_json() for name, delta in self.deltas.items()},
-        }
+    bootstrap: PairedBootstrap
+    metrics: dict[str, MetricDelta]
 
 
 def compare(baseline: LoadedRun, candidate: LoadedRun) -> Comparison:
@@ -96,18 +85,18 @@ def compare(baseline: LoadedRun, candidate: LoadedRun) -> Comparison:
             raise RunNotComparable(
                 f"run {side.run.id} is {side.run.status}, not completed: only scored runs compare"
             )
-    metrics = [name for name in candidate.run.corpus if name in baseline.run.corpus]
+    metrics = [name for name in candidate.run.scores if name in baseline.run.scores]
     if not metrics:
         raise RunNotComparable(
             f"runs {baseline.run.id} and {candidate.run.id} share no metric to compare"
         )
-    options = candidate.run.spec.options
-    if options.rouge != baseline.run.spec.options.rouge and any(
+    options = candidate.run.options
+    if options.rouge != baseline.run.options.rouge and any(
         name.startswith("rouge") for name in metrics
     ):
         raise RunNotComparable("the runs scored ROUGE with different options (use_stemmer)")
-    base = {r.example.id: r for r in baseline.examples if r.output is not None}
-    cand = {r.example.id: r for r in candidate.examples if r.output is not None}
+    base = {r.id: r for r in baseline.examples if r.prediction is not None}
+    cand = {r.id: r for r in candidate.examples if r.prediction is not None}
     shared = [example_id for example_id in cand if example_id in base]
     if not shared:
         raise RunNotComparable(
@@ -117,10 +106,10 @@ def compare(baseline: LoadedRun, candidate: LoadedRun) -> Comparison:
     if not bootstrap.resamples:
         bootstrap = BootstrapOptions(resamples=DEFAULT_RESAMPLES, seed=bootstrap.seed)
     deltas = paired_deltas(
-        [base[i].output or "" for i in shared],
-        [list(base[i].example.references) for i in shared],
-        [cand[i].output or "" for i in shared],
-        [list(cand[i].example.references) for i in shared],
+        [base[i].prediction or "" for i in shared],
+        [list(base[i].references) for i in shared],
+        [cand[i].prediction or "" for i in shared],
+        [list(cand[i].references) for i in shared],
         metrics,
         options.model_copy(update={"bootstrap": bootstrap}),
     )
@@ -130,9 +119,8 @@ def compare(baseline: LoadedRun, candidate: LoadedRun) -> Comparison:
         examples=len(shared),
         only_in_baseline=len(base) - len(shared),
         only_in_candidate=len(cand) - len(shared),
-        resamples=bootstrap.resamples,
-        seed=bootstrap.seed,
-        deltas=deltas,
+        bootstrap=PairedBootstrap(resamples=bootstrap.resamples, seed=bootstrap.seed),
+        metrics=deltas,
     )
 
 
@@ -172,11 +160,10 @@ def paired_deltas(
         low, high = np.percentile(np.concatenate(collected), [tail, 100 - tail])
         score_a, score_b, scale = scores[name]
         deltas[name] = MetricDelta(
-            name=name,
             baseline=score_a,
             candidate=score_b,
-            ci_low=float(low),
-            ci_high=float(high),
+            ci=Interval(low=float(low), high=float(high)),
             scale=scale,
+            higher_is_better=METRICS[name].higher_is_better,
         )
     return {name: deltas[name] for name in metrics}

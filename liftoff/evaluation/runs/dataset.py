@@ -12,10 +12,11 @@ Any problem raises :class:`DatasetError` naming the line (JSONL) or the row (a l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from liftoff.evaluation.runs.errors import DatasetError
 
@@ -25,32 +26,31 @@ _FIELDS = ("id", "prompt", "messages", "references", "metadata")
 Fail = Callable[[str], DatasetError]
 
 
-@dataclass(frozen=True)
-class Message:
-    role: str
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["system", "developer", "user", "assistant"]
     content: str
 
 
-@dataclass(frozen=True)
-class Example:
-    """One row: what to send (``prompt`` or ``messages``) and what a good answer looks like."""
+class Example(BaseModel):
+    """One row: what to send (``prompt`` or ``messages``) and what a good answer looks like.
+
+    Its JSON is the dataset row, normalized: ``{"id", "prompt" | "messages", "references",
+    "metadata"?}`` with ``references`` always a list; what a row does not have is left out.
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     id: str
+    prompt: str | None = Field(default=None, exclude_if=_absent)
+    messages: tuple[Message, ...] | None = Field(default=None, exclude_if=_absent)
     references: tuple[str, ...]
-    prompt: str | None = None
-    messages: tuple[Message, ...] | None = None
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        row: dict[str, Any] = {"id": self.id}
-        if self.prompt is not None:
-            row["prompt"] = self.prompt
-        if self.messages is not None:
-            row["messages"] = [{"role": m.role, "content": m.content} for m in self.messages]
-        row["references"] = list(self.references)
-        if self.metadata:
-            row["metadata"] = dict(self.metadata)
-        return row
+    metadata: dict[str, Any] | None = Field(default=None, exclude_if=_absent)
 
 
 def parse_jsonl(text: str, *, max_examples: int | None = None) -> list[Example]:
@@ -131,15 +131,15 @@ def _example(where: str, row: Any, default_id: str) -> Example:
     if "prompt" in row and not isinstance(prompt, str):
         raise fail(f"prompt must be a string, got {_kind(prompt)}")
     messages = _messages(row["messages"], fail) if "messages" in row else None
-    metadata = row.get("metadata", {})
-    if not isinstance(metadata, dict):
+    metadata = row.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
         raise fail(f"metadata must be an object, got {_kind(metadata)}")
     return Example(
         id=str(example_id),
         references=_references(row, fail),
         prompt=prompt,
         messages=messages,
-        metadata=metadata,
+        metadata=metadata or None,
     )
 
 
@@ -174,7 +174,7 @@ def _messages(value: Any, fail: Fail) -> tuple[Message, ...]:
                 f"messages[{position}] must be {{'role': one of {', '.join(ROLES)}, "
                 "'content': a string}"
             )
-        messages.append(Message(message["role"], message["content"]))
+        messages.append(Message(role=message["role"], content=message["content"]))
     return tuple(messages)
 
 

@@ -6,7 +6,9 @@
      │    └── TargetError                 the target cannot be used: unreachable, refuses the
      │                                    key, does not serve the model
      ├── RunNotFound (LookupError)        no run with that id in the store
-     └── RunNotComparable                 a run is not finished, or two runs share no example
+     ├── RunNotComparable                 a run is not finished, or two runs share no example
+     ├── ScoringFailed                    the scorer could not run (a worker process died)
+     └── StoreError                       the store cannot be used (written by a newer Liftoff)
 
 Generation failures of single examples are not raised: they are recorded on the example
 (after the openai client's retries), and a run with failed examples ends ``failed``.
@@ -33,3 +35,11 @@ class RunNotFound(EvaluationError, LookupError):
 
 class RunNotComparable(EvaluationError):
     """Two runs cannot be compared (yet): the message says why."""
+
+
+class ScoringFailed(EvaluationError):
+    """Scoring a run could not happen (not: the scores are bad); the run ends ``failed``."""
+
+
+class StoreError(EvaluationError):
+    """The run store cannot be used as it is; the message says why and what to do."""

@@ -17,11 +17,13 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from liftoff.evaluation.errors import InvalidInput
+from liftoff.evaluation.metrics import canonical_metrics
 from liftoff.evaluation.runs.compare import Comparison
-from liftoff.evaluation.runs.model import CorpusScore, canonical_metrics
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -46,9 +48,10 @@ class Gate:
         return f"{self.metric}{self.operator}{self.threshold:g}"
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(BaseModel):
     """One pass/fail line of a gated run: a gate, or the regression check of one metric."""
+
+    model_config = ConfigDict(frozen=True)
 
     kind: Literal["gate", "regression"]
     name: str
@@ -56,10 +59,6 @@ class Check:
     message: str
     metric: str
     value: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "passed": self.passed,
-                "message": self.message, "metric": self.metric, "value": self.value}  # fmt: skip
 
 
 def parse_gate(text: str) -> Gate:
@@ -91,18 +90,20 @@ def parse_max_drop(values: Sequence[str]) -> dict[str | None, float]:
     return drops
 
 
-def check_gates(corpus: Mapping[str, CorpusScore], gates: Iterable[Gate]) -> list[Check]:
+def check_gates(corpus: Mapping[str, float], gates: Iterable[Gate]) -> list[Check]:
+    """One check per gate on the corpus scores (a metric not scored fails its gate)."""
     checks = []
     for gate in gates:
-        result = corpus.get(gate.metric)
-        if result is None:
-            checks.append(Check("gate", str(gate), False, f"{gate.metric} was not scored",
-                                gate.metric))  # fmt: skip
+        value = corpus.get(gate.metric)
+        if value is None:
+            message = f"{gate.metric} was not scored"
+            checks.append(Check(kind="gate", name=str(gate), passed=False, message=message,
+                                metric=gate.metric))  # fmt: skip
             continue
-        passed = gate.passes(result.score)
-        verdict = "passes" if passed else "fails"
-        message = f"{gate.metric} = {result.score:.4f} {verdict} {gate}"
-        checks.append(Check("gate", str(gate), passed, message, gate.metric, result.score))
+        passed = gate.passes(value)
+        message = f"{gate.metric} = {value:.4f} {'passes' if passed else 'fails'} {gate}"
+        checks.append(Check(kind="gate", name=str(gate), passed=passed, message=message,
+                            metric=gate.metric, value=value))  # fmt: skip
     return checks
 
 
@@ -110,14 +111,14 @@ def check_regression(comparison: Comparison, max_drop: Mapping[str | None, float
     """One check per compared metric with a limit: fails when the candidate is worse than the
     baseline by more than the limit (in points of the 0-100 scale)."""
     checks = []
-    for name, delta in comparison.deltas.items():
+    for name, delta in comparison.metrics.items():
         limit = max_drop.get(name, max_drop.get(None))
         if limit is None:
             continue
         points = 100.0 / delta.scale
         drop = -delta.improved * points
         passed = drop <= limit + 1e-9
-        ci = f"95% CI of the delta [{delta.ci_low:+.4f}, {delta.ci_high:+.4f}]"
+        ci = f"95% CI of the delta [{delta.ci.low:+.4f}, {delta.ci.high:+.4f}]"
         verdict = (
             f"a drop of {drop:.2f} points, {'within' if passed else 'over'} the allowed {limit:g}"
             if drop > 0
@@ -128,6 +129,7 @@ def check_regression(comparison: Comparison, max_drop: Mapping[str | None, float
             f"{ci}); {verdict}"
         )
         checks.append(
-            Check("regression", f"{name} drop<={limit:g}", passed, message, name, delta.delta)
-        )
+            Check(kind="regression", name=f"{name} drop<={limit:g}", passed=passed,
+                  message=message, metric=name, value=delta.delta)
+        )  # fmt: skip
     return checks

@@ -1,4 +1,4 @@
-"""What a run is: its settings (``RunSpec``), its state (``RunRecord``) and its examples.
+"""What a run is: its spec, its record and its examples, one pydantic model each.
 
 A run sends every example of a dataset to a target (an OpenAI-compatible endpoint and a
 model), keeps each generated output as it arrives, then scores all of them at once.
@@ -6,18 +6,24 @@ model), keeps each generated output as it arrives, then scores all of them at on
     queued ──▶ generating ──▶ scoring ──▶ completed
                    │
                    └──▶ failed  (examples failed after retries; resuming retries them)
+
+Each model *is* its wire shape, so nothing maps a record field by field:
+``Run.model_dump(mode="json")`` is ``GET /v1/runs/{id}``, ``ExampleRecord.model_dump(mode="json")``
+is one row of ``GET /v1/runs/{id}/examples`` and of a run document, and ``model_validate``
+reads either back. The store keeps the same shapes (see ``liftoff.evaluation.runs.store``).
+
+    >>> spec = RunSpec(target=TargetRef(base_url="http://127.0.0.1:8000/v1"), metrics=("bleu",))
+    >>> spec.target.model is None  # the target's first model, resolved when the run is created
+    True
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
-from liftoff.evaluation.errors import InvalidInput
-from liftoff.evaluation.metrics import METRICS, ScoreOptions
+from liftoff.evaluation.metrics import DEFAULT_METRICS, METRICS, ScoreOptions
 from liftoff.evaluation.metrics.base import CONFIDENCE_LEVEL
 from liftoff.evaluation.runs.dataset import Example
 
@@ -27,14 +33,24 @@ Endpoint = Literal["auto", "chat", "completions"]
 UNFINISHED: tuple[RunStatus, ...] = ("queued", "generating", "scoring")
 
 
-class GenerationParams(BaseModel):
+class _Request(BaseModel):
+    """What a caller chooses: unknown fields are refused, values never change afterwards."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Record(BaseModel):
+    """What the service and the CLI write: read back leniently (a newer writer may add fields)."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+class GenerationParams(_Request):
     """Sampling parameters sent with every request of a run (greedy and seeded by default).
 
     >>> GenerationParams(max_tokens=32, stop="\\n").stop
     ['\\n']
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_tokens: int | None = Field(default=256, ge=1)
     temperature: float = Field(default=0.0, ge=0, le=2)
@@ -48,60 +64,111 @@ class GenerationParams(BaseModel):
         return [value] if isinstance(value, str) else value
 
 
-class RunSpec(BaseModel):
-    """Everything that decides a run's outputs and scores; stored with the run."""
+class TargetRef(_Request):
+    """Where a run generates: an OpenAI-compatible base URL, a model, and which endpoint
+    (``auto``: prompt rows to ``/completions``, messages rows to ``/chat/completions``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    target: str
-    model: str
+    base_url: str
+    model: str | None = None  # None: the first model the target lists, resolved at creation
     endpoint: Endpoint = "auto"
-    generation: GenerationParams = GenerationParams()
-    metrics: tuple[str, ...]
-    options: ScoreOptions = ScoreOptions()
-    concurrency: int = Field(default=4, ge=1)
+
+
+class RunSpec(_Request):
+    """Everything that decides a run's outputs and scores: what a caller asks for, and
+    (with the model resolved and the metric names canonical) what the run stores."""
+
     name: str | None = None
     dataset: str | None = None
+    target: TargetRef
+    generation: GenerationParams = GenerationParams()
+    concurrency: int = Field(default=4, ge=1)
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    options: ScoreOptions = ScoreOptions()
 
 
-@dataclass(frozen=True)
-class CorpusScore:
-    """One metric's corpus score with its 95% interval and signature, as stored."""
+class ResolvedTarget(TargetRef):
+    """The target of a stored run: the model is always named."""
 
-    score: float
-    signature: str
-    scale: float
-    ci_low: float | None = None
-    ci_high: float | None = None
+    model_config = ConfigDict(extra="ignore")
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "score": self.score,
-            "ci": None if self.ci_low is None else {"low": self.ci_low, "high": self.ci_high},
-            "signature": self.signature,
-            "scale": self.scale,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CorpusScore:
-        ci = data.get("ci")
-        return cls(
-            score=data["score"],
-            signature=data["signature"],
-            scale=data["scale"],
-            ci_low=ci["low"] if ci else None,
-            ci_high=ci["high"] if ci else None,
-        )
+    model: str
 
 
-@dataclass(frozen=True)
-class ExampleRecord:
-    """One example of a run: the row, what the target answered, and its scores."""
+class Progress(_Record):
+    total: int
+    done: int
+    failed: int
 
-    position: int
-    example: Example
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def pending(self) -> int:
+        return self.total - self.done - self.failed
+
+
+class Interval(_Record):
+    """A 95% confidence interval (percentile bootstrap), as ``POST /v1/scores`` shapes it."""
+
+    low: float
+    high: float
+    level: float = CONFIDENCE_LEVEL
+
+
+class CorpusScores(_Record):
+    """What scoring adds to a run: corpus scores, their intervals (for the metrics that have
+    one; null when none has) and signatures, each keyed by metric in the run's order."""
+
+    corpus: dict[str, float]
+    confidence_intervals: dict[str, Interval] | None = None
+    signatures: dict[str, str]
+
+
+class Run(RunSpec):
+    """A run as stored and sent: its spec, status, progress and, once completed, the corpus
+    scores with their intervals and signatures (shaped as in ``POST /v1/scores``).
+
+    ``corpus``, ``confidence_intervals`` and ``signatures`` are null until the run is scored;
+    their keys follow ``metrics``.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    object: Literal["evaluation.run"] = "evaluation.run"
+    status: RunStatus
+    origin: str
+    created_at: str
+    updated_at: str
+    target: ResolvedTarget
+    progress: Progress
+    error: str | None = None
+    corpus: dict[str, float] | None = None
+    confidence_intervals: dict[str, Interval] | None = None
+    signatures: dict[str, str] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in UNFINISHED
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """The corpus scores (empty until the run is completed)."""
+        return self.corpus or {}
+
+    def interval(self, metric: str) -> Interval | None:
+        return (self.confidence_intervals or {}).get(metric)
+
+
+class ExampleRecord(Example):
+    """One example of a run: the row, what the target answered, and its scores.
+
+    ``scores`` holds each metric's score and, for ROUGE, ``<name>_precision`` and
+    ``<name>_recall``; null until the run is scored.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
     status: ExampleStatus = "pending"
-    output: str | None = None
+    prediction: str | None = None
     error: str | None = None
     attempts: int = 0
     latency_s: float | None = None
@@ -109,117 +176,43 @@ class ExampleRecord:
     completion_tokens: int | None = None
     finish_reason: str | None = None
     generated_at: str | None = None
-    scores: Mapping[str, float] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.example.to_json(),
-            "status": self.status,
-            "prediction": self.output,
-            "error": self.error,
-            "attempts": self.attempts,
-            "latency_s": self.latency_s,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "finish_reason": self.finish_reason,
-            "generated_at": self.generated_at,
-            "scores": dict(self.scores) if self.scores is not None else None,
-        }
+    scores: dict[str, float] | None = None
 
 
-@dataclass(frozen=True)
-class Progress:
-    total: int
-    done: int
-    failed: int
+class Generation(BaseModel):
+    """What the target answered for one example: the fields of :class:`ExampleRecord` that
+    generating fills in."""
 
-    @property
-    def pending(self) -> int:
-        return self.total - self.done - self.failed
+    model_config = ConfigDict(frozen=True)
 
-    def to_json(self) -> dict[str, int]:
-        return {"total": self.total, "done": self.done, "failed": self.failed,
-                "pending": self.pending}  # fmt: skip
+    prediction: str
+    latency_s: float
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """A run as stored: settings, status, progress and, once completed, corpus scores."""
+class Distribution(_Record):
+    """One metric's per-example scores in a run: how many, their mean and median, and how
+    many fall in each of ``len(counts)`` equal bins over [0, ``top``] (the last bin includes
+    ``top``). ``top`` is the metric's scale, or the largest score when that is larger (TER
+    can exceed 100)."""
 
-    id: str
-    spec: RunSpec
-    status: RunStatus
-    origin: str
-    created_at: str
-    updated_at: str
-    progress: Progress
-    error: str | None = None
-    corpus: Mapping[str, CorpusScore] = field(default_factory=dict)
-
-    @property
-    def finished(self) -> bool:
-        return self.status not in UNFINISHED
-
-    def to_json(self) -> dict[str, Any]:
-        """The run on the wire: ``corpus``, ``confidence_intervals`` and ``signatures`` are
-        shaped as in ``POST /v1/scores``."""
-        spec = self.spec
-        return {
-            "id": self.id,
-            "object": "evaluation.run",
-            "name": spec.name,
-            "dataset": spec.dataset,
-            "status": self.status,
-            "origin": self.origin,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "target": {"base_url": spec.target, "model": spec.model, "endpoint": spec.endpoint},
-            "generation": spec.generation.model_dump(),
-            "concurrency": spec.concurrency,
-            "metrics": list(spec.metrics),
-            "options": spec.options.model_dump(),
-            "progress": self.progress.to_json(),
-            "error": self.error,
-            "corpus": {name: s.score for name, s in self.corpus.items()} or None,
-            "confidence_intervals": {
-                name: {"low": s.ci_low, "high": s.ci_high, "level": CONFIDENCE_LEVEL}
-                for name, s in self.corpus.items()
-                if s.ci_low is not None
-            }
-            or None,
-            "signatures": {name: s.signature for name, s in self.corpus.items()} or None,
-        }
+    metric: str
+    count: int
+    mean: float
+    median: float
+    top: float
+    counts: list[int]
 
 
-def canonical_metrics(names: Sequence[str]) -> tuple[str, ...]:
-    """Metric names as the library spells them (``ROUGEL`` → ``rougeL``), without repeats.
+class LoadedRun(BaseModel):
+    """A run with all its examples in dataset order: what comparisons read."""
 
-    Raises :class:`~liftoff.evaluation.errors.InvalidInput` naming an unknown metric.
-    """
-    by_lower = {name.lower(): name for name in METRICS}
-    found: list[str] = []
-    for requested in names:
-        name = by_lower.get(requested.lower()) if isinstance(requested, str) else None
-        if name is None:
-            raise InvalidInput(
-                f"unknown metric {requested!r}; known: {', '.join(METRICS)}", param="metrics"
-            )
-        if name not in found:
-            found.append(name)
-    if not found:
-        raise InvalidInput("no metrics requested", param="metrics")
-    return tuple(found)
+    model_config = ConfigDict(frozen=True)
 
-
-LOWER_IS_BETTER = frozenset({"ter"})
-
-
-@dataclass(frozen=True)
-class LoadedRun:
-    """A run with all its examples: what reports and comparisons read."""
-
-    run: RunRecord
-    examples: tuple[ExampleRecord, ...]
+    run: Run
+    examples: list[ExampleRecord]
 
     def per_example(self, metric: str) -> list[tuple[ExampleRecord, float]]:
         """Scored examples with their ``metric`` score, in dataset order."""
@@ -228,3 +221,8 @@ class LoadedRun:
             for record in self.examples
             if record.scores is not None and metric in record.scores
         ]
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger ``metric`` score is better (False for TER, an error rate)."""
+    return METRICS[metric].higher_is_better

@@ -23,8 +23,7 @@ from openai import NOT_GIVEN, AsyncOpenAI
 
 from liftoff.evaluation.runs.dataset import Example
 from liftoff.evaluation.runs.errors import TargetError
-from liftoff.evaluation.runs.model import Endpoint, GenerationParams
-from liftoff.evaluation.runs.store import Generation
+from liftoff.evaluation.runs.model import Endpoint, Generation, GenerationParams
 
 _NO_KEY = "no-key"  # the SDK insists on a key; servers without auth ignore it
 
@@ -145,7 +144,7 @@ class Target:
         except (openai.OpenAIError, IndexError) as exc:
             raise GenerationFailed(f"unusable answer from the target: {exc}") from exc
         return Generation(
-            text=text,
+            prediction=text,
             latency_s=round(time.perf_counter() - started, 4),
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from liftoff.evaluation.config import Settings
-from liftoff.evaluation.runs.store import RunStore
+from liftoff.evaluation.runs.store.sqlite import SQLiteRunStore
 from liftoff.evaluation.service import errors
 from liftoff.evaluation.service.manager import RunManager
 from liftoff.evaluation.service.observability import EvaluationMetrics
@@ -28,21 +28,21 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = RunStore(settings.store)
+        store = await SQLiteRunStore.open(settings.store)
         pool = ScoringPool(settings.score_workers)
         pool.start()
         manager = RunManager(store, pool, settings, metrics)
         app.state.store, app.state.pool, app.state.manager = store, pool, manager
         logger.info("evaluation service: runs in %s, default target %s", store.path,
                     settings.target)  # fmt: skip
-        if settings.resume_on_start:
-            manager.resume_unfinished()
         try:
+            if settings.resume_on_start:
+                await manager.resume_unfinished()
             yield
         finally:
             await manager.close()
             pool.close()
-            store.close()
+            await store.close()
             logger.info("evaluation service stopped")
 
     app = FastAPI(

@@ -1,13 +1,15 @@
-"""Wire shapes of the evaluation service's requests (unknown fields are refused)."""
+"""Wire shapes of the evaluation service: requests (unknown fields are refused) and the
+lists it answers with. A run, an example and a comparison are their models' own shapes
+(``liftoff.evaluation.runs.model``, ``liftoff.evaluation.runs.compare``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictStr
 
 from liftoff.evaluation.metrics import DEFAULT_METRICS, ScoreOptions
-from liftoff.evaluation.runs.model import Endpoint, GenerationParams
+from liftoff.evaluation.runs.model import Endpoint, ExampleRecord, GenerationParams, Run
 
 
 class _Strict(BaseModel):
@@ -76,3 +78,20 @@ class RunCreate(_Strict):
 
 class ResumeRequest(_Strict):
     api_key: SecretStr | None = None
+
+
+class RunList(BaseModel):
+    """``GET /v1/runs``: runs, newest first."""
+
+    object: Literal["list"] = "list"
+    data: list[Run]
+
+
+class ExampleList(BaseModel):
+    """``GET /v1/runs/{id}/examples``: a page of examples in dataset order; ``total`` counts
+    all the run's examples."""
+
+    object: Literal["list"] = "list"
+    total: int
+    offset: int
+    data: list[ExampleRecord]

@@ -18,9 +18,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from liftoff.evaluation.errors import InvalidInput
-from liftoff.evaluation.metrics import ScoreOptions, check_references, score
+from liftoff.evaluation.metrics import ScoreOptions, canonical_metrics, check_references, score
 from liftoff.evaluation.reports.scores import scores_json
-from liftoff.evaluation.runs.model import canonical_metrics
 from liftoff.evaluation.service.errors import ScoringUnavailable
 
 logger = logging.getLogger(__name__)

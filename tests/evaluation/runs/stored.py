@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from liftoff.evaluation.metrics import score
-from liftoff.evaluation.runs import runner
+from liftoff.evaluation.metrics import Score, score
 from liftoff.evaluation.runs.dataset import Example
-from liftoff.evaluation.runs.model import RunRecord, RunSpec
-from liftoff.evaluation.runs.store import Generation, RunStore
+from liftoff.evaluation.runs.executor import RunExecutor, ScoringJob
+from liftoff.evaluation.runs.model import Generation, LoadedRun, Run, RunSpec, TargetRef
+from liftoff.evaluation.runs.store import RunStore
 
 FAST = ("bleu", "chrf", "ter", "rouge1", "rougeL")
+SPEC = RunSpec(target=TargetRef(base_url="http://127.0.0.1:9/v1", model="m"), metrics=FAST)
 
 
 def examples(references: Sequence[Sequence[str]], prefix: str = "ex") -> list[Example]:
@@ -20,17 +21,24 @@ def examples(references: Sequence[Sequence[str]], prefix: str = "ex") -> list[Ex
     ]
 
 
-def completed_run(
+async def score_here(job: ScoringJob) -> Mapping[str, Score]:
+    return score(*job.arguments())
+
+
+async def completed_run(
     store: RunStore,
     rows: Sequence[Example],
     predictions: Sequence[str],
     metrics: Sequence[str] = FAST,
     *,
     origin: str = "test",
-) -> RunRecord:
-    spec = RunSpec(target="http://127.0.0.1:9/v1", model="m", metrics=tuple(metrics))
-    run = store.create_run(spec, rows, origin=origin)
-    for position, prediction in enumerate(predictions):
-        store.record_output(run.id, position, Generation(prediction, latency_s=0.01))
-    job = runner.scoring_job(store, run.id)
-    return runner.finish(store, job, score(*job.arguments()))
+) -> Run:
+    run = await store.create_run(SPEC.model_copy(update={"metrics": tuple(metrics)}), rows,
+                                 origin=origin)  # fmt: skip
+    for row, prediction in zip(rows, predictions, strict=True):
+        await store.record_output(run.id, row.id, Generation(prediction=prediction, latency_s=0.01))
+    return await RunExecutor(store, score_here).score(run.id)
+
+
+async def loaded(store: RunStore, run_id: str) -> LoadedRun:
+    return LoadedRun(run=await store.get_run(run_id), examples=await store.examples(run_id))

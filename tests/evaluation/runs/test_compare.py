@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from liftoff.evaluation.metrics import score
@@ -11,7 +9,7 @@ from liftoff.evaluation.runs.compare import compare
 from liftoff.evaluation.runs.errors import RunNotComparable
 from liftoff.evaluation.runs.model import LoadedRun
 from liftoff.evaluation.runs.store import RunStore
-from tests.evaluation.runs.stored import FAST, completed_run, examples
+from tests.evaluation.runs.stored import FAST, completed_run, examples, loaded
 
 REFERENCES = [
     ["the cat sat on the mat"], ["a dog barked at the mailman"], ["it is raining today"],
@@ -26,50 +24,49 @@ BETTER = [
 ]  # fmt: skip
 
 
-def _loaded(store: RunStore, predictions: list[str], prefix: str = "ex") -> LoadedRun:
-    run = completed_run(store, examples(REFERENCES, prefix), predictions)
-    return LoadedRun(run, tuple(store.examples(run.id)))
+async def _loaded(store: RunStore, predictions: list[str], prefix: str = "ex") -> LoadedRun:
+    run = await completed_run(store, examples(REFERENCES, prefix), predictions)
+    return await loaded(store, run.id)
 
 
-def test_deltas_are_the_corpus_scores_of_both_runs_with_a_paired_interval(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite3")
-    baseline, candidate = _loaded(store, WORSE), _loaded(store, BETTER)
+async def test_deltas_are_the_corpus_scores_of_both_runs_with_a_paired_interval(
+    store: RunStore,
+) -> None:
+    baseline, candidate = await _loaded(store, WORSE), await _loaded(store, BETTER)
     comparison = compare(baseline, candidate)
     before = score(WORSE, REFERENCES, FAST)
     after = score(BETTER, REFERENCES, FAST)
     assert comparison.examples == len(REFERENCES)
-    assert list(comparison.deltas) == list(FAST)
-    for name, delta in comparison.deltas.items():
+    assert list(comparison.metrics) == list(FAST)
+    for name, delta in comparison.metrics.items():
         assert delta.baseline == pytest.approx(before[name].corpus, abs=1e-9)
         assert delta.candidate == pytest.approx(after[name].corpus, abs=1e-9)
-        assert delta.ci_low <= delta.delta <= delta.ci_high
+        assert delta.ci.low <= delta.delta <= delta.ci.high
         assert delta.improved > 0  # better on every metric, TER included (it went down)
-    assert comparison.deltas["ter"].delta < 0
-    assert comparison.deltas["bleu"].significant
+    assert comparison.metrics["ter"].delta < 0 and not comparison.metrics["ter"].higher_is_better
+    assert comparison.metrics["bleu"].significant
     assert compare(baseline, candidate) == comparison  # seeded: the same interval every time
     same = compare(candidate, candidate)
-    assert all(d.delta == 0 and d.ci_low == d.ci_high == 0 for d in same.deltas.values())
+    assert all(d.delta == 0 and d.ci.low == d.ci.high == 0 for d in same.metrics.values())
 
 
-def test_only_examples_in_both_runs_are_paired(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite3")
-    baseline = _loaded(store, WORSE)
-    other = completed_run(store, examples(REFERENCES[:3]) + examples(REFERENCES[3:4], "new"),
-                          BETTER[:4])  # fmt: skip
-    comparison = compare(baseline, LoadedRun(other, tuple(store.examples(other.id))))
+async def test_only_examples_in_both_runs_are_paired(store: RunStore) -> None:
+    baseline = await _loaded(store, WORSE)
+    rows = examples(REFERENCES[:3]) + examples(REFERENCES[3:4], "new")
+    other = await completed_run(store, rows, BETTER[:4])
+    comparison = compare(baseline, await loaded(store, other.id))
     assert (comparison.examples, comparison.only_in_baseline, comparison.only_in_candidate) == (
         3, 5, 1,
     )  # fmt: skip
     expected = score(BETTER[:3], REFERENCES[:3], ["bleu"])["bleu"].corpus
-    assert comparison.deltas["bleu"].candidate == pytest.approx(expected, abs=1e-9)
+    assert comparison.metrics["bleu"].candidate == pytest.approx(expected, abs=1e-9)
 
 
-def test_unfinished_or_disjoint_runs_do_not_compare(tmp_path: Path) -> None:
-    store = RunStore(tmp_path / "runs.sqlite3")
-    baseline = _loaded(store, WORSE)
-    disjoint = _loaded(store, BETTER, prefix="other")
+async def test_unfinished_or_disjoint_runs_do_not_compare(store: RunStore) -> None:
+    baseline = await _loaded(store, WORSE)
+    disjoint = await _loaded(store, BETTER, prefix="other")
     with pytest.raises(RunNotComparable, match="no example id in common"):
         compare(baseline, disjoint)
-    queued = store.create_run(baseline.run.spec, examples(REFERENCES), origin="test")
+    queued = await store.create_run(baseline.run, examples(REFERENCES), origin="test")
     with pytest.raises(RunNotComparable, match=f"run {queued.id} is queued, not completed"):
-        compare(baseline, LoadedRun(queued, tuple(store.examples(queued.id))))
+        compare(baseline, await loaded(store, queued.id))

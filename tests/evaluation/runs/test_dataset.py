@@ -24,7 +24,7 @@ def test_rows_with_prompts_messages_ids_and_reference_lists_are_parsed() -> None
     examples = parse_jsonl(text)
     assert [e.id for e in examples] == ["a", "3", "7"]  # the line number when no id
     assert examples[0].prompt == "2+2=" and examples[0].references == ("4",)
-    assert examples[1].messages == (Message("user", "hi"),)
+    assert examples[1].messages == (Message(role="user", content="hi"),)
     assert examples[1].references == ("a", "b")
     assert examples[1].metadata == {"topic": "greeting"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from liftoff.evaluation.errors import InvalidInput
-from liftoff.evaluation.runs.compare import Comparison, MetricDelta
+from liftoff.evaluation.runs.compare import Comparison, MetricDelta, PairedBootstrap
 from liftoff.evaluation.runs.gates import (
     Gate,
     check_gates,
@@ -13,7 +13,7 @@ from liftoff.evaluation.runs.gates import (
     parse_gate,
     parse_max_drop,
 )
-from liftoff.evaluation.runs.model import CorpusScore
+from liftoff.evaluation.runs.model import Interval
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_max_drop_applies_to_every_metric_or_one() -> None:
 
 
 def test_gates_compare_corpus_scores_and_flag_missing_metrics() -> None:
-    corpus = {"bleu": CorpusScore(25.0, "sig", 100.0), "ter": CorpusScore(70.0, "sig", 100.0)}
+    corpus = {"bleu": 25.0, "ter": 70.0}
     checks = check_gates(corpus, [Gate("bleu", ">=", 20), Gate("ter", "<=", 60),
                                   Gate("meteor", ">=", 0.1)])  # fmt: skip
     assert [c.passed for c in checks] == [True, False, False]
@@ -62,9 +62,10 @@ def test_gates_compare_corpus_scores_and_flag_missing_metrics() -> None:
 def _comparison(**deltas: tuple[float, float, float]) -> Comparison:
     return Comparison(
         baseline="a", candidate="b", examples=10, only_in_baseline=0, only_in_candidate=0,
-        resamples=100, seed=1,
-        deltas={name: MetricDelta(name, base, cand, -1.0, 1.0, scale)
-                for name, (base, cand, scale) in deltas.items()},
+        bootstrap=PairedBootstrap(resamples=100, seed=1),
+        metrics={name: MetricDelta(baseline=base, candidate=cand, ci=Interval(low=-1, high=1),
+                                   scale=scale, higher_is_better=name != "ter")
+                 for name, (base, cand, scale) in deltas.items()},
     )  # fmt: skip
 
 

@@ -1,84 +1,232 @@
-"""The SQLite run store: WAL, atomic creation, outputs kept one by one, scores stored."""
+"""The SQLite run store: WAL, atomic creation, outputs kept one by one, scores stored, one query
+per list, and stores written by the first release upgraded in place."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import statistics
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from liftoff.evaluation.metrics import score
 from liftoff.evaluation.runs.dataset import Example
-from liftoff.evaluation.runs.errors import RunNotFound
-from liftoff.evaluation.runs.model import RunSpec
-from liftoff.evaluation.runs.store import Generation, RunStore
-from tests.evaluation.runs.stored import FAST, completed_run, examples
+from liftoff.evaluation.runs.errors import RunNotFound, StoreError
+from liftoff.evaluation.runs.model import Generation, Run
+from liftoff.evaluation.runs.store.sqlite import SQLiteRunStore
+from liftoff.evaluation.runs.store.sqlite_schema import SCHEMA_VERSION
+from tests.evaluation.runs.stored import FAST, SPEC, completed_run, examples
 
-SPEC = RunSpec(target="http://127.0.0.1:9/v1", model="m", metrics=("bleu",))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> RunStore:
-    return RunStore(tmp_path / "nested" / "runs.sqlite3")
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def test_the_store_is_created_with_its_directory_in_wal_mode(store: RunStore) -> None:
+async def test_the_store_is_created_with_its_directory_in_wal_mode(store: SQLiteRunStore) -> None:
     with sqlite3.connect(store.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    store.check_writable()
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    await store.check_writable()
 
 
-def test_a_run_and_its_examples_are_created_together_or_not_at_all(store: RunStore) -> None:
-    duplicate = [Example("same", ("a",), prompt="x"), Example("same", ("b",), prompt="y")]
+async def test_a_run_and_its_examples_are_created_together_or_not_at_all(
+    store: SQLiteRunStore,
+) -> None:
+    duplicate = [Example(id="same", references=("a",), prompt="x"),
+                 Example(id="same", references=("b",), prompt="y")]  # fmt: skip
     with pytest.raises(sqlite3.IntegrityError):
-        store.create_run(SPEC, duplicate, origin="test")
-    assert store.list_runs() == []
-    assert store.path.stat().st_size > 0
+        await store.create_run(SPEC, duplicate, origin="test")
+    assert await store.list_runs() == []
     with sqlite3.connect(store.path) as db:
         assert db.execute("SELECT count(*) FROM examples").fetchone()[0] == 0
 
 
-def test_outputs_are_committed_one_by_one_and_survive_reopening(store: RunStore) -> None:
-    run = store.create_run(SPEC, examples([["a"], ["b"], ["c"]]), origin="service")
+async def test_outputs_are_committed_one_by_one_and_survive_reopening(
+    store: SQLiteRunStore,
+) -> None:
+    run = await store.create_run(SPEC, examples([["a"], ["b"], ["c"]]), origin="service")
     assert run.status == "queued" and run.progress.pending == 3
-    store.record_output(run.id, 0, Generation("out a", 0.5, 3, 2, "stop"))
-    store.record_failure(run.id, 2, "the target answered 500: boom")
-    reopened = RunStore(store.path)  # another connection sees the commits: nothing buffered
-    progress = reopened.get_run(run.id).progress
-    assert (progress.done, progress.failed, progress.pending) == (1, 1, 1)
-    todo = reopened.examples(run.id, statuses=("pending", "failed"))
-    assert [r.example.id for r in todo] == ["ex1", "ex2"]
-    first = reopened.examples(run.id, limit=1)[0]
-    assert (first.output, first.attempts, first.prompt_tokens, first.finish_reason) == (
-        "out a", 1, 3, "stop",
-    )  # fmt: skip
-    assert reopened.unfinished_runs("service") == [run.id]
-    assert reopened.unfinished_runs("cli") == []
+    answer = Generation(prediction="out a", latency_s=0.5, prompt_tokens=3, completion_tokens=2,
+                        finish_reason="stop")  # fmt: skip
+    await store.record_output(run.id, "ex0", answer)
+    await store.record_failure(run.id, "ex2", "the target answered 500: boom")
+    reopened = await SQLiteRunStore.open(store.path)  # another connection sees the commits
+    try:
+        progress = (await reopened.get_run(run.id)).progress
+        assert (progress.done, progress.failed, progress.pending) == (1, 1, 1)
+        todo = await reopened.examples(run.id, statuses=("pending", "failed"))
+        assert [r.id for r in todo] == ["ex1", "ex2"]
+        first = (await reopened.examples(run.id, limit=1))[0]
+        assert (first.prediction, first.attempts, first.prompt_tokens, first.finish_reason) == (
+            "out a", 1, 3, "stop",
+        )  # fmt: skip
+        assert await reopened.unfinished_runs("service") == [run.id]
+        assert await reopened.unfinished_runs("cli") == []
+    finally:
+        await reopened.close()
 
 
-def test_scores_are_stored_per_example_and_for_the_corpus(store: RunStore) -> None:
+async def test_scores_are_stored_per_example_and_for_the_corpus(store: SQLiteRunStore) -> None:
     rows = examples([["the cat sat on the mat"], ["a dog barked", "the dog barked"]])
     predictions = ["the cat sat on a mat", "a dog barked loudly"]
-    run = completed_run(store, rows, predictions)
+    run = await completed_run(store, rows, predictions)
     expected = score(predictions, [list(r.references) for r in rows], FAST)
     assert run.status == "completed"
-    assert {name: s.score for name, s in run.corpus.items()} == {
-        name: s.corpus for name, s in expected.items()
-    }
-    assert run.corpus["bleu"].signature == expected["bleu"].signature
-    ci = expected["rougeL"].ci
-    assert ci is not None and (run.corpus["rougeL"].ci_low, run.corpus["rougeL"].ci_high) == (
-        ci.low, ci.high,
-    )  # fmt: skip
-    stored = store.examples(run.id)
+    assert run.corpus == {name: s.corpus for name, s in expected.items()}
+    assert run.signatures is not None and run.signatures["bleu"] == expected["bleu"].signature
+    ci, stored_ci = expected["rougeL"].ci, run.interval("rougeL")
+    assert ci is not None and stored_ci is not None
+    assert (stored_ci.low, stored_ci.high, stored_ci.level) == (ci.low, ci.high, 0.95)
+    stored = await store.examples(run.id)
     assert [r.scores["bleu"] for r in stored if r.scores] == list(expected["bleu"].per_example)
     assert stored[1].scores is not None
     assert stored[1].scores["rougeL_precision"] == expected["rougeL"].components["precision"][1]
-    assert store.unfinished_runs("test") == []
+    assert await store.unfinished_runs("test") == []
+    values = expected["ter"].per_example
+    ter = await store.distribution(run.id, "ter", bins=10)
+    assert ter is not None and (ter.count, sum(ter.counts), ter.top) == (2, 2, max(100, *values))
+    assert ter.mean == pytest.approx(statistics.fmean(values), abs=1e-12)
+    assert ter.median == pytest.approx(statistics.median(values), abs=1e-12)
+    assert await store.distribution(run.id, "meteor", bins=10) is None  # not scored with it
 
 
-def test_unknown_runs_are_reported(store: RunStore) -> None:
+async def test_the_worst_examples_come_first_ties_in_dataset_order(store: SQLiteRunStore) -> None:
+    rows = examples([["the cat sat on the mat"]] * 4)
+    predictions = ["the cat sat on the mat", "a dog", "the cat sat", "a dog"]
+    run = await completed_run(store, rows, predictions, ["bleu", "ter"])
+    worst_bleu = await store.worst_examples(run.id, "bleu", 3, higher_is_better=True)
+    assert [r.id for r in worst_bleu] == ["ex1", "ex3", "ex2"]
+    worst_ter = await store.worst_examples(run.id, "ter", 1, higher_is_better=False)
+    assert [r.id for r in worst_ter] == ["ex1"]  # the highest TER is the worst
+    assert await store.worst_examples(run.id, "meteor", 3, higher_is_better=True) == []
+
+
+async def test_unknown_runs_are_reported(store: SQLiteRunStore) -> None:
     with pytest.raises(RunNotFound, match="no run 'nope' in the store"):
-        store.get_run("nope")
+        await store.get_run("nope")
     with pytest.raises(RunNotFound):
-        store.examples("nope")
+        await store.examples("nope")
+    with pytest.raises(RunNotFound):
+        await store.distribution("nope", "bleu", bins=10)
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every SQL statement the stores opened from now on execute."""
+    executed: list[str] = []
+    connect = sqlite3.connect
+
+    def traced(*args: object, **kwargs: object) -> sqlite3.Connection:
+        db = connect(*args, **kwargs)  # type: ignore[arg-type]
+        db.set_trace_callback(executed.append)
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    yield executed
+
+
+async def test_listing_a_thousand_runs_with_their_progress_is_one_query(
+    tmp_path: Path, statements: list[str]
+) -> None:
+    store = await SQLiteRunStore.open(tmp_path / "runs.sqlite3")
+    try:
+        for index in range(30):
+            run = await store.create_run(SPEC, examples([["a"]] * 3), origin="test")
+            if index % 3 == 0:
+                await store.record_output(run.id, "ex0", Generation(prediction="a", latency_s=0))
+        statements.clear()
+        runs = await store.list_runs(limit=1000)
+        queries = [sql for sql in statements if not sql.startswith("PRAGMA")]  # new connections
+        assert len(queries) == 1 and queries[0].lstrip().startswith("SELECT"), queries
+    finally:
+        await store.close()
+    assert len(runs) == 30
+    assert sum(run.progress.done for run in runs) == 10
+    assert all(run.progress.total == 3 for run in runs)
+
+
+def _v1_store(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.executescript((FIXTURES / "store-v1.sql").read_text())
+
+
+async def test_a_store_of_the_first_release_is_upgraded_and_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    _v1_store(path)
+    with sqlite3.connect(path) as db:
+        old = {row[0]: (json.loads(row[1]), row[2]) for row in db.execute(
+            "SELECT id, corpus, status FROM runs WHERE corpus IS NOT NULL")}  # fmt: skip
+        outputs = dict(db.execute("SELECT id, output FROM examples WHERE run_id = 'be99f8a278d6'"))
+    store = await SQLiteRunStore.open(path)
+    try:
+        runs = {run.id: run for run in await store.list_runs()}
+        for run_id, (corpus, status) in old.items():
+            run = runs[run_id]
+            assert run.status == status == "completed"
+            assert run.corpus == {name: s["score"] for name, s in corpus.items()}
+            assert run.signatures == {name: s["signature"] for name, s in corpus.items()}
+            for name, s in corpus.items():
+                interval = run.interval(name)
+                assert interval is not None
+                assert (interval.low, interval.high) == (s["ci"]["low"], s["ci"]["high"])
+        first = runs["be99f8a278d6"]
+        assert (first.target.base_url, first.target.model, first.target.endpoint) == (
+            "http://127.0.0.1:41879/v1", "gemma-3-270m-q4_k_m", "auto",
+        )  # fmt: skip
+        assert first.generation.stop == ["\n"] and first.origin == "cli"
+        records = await store.examples(first.id)
+        assert {r.id: r.prediction for r in records} == outputs
+        meteor = await store.distribution(first.id, "meteor", bins=10)  # indexed when upgraded
+        assert meteor is not None and meteor.count == 4
+        assert meteor.mean == pytest.approx(statistics.fmean(
+            r.scores["meteor"] for r in records if r.scores))  # fmt: skip
+        worst = await store.worst_examples(first.id, "bleu", 1, higher_is_better=True)
+        assert [r.id for r in worst] == [min(records, key=lambda r: (r.scores or {})["bleu"]).id]
+        assert records[0].metadata == {"topic": "nature"} and records[2].messages is not None
+        failed = runs["bb91708eea84"]
+        assert failed.status == "failed" and failed.corpus is None
+        assert (failed.progress.failed, failed.progress.total) == (4, 4)
+        # The interrupted service run resumes with the three examples it had not generated.
+        assert await store.unfinished_runs("service") == ["ca9a1a9320c9"]
+        todo = await store.examples("ca9a1a9320c9", statuses=("pending", "failed"))
+        assert [r.id for r in todo] == ["tags", "hello", "4"]
+        assert (await store.create_run(SPEC, examples([["x"]]), origin="cli")).status == "queued"
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def test_a_store_the_first_release_opened_again_still_opens(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    _v1_store(path)
+    await (await SQLiteRunStore.open(path)).close()  # upgraded to the current version
+    with sqlite3.connect(path) as db:  # what the first release does when it opens a store
+        db.execute("PRAGMA user_version = 1")
+    store = await SQLiteRunStore.open(path)
+    try:
+        assert len(await store.list_runs()) == 4
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def test_a_store_from_a_newer_release_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE runs (id TEXT)")
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}, written by a"):
+        await SQLiteRunStore.open(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+
+
+async def test_a_run_read_back_is_the_run_that_was_sent(store: SQLiteRunStore) -> None:
+    run = await completed_run(store, examples([["a b c"], ["d e"]]), ["a b", "d e"])
+    wire = json.loads(run.model_dump_json())
+    assert Run.model_validate(wire) == run == await store.get_run(run.id)
+    assert wire["object"] == "evaluation.run" and wire["progress"]["pending"] == 0
+    assert wire["target"] == {"base_url": "http://127.0.0.1:9/v1", "model": "m",
+                              "endpoint": "auto"}  # fmt: skip

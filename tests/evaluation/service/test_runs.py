@@ -17,9 +17,8 @@ import pytest
 
 from liftoff.evaluation.metrics import score
 from liftoff.evaluation.runs.compare import compare
-from liftoff.evaluation.runs.model import LoadedRun
-from liftoff.evaluation.runs.store import RunStore
-from tests.evaluation.runs.stored import completed_run, examples
+from liftoff.evaluation.runs.store.sqlite import SQLiteRunStore
+from tests.evaluation.runs.stored import completed_run, examples, loaded
 from tests.evaluation.service.conftest import MODEL, metric_value, service_env
 from tests.servers import ServerProcess
 
@@ -135,21 +134,18 @@ def test_a_run_generates_through_the_gateway_scores_stores_and_reports(
     assert completed and completed[0]["request_id"] == "run-req"  # the run's logs carry it
 
 
-def test_two_runs_compare_with_paired_bootstrap_deltas(
+async def test_two_runs_compare_with_paired_bootstrap_deltas(
     service: ServerProcess, store_path: Path
 ) -> None:
-    store = RunStore(store_path)  # the service's own store, from this process
+    store = await SQLiteRunStore.open(store_path)  # the service's own store, from this process
     references = [["the cat sat on the mat"], ["a dog barked"], ["it rains"], ["bees make honey"]]
     rows = examples(references)
-    baseline = completed_run(store, rows, ["a cat", "dog", "rain", "bees"])
-    candidate = completed_run(store, rows, ["the cat sat on a mat", "a dog barked", "it rains",
-                                            "bees make honey"])  # fmt: skip
+    baseline = await completed_run(store, rows, ["a cat", "dog", "rain", "bees"])
+    candidate = await completed_run(store, rows, ["the cat sat on a mat", "a dog barked",
+                                                  "it rains", "bees make honey"])  # fmt: skip
     answer = httpx.get(f"{service.url}/v1/runs/{baseline.id}/compare/{candidate.id}").json()
-    expected = compare(
-        LoadedRun(baseline, tuple(store.examples(baseline.id))),
-        LoadedRun(candidate, tuple(store.examples(candidate.id))),
-    )
-    assert answer == json.loads(json.dumps(expected.to_json()))
+    expected = compare(await loaded(store, baseline.id), await loaded(store, candidate.id))
+    assert answer == expected.model_dump(mode="json")
     assert answer["metrics"]["bleu"]["delta"] > 0 and answer["metrics"]["ter"]["delta"] < 0
     assert answer["bootstrap"] == {"resamples": 1000, "seed": 12345, "paired": True}
 
@@ -164,13 +160,13 @@ def test_two_runs_compare_with_paired_bootstrap_deltas(
     again = httpx.post(f"{service.url}/v1/runs/{baseline.id}/resume")
     assert again.status_code == 409
     assert again.json()["error"]["message"] == f"run {baseline.id} is already completed"
-    queued = store.create_run(baseline.spec, rows, origin="test")
+    queued = await store.create_run(baseline, rows, origin="test")
     busy = httpx.get(f"{service.url}/v1/runs/{queued.id}/compare/{candidate.id}")
     assert busy.status_code == 409
     assert busy.json()["error"]["message"] == (
         f"run {queued.id} is queued, not completed: only scored runs compare"
     )
-    store.close()
+    await store.close()
 
 
 def _row(**fields: Any) -> str:
@@ -221,7 +217,8 @@ def _done(store: Path, run_id: str) -> dict[str, tuple[str, str]]:
     """Outputs committed so far, read from the store file: id -> (output, generated_at)."""
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
         rows = db.execute(
-            "SELECT id, output, generated_at FROM examples WHERE run_id = ? AND status = 'done'",
+            "SELECT id, prediction, generated_at FROM examples "
+            "WHERE run_id = ? AND status = 'done'",
             (run_id,),
         ).fetchall()
     return {row[0]: (row[1], row[2]) for row in rows}

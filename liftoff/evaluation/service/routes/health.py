@@ -3,11 +3,10 @@ writable), ``/metrics`` (Prometheus)."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from fastapi import APIRouter, Request, Response
 
-from liftoff.evaluation.service.deps import PoolDep, StoreDep
+from liftoff.evaluation.runs.errors import StoreError
+from liftoff.evaluation.service.deps import PoolDep, SettingsDep, StoreDep
 from liftoff.evaluation.service.errors import ERRORS, NotReady
 from liftoff.server.observability import metrics_response
 
@@ -21,16 +20,16 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(pool: PoolDep, store: StoreDep) -> dict[str, str]:
+async def readyz(pool: PoolDep, store: StoreDep, settings: SettingsDep) -> dict[str, str]:
     """A scoring worker has WordNet loaded and the store takes writes; 503 otherwise."""
     problem = pool.readiness()
     if problem is not None:
         raise NotReady(problem)
     try:
-        store.check_writable()
-    except sqlite3.Error as exc:
-        raise NotReady(f"the run store {store.path} is not writable: {exc}") from exc
-    return {"status": "ready", "store": str(store.path)}
+        await store.check_writable()
+    except StoreError as exc:
+        raise NotReady(exc.message) from exc
+    return {"status": "ready", "store": str(settings.store)}
 
 
 @router.get("/metrics", include_in_schema=False)
