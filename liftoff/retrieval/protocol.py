@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from liftoff.retrieval.records import MAX_SOURCE_CHARS
 
 MAX_MESSAGES = 256
 MAX_STOP = 4
+MAX_STOP_CHARS = 256
+MAX_CONTENT_CHARS = 200_000  # one message; the gateway bounds the whole prompt as well
 
 
 class _Strict(BaseModel):
@@ -41,6 +43,15 @@ class Message(_Strict):
     role: Literal["system", "developer", "user", "assistant"]
     content: str | Annotated[list[TextPart], Field(max_length=64)]
     name: str | None = Field(default=None, max_length=256)
+
+    @field_validator("content")
+    @classmethod
+    def _bounded(cls, content: str | list[TextPart]) -> str | list[TextPart]:
+        # A validator, not max_length on the union member: errors then name the field alone.
+        length = len(content) if isinstance(content, str) else sum(len(p.text) for p in content)
+        if length > MAX_CONTENT_CHARS:
+            raise ValueError(f"at most {MAX_CONTENT_CHARS} characters per message")
+        return content
 
     @property
     def text(self) -> str:
@@ -88,6 +99,14 @@ class ChatCompletionRequest(_Strict):
     metadata: dict[str, str] | None = None
     store: bool | None = None
     retrieval: RetrievalOptions | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _short_stops(cls, stop: str | list[str] | None) -> str | list[str] | None:
+        stops = [stop] if isinstance(stop, str) else stop or []
+        if any(len(text) > MAX_STOP_CHARS for text in stops):
+            raise ValueError(f"a stop sequence has at most {MAX_STOP_CHARS} characters")
+        return stop
 
     @property
     def include_usage(self) -> bool:

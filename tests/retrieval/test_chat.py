@@ -200,3 +200,18 @@ def chats_answered(gateway: ServerProcess) -> float:
         for line in metrics.splitlines()
         if line.startswith("liftoff_requests_total{") and 'route="/v1/chat/completions"' in line
     )
+
+
+@pytest.mark.parametrize(
+    ("content", "stop"),
+    [("x" * 200_001, None), ([{"type": "text", "text": "x" * 200_001}], None), ("q", ["s" * 257])],
+)
+def test_overlong_messages_and_stops_are_400_naming_the_field(
+    rag: ServerProcess, content: Any, stop: Any
+) -> None:
+    body: dict[str, Any] = {"model": "rag:any", "messages": [{"role": "user", "content": content}]}
+    if stop is not None:
+        body["stop"] = stop
+    response = httpx.post(f"{rag.url}/v1/chat/completions", json=body, timeout=30)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == ("stop" if stop else "messages.0.content")
