@@ -50,6 +50,7 @@ def test_images_workflow_builds_every_dockerfile() -> None:
         "images/api/Dockerfile",
         "images/evaluation/Dockerfile",
         "images/ollama/Dockerfile",
+        "images/retrieval/Dockerfile",
         "images/ui/Dockerfile",
     ]
 
