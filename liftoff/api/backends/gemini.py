@@ -1,0 +1,411 @@
+"""The ``gemini`` backend: Gemini models through Google's official ``google-genai`` SDK.
+
+Two ways in, one code path:
+
+- the **Gemini API** (``generativelanguage.googleapis.com``) with an API key;
+- **Vertex AI** (``aiplatform.googleapis.com``) with Application Default Credentials: a
+  service-account key file (``GOOGLE_APPLICATION_CREDENTIALS``), gcloud's user credentials,
+  or the metadata server of the Cloud Run service, GKE pod or VM the gateway runs on. They
+  are looked up when the backend starts and again while they are missing; google-genai
+  refreshes the access token before it expires.
+
+What requests become (Gemini REST reference: ``models.streamGenerateContent``):
+
+- generation always streams upstream (``:streamGenerateContent?alt=sse``); closing the
+  iterator closes the HTTP response;
+- chat: system messages become the ``systemInstruction``, assistant turns Gemini's
+  ``model`` role, consecutive turns of one role one ``Content``; completion: the prompt is
+  one user turn (Gemini has no raw-completion method, so a prompt is read as an instruction);
+- sampling: ``SAMPLING_FIELDS`` says what each field becomes; a field that is not there is
+  refused with a 400 naming it unless it holds its neutral value, so a field added to the
+  core later is never silently dropped here;
+- finish: ``STOP`` is ``stop``, ``MAX_TOKENS`` is ``length`` (thinking tokens count against
+  it, as Gemini bills them as output), the safety family is ``content_filter`` (as is a prompt
+  blocked before any answer); any other reason is an error naming it;
+- embeddings come from the separate embedding model (``LIFTOFF_EMBEDDING_MODEL``), in
+  batches of 100 inputs (``batchEmbedContents``' limit).
+
+Failures are translated in ``liftoff.api.backends.gemini_errors``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+import google.auth
+import google.auth.credentials
+import google.auth.exceptions
+from google import genai
+from google.genai import types
+from google.genai.models import AsyncModels
+
+from liftoff.api.backends.base import (
+    Backend,
+    ChatMessage,
+    Embeddings,
+    Finish,
+    FinishReason,
+    GenerationEvent,
+    GenerationRequest,
+    ModelInfo,
+    SamplingOptions,
+    TextDelta,
+    Usage,
+)
+from liftoff.api.backends.gemini_errors import GeminiErrors
+from liftoff.api.errors import (
+    BackendError,
+    BackendUnavailable,
+    InvalidRequest,
+    ModelNotFound,
+)
+
+log = logging.getLogger(__name__)
+
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+# batchEmbedContents takes at most 100 requests (Gemini API reference, models.batchEmbedContents).
+EMBED_BATCH = 100
+MAX_STOP_SEQUENCES = 5  # GenerationConfig.stopSequences: "up to 5"
+
+# What each SamplingOptions field becomes in Gemini's GenerationConfig: the one table of
+# what this backend honours. To honour a new field, add it here (and to _config_value when
+# its value needs reshaping); until then it is refused unless it holds its neutral value.
+SAMPLING_FIELDS: dict[str, str] = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "max_tokens": "max_output_tokens",
+    "stop": "stop_sequences",
+    "seed": "seed",
+}
+_REQUEST_FIELDS = {"model", "messages", "prompt", "options"}
+_MESSAGE_FIELDS = {"role", "content"}
+
+_FINISH: dict[str, FinishReason] = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    **dict.fromkeys(
+        ["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
+         "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION", "MODEL_ARMOR"],
+        "content_filter",
+    ),
+}  # fmt: skip
+
+CredentialsLoader = Callable[[], tuple[google.auth.credentials.Credentials, str | None]]
+
+
+def application_default_credentials() -> tuple[google.auth.credentials.Credentials, str | None]:
+    """google-auth's ADC lookup (blocking: it may ask the metadata server)."""
+    credentials, project = google.auth.default(scopes=[CLOUD_PLATFORM_SCOPE])
+    return credentials, project
+
+
+class GeminiBackend(Backend):
+    """Generates and embeds with Gemini, on the Gemini API or on Vertex AI.
+
+    >>> backend = GeminiBackend.gemini_api("gemini-2.5-flash", api_key=key,
+    ...                                    embedding_model="gemini-embedding-001")
+    >>> backend = GeminiBackend.vertex_ai("gemini-2.5-flash", project="my-project",
+    ...                                   location="us-central1")
+    >>> await backend.complete(GenerationRequest(model="gemini-2.5-flash", prompt="Hello"))
+    """
+
+    name = "gemini"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        embedding_model: str = "",
+        api_key: str | None = None,
+        vertexai: bool = False,
+        project: str | None = None,
+        location: str = "global",
+        base_url: str | None = None,
+        timeout: float = 300.0,
+        probe_timeout: float = 5.0,
+        credentials: CredentialsLoader = application_default_credentials,
+    ) -> None:
+        if vertexai == (api_key is not None):
+            raise ValueError("the gemini backend takes an API key, or vertexai=True; not both")
+        self.model = model
+        self.embedding_model = embedding_model
+        self._api_key = api_key
+        self._vertexai = vertexai
+        self._project = project
+        self._location = location
+        self._http = types.HttpOptions(base_url=base_url, timeout=int(timeout * 1000))
+        self._probe = types.HttpOptions(timeout=int(probe_timeout * 1000))
+        self._load_credentials = credentials
+        self._client: genai.Client | None = None
+        self._connecting = asyncio.Lock()
+        self._start_task: asyncio.Task[None] | None = None
+        self._errors = GeminiErrors(
+            "Vertex AI's Application Default Credentials"
+            if vertexai
+            else "the Gemini API key (GEMINI_API_KEY)"
+        )
+
+    @classmethod
+    def gemini_api(cls, model: str, *, api_key: str, **kwargs: Any) -> GeminiBackend:
+        return cls(model, api_key=api_key, **kwargs)
+
+    @classmethod
+    def vertex_ai(cls, model: str, **kwargs: Any) -> GeminiBackend:
+        return cls(model, vertexai=True, **kwargs)
+
+    async def start(self) -> None:
+        # Look the credentials up now, so a problem shows in the log at start-up.
+        if self._start_task is None:
+            self._start_task = asyncio.create_task(self._connect_and_log())
+
+    async def _connect_and_log(self) -> None:
+        try:
+            await self._models()
+        except BackendUnavailable as exc:
+            log.warning("gemini backend not ready: %s", exc.message)
+
+    async def close(self) -> None:
+        if self._start_task is not None:
+            self._start_task.cancel()
+            await asyncio.wait({self._start_task})
+        if self._client is not None:
+            await self._client.aio.aclose()
+            self._client.close()
+            self._client = None
+
+    async def check_ready(self) -> None:
+        models = await self._models()
+        for model in self._served():
+            with self._errors.translated(model):
+                await models.get(model=model, config=types.GetModelConfig(http_options=self._probe))
+
+    async def list_models(self) -> list[ModelInfo]:
+        return [ModelInfo(id=model) for model in self._served()]
+
+    def _served(self) -> list[str]:
+        return [model for model in (self.model, self.embedding_model) if model]
+
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+        self._check_model(request.model, want_embedding=False)
+        contents, system = gemini_contents(request)
+        config = generation_config(request.options, system)
+        models = await self._models()
+        reason: FinishReason | None = None
+        usage = Usage()
+        with self._errors.translated(request.model):
+            stream = await models.generate_content_stream(
+                model=self.model, contents=contents, config=config
+            )
+            try:
+                async for chunk in stream:
+                    if chunk.usage_metadata is not None:
+                        usage = _usage(chunk.usage_metadata)
+                    feedback = chunk.prompt_feedback
+                    if feedback is not None and feedback.block_reason is not None:
+                        log.info("Gemini blocked a prompt: %s", _name(feedback.block_reason))
+                        reason = "content_filter"
+                    if not chunk.candidates:
+                        continue
+                    candidate = chunk.candidates[0]
+                    for part in (candidate.content.parts if candidate.content else None) or ():
+                        if part.text and not part.thought:
+                            yield TextDelta(part.text)
+                    if candidate.finish_reason is not None:
+                        reason = _finish_reason(candidate)
+            finally:
+                # The SDK's stream is a chain of async generators ending in the HTTP
+                # response; closing the outer one releases the connection.
+                if isinstance(stream, AsyncGenerator):
+                    await stream.aclose()
+        if reason is None:
+            raise BackendError("Gemini ended the stream without a finish reason")
+        yield Finish(reason, usage)
+
+    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
+        self._check_model(model, want_embedding=True)
+        empty = next((i for i, text in enumerate(inputs) if not text), None)
+        if empty is not None:
+            raise InvalidRequest("Gemini embeds non-empty text only", param=f"input.{empty}")
+        models = await self._models()
+        vectors: list[list[float]] = []
+        tokens = 0
+        for start in range(0, len(inputs), EMBED_BATCH):
+            batch = inputs[start : start + EMBED_BATCH]
+            contents: list[types.Content | types.ContentDict] = [
+                types.Content(parts=[types.Part(text=text)]) for text in batch
+            ]
+            with self._errors.translated(model):
+                result = await models.embed_content(model=self.embedding_model, contents=contents)
+            embeddings = result.embeddings or []
+            if len(embeddings) != len(batch):
+                raise BackendError(
+                    f"Gemini returned {len(embeddings)} embeddings for {len(batch)} inputs"
+                )
+            vectors += [[float(x) for x in embedding.values or ()] for embedding in embeddings]
+            tokens += _embedding_tokens(result)
+        return Embeddings(vectors, tokens)
+
+    def _check_model(self, model: str, *, want_embedding: bool) -> None:
+        if model not in self._served():
+            raise ModelNotFound(model, self._served())
+        if want_embedding and model != self.embedding_model:
+            source = self.embedding_model or "none is configured (LIFTOFF_EMBEDDING_MODEL)"
+            raise InvalidRequest(
+                f"{model} generates text; embeddings come from {source}", param="model"
+            )
+        if not want_embedding and model != self.model:
+            raise InvalidRequest(
+                f"{model} is an embedding model; generations come from {self.model}",
+                param="model",
+            )
+
+    async def _models(self) -> AsyncModels:
+        """The SDK's async ``models`` API, its client built on first use."""
+        if self._client is None:
+            async with self._connecting:
+                if self._client is None:
+                    self._client = await self._new_client()
+        return self._client.aio.models
+
+    async def _new_client(self) -> genai.Client:
+        if not self._vertexai:
+            return genai.Client(vertexai=False, api_key=self._api_key, http_options=self._http)
+        try:
+            credentials, found_project = await asyncio.to_thread(self._load_credentials)
+        except google.auth.exceptions.GoogleAuthError as exc:
+            raise self._errors.credential_error(exc) from exc
+        project = self._project or found_project
+        if not project:
+            raise BackendUnavailable(
+                "Vertex AI needs a project: set GOOGLE_CLOUD_PROJECT (the credentials name none)"
+            )
+        return genai.Client(
+            vertexai=True,
+            credentials=credentials,
+            project=project,
+            location=self._location,
+            http_options=self._http,
+        )
+
+
+def gemini_contents(request: GenerationRequest) -> tuple[list[types.Content], str | None]:
+    """The request's turns as Gemini ``contents``, and its system instruction."""
+    _refuse_unmapped(request, _REQUEST_FIELDS, prefix="")
+    if request.prompt is not None:
+        return [types.Content(role="user", parts=[types.Part(text=request.prompt)])], None
+    system: list[str] = []
+    contents: list[types.Content] = []
+    for i, message in enumerate(request.messages or ()):
+        _refuse_unmapped(message, _MESSAGE_FIELDS, prefix=f"messages.{i}.")
+        if message.role == "system":
+            system.append(message.content)
+            continue
+        role = _role(message, i)
+        part = types.Part(text=message.content)
+        if contents and contents[-1].role == role and contents[-1].parts is not None:
+            contents[-1].parts.append(part)
+        else:
+            contents.append(types.Content(role=role, parts=[part]))
+    if not contents:
+        raise InvalidRequest(
+            "Gemini needs a user or assistant message besides system ones", param="messages"
+        )
+    return contents, "\n\n".join(system) if system else None
+
+
+def generation_config(options: SamplingOptions, system: str | None) -> types.GenerateContentConfig:
+    """Gemini's ``GenerationConfig`` for ``options``; raises ``InvalidRequest`` naming a
+    field this backend cannot honour."""
+    _refuse_unmapped(options, set(SAMPLING_FIELDS), prefix="")
+    values = {
+        gemini: _config_value(field, getattr(options, field))
+        for field, gemini in SAMPLING_FIELDS.items()
+    }
+    return types.GenerateContentConfig(
+        **{key: value for key, value in values.items() if value is not None},
+        system_instruction=system,
+        candidate_count=1,
+        # The gateway never lets the SDK call Python functions on a model's behalf.
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+    )
+
+
+def _config_value(field: str, value: Any) -> Any:
+    if field == "stop":
+        if len(value) > MAX_STOP_SEQUENCES:
+            raise InvalidRequest(
+                f"Gemini takes at most {MAX_STOP_SEQUENCES} stop sequences", param="stop"
+            )
+        return list(value) or None
+    return value
+
+
+def _refuse_unmapped(record: Any, honoured: set[str], *, prefix: str) -> None:
+    """A dataclass field outside ``honoured`` holding anything but its default is refused."""
+    for field in dataclasses.fields(record):
+        if field.name in honoured:
+            continue
+        if field.default is not dataclasses.MISSING:
+            neutral = field.default
+        elif field.default_factory is not dataclasses.MISSING:
+            neutral = field.default_factory()
+        else:
+            neutral = None
+        if getattr(record, field.name) != neutral:
+            raise InvalidRequest(
+                f"{prefix}{field.name} is not supported by the gemini backend",
+                param=f"{prefix}{field.name}",
+            )
+
+
+def _role(message: ChatMessage, index: int) -> str:
+    if message.role == "user":
+        return "user"
+    if message.role == "assistant":
+        return "model"
+    raise InvalidRequest(
+        f"the gemini backend does not take {message.role!r} messages",
+        param=f"messages.{index}.role",
+    )
+
+
+def _finish_reason(candidate: types.Candidate) -> FinishReason | None:
+    name = _name(candidate.finish_reason)
+    if name == "FINISH_REASON_UNSPECIFIED":
+        return None
+    if name in _FINISH:
+        return _FINISH[name]
+    detail = f": {candidate.finish_message}" if candidate.finish_message else ""
+    raise BackendError(f"Gemini stopped generating with finish reason {name}{detail}")
+
+
+def _name(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _usage(metadata: types.GenerateContentResponseUsageMetadata) -> Usage:
+    # Proto3 JSON leaves zero counts out: a missing count is 0.
+    return Usage(
+        prompt_tokens=(metadata.prompt_token_count or 0)
+        + (metadata.tool_use_prompt_token_count or 0),
+        completion_tokens=(metadata.candidates_token_count or 0)
+        + (metadata.thoughts_token_count or 0),
+    )
+
+
+def _embedding_tokens(result: types.EmbedContentResponse) -> int:
+    """Input tokens: ``usageMetadata`` where the method reports it, else the per-embedding
+    ``statistics.token_count`` of Vertex AI's ``:predict``; 0 when neither is there."""
+    usage = result.usage_metadata
+    if usage is not None and usage.prompt_token_count:
+        return int(usage.prompt_token_count)
+    return sum(
+        int(embedding.statistics.token_count or 0)
+        for embedding in result.embeddings or ()
+        if embedding.statistics is not None
+    )
