@@ -401,27 +401,26 @@ class FakeGemini:
                 "INVALID_ARGUMENT",
                 f"max_output_tokens must be between 1 and {model.output_token_limit}",
             )
+        # At step i the likeliest word is WORDS[start + i], the next likeliest the one after
+        # it, and so on: greedy decoding reads the list in order, and topK=1 is greedy too.
         start = sum(prompt.encode()) % len(WORDS)
-        ranked = WORDS[start:] + WORDS[:start]
         temperature = float(config.get("temperature", 1.0))
-        if temperature == 0:
-            draw: Iterator[str] = iter(ranked * (limit // len(ranked) + 1))
-        else:
-            keep = len(ranked)
-            if "topK" in config:
-                keep = min(keep, int(config["topK"]))
-            if "topP" in config:
-                keep = min(keep, max(1, math.ceil(float(config["topP"]) * len(ranked))))
-            seed = config.get("seed")
-            rng = (
-                random.Random(f"{seed}|{prompt}|{temperature}")
-                if seed is not None
-                else random.Random()
-            )
-            draw = (rng.choice(ranked[:keep]) for _ in iter(int, 1))
+        keep = len(WORDS) if temperature > 0 else 1
+        if "topK" in config:
+            keep = min(keep, int(config["topK"]))
+        if "topP" in config:
+            keep = min(keep, max(1, math.ceil(float(config["topP"]) * len(WORDS))))
+        seed = config.get("seed")
+        rng = (
+            random.Random(f"{seed}|{prompt}|{temperature}") if seed is not None else random.Random()
+        )
+
+        def draw(step: int) -> str:
+            return WORDS[(start + step + rng.randrange(keep)) % len(WORDS)]
+
         unsafe = UNSAFE_MARKER in prompt
         length = 3 if unsafe else self.natural_length
-        words = [next(draw) for _ in range(min(length, limit))]
+        words = [draw(step) for step in range(min(length, limit))]
         tokens = [words[0]] + [f" {word}" for word in words[1:]] if words else []
         reason = "MAX_TOKENS" if limit < length else "SAFETY" if unsafe else "STOP"
         text = "".join(tokens)
@@ -538,7 +537,8 @@ def _prompt_text(body: dict[str, Any]) -> str:
             400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents: contents is not specified"
         )
     texts = []
-    for content in [*contents, body.get("systemInstruction") or {"parts": []}]:
+    system = body.get("systemInstruction")
+    for content in [*contents, *([system] if system is not None else [])]:
         if content.get("role", "user") not in ("user", "model"):
             raise GoogleError(400, "INVALID_ARGUMENT", "Please use a valid role: user, model.")
         texts.append(_content_text(content))

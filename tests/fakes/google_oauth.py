@@ -5,8 +5,8 @@ A service account proves itself with a JWT it signs with its private key (RFC 75
 Applications"): ``POST token_uri`` with ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer``
 and ``assertion=<JWT>``; the answer is ``{"access_token", "expires_in", "token_type"}``, or
 ``400 {"error": "invalid_grant", "error_description"}``. This fake checks what Google
-checks: an RS256 signature by a key it knows for the issuer, the audience (the token URI),
-a ``scope``, and a lifetime of at most one hour that has not ended.
+checks: an RS256 signature by a key it knows for the issuer, a ``scope``, Google's token
+URI as the audience, and a lifetime of at most one hour that has not ended.
 
 ``ServiceAccount.key_file`` writes the JSON key file Google's console hands out, pointing
 its ``token_uri`` at this fake, for ``GOOGLE_APPLICATION_CREDENTIALS``.
@@ -15,12 +15,14 @@ its ``token_uri`` at this fake, for ``GOOGLE_APPLICATION_CREDENTIALS``.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -30,15 +32,25 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# The assertion's "aud" claim is Google's token URI, wherever the request is sent.
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
+
+
+@functools.cache
+def shared_key() -> rsa.RSAPrivateKey:
+    """One RSA key for the test session (2048-bit keys take a while to make)."""
+    return new_key()
+
+
+def new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 @dataclass
 class ServiceAccount:
     email: str = "liftoff-gateway@test-project.iam.gserviceaccount.com"
     project_id: str = "test-project"
-    private_key: rsa.RSAPrivateKey = field(
-        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    )
+    private_key: rsa.RSAPrivateKey = field(default_factory=lambda: shared_key())
     key_id: str = field(default_factory=lambda: secrets.token_hex(20))
 
     def key_file(self, path: Path, token_uri: str) -> Path:
@@ -84,7 +96,7 @@ class FakeGoogleOAuth:
         return [Route("/token", self._token, methods=["POST"])]
 
     async def _token(self, request: Request) -> Response:
-        form = await request.form()
+        form = {key: values[0] for key, values in parse_qs((await request.body()).decode()).items()}
         if form.get("grant_type") != JWT_BEARER:
             return _refused("unsupported_grant_type", "Invalid grant_type.")
         try:
@@ -92,7 +104,7 @@ class FakeGoogleOAuth:
         except ValueError as exc:
             return _refused("invalid_grant", str(exc))
         now = time.time()
-        if claims.get("aud") != self.token_uri:
+        if claims.get("aud") != GOOGLE_TOKEN_AUDIENCE:
             return _refused("invalid_grant", "Invalid JWT: Token must be a short-lived token.")
         if not claims.get("scope"):
             return _refused("invalid_scope", "Invalid OAuth scope or ID token audience provided.")
