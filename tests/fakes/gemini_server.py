@@ -173,6 +173,7 @@ class FakeGemini:
     natural_length: int = 12
     chunk_delay: float = 0.0  # seconds between streamed chunks
     fail_stream_after: int | None = None  # chunks sent before a mid-stream UNAVAILABLE
+    finish_reason: str | None = None  # replaces the answer's own finishReason when set
     requests: list[Recorded] = field(default_factory=list)
     streams_cancelled: int = 0
     url: str = ""
@@ -378,7 +379,7 @@ class FakeGemini:
                 candidate["content"] = {"parts": [{"text": text}], "role": "model"}
             chunks.append({"candidates": [candidate], "usageMetadata": dict(usage), **meta})
         last = chunks[-1]["candidates"][0]
-        last["finishReason"] = reason
+        last["finishReason"] = reason = self.finish_reason or reason
         if reason == "SAFETY":
             last["safetyRatings"] = [_danger("HIGH", blocked=True)]
         chunks[-1]["usageMetadata"] = {

@@ -31,14 +31,16 @@ Failures are translated in ``liftoff.api.backends.gemini_errors``.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import google.auth
 import google.auth.credentials
 import google.auth.exceptions
+import httpx2
 from google import genai
 from google.genai import types
 from google.genai.models import AsyncModels
@@ -95,6 +97,18 @@ _FINISH: dict[str, FinishReason] = {
     ),
 }  # fmt: skip
 
+# The HTTP responses a generation has opened (see GeminiBackend._next_chunk).
+_opened: contextvars.ContextVar[list[httpx2.Response] | None] = contextvars.ContextVar(
+    "gemini_opened_responses", default=None
+)
+
+
+async def _remember_response(response: httpx2.Response) -> None:
+    opened = _opened.get()
+    if opened is not None:
+        opened.append(response)
+
+
 CredentialsLoader = Callable[[], tuple[google.auth.credentials.Credentials, str | None]]
 
 
@@ -138,7 +152,12 @@ class GeminiBackend(Backend):
         self._vertexai = vertexai
         self._project = project
         self._location = location
-        self._http = types.HttpOptions(base_url=base_url, timeout=int(timeout * 1000))
+        # The SDK sends through this client; its response hook lets a generation close
+        # its own upstream response (see _next_chunk).
+        self._httpx = httpx2.AsyncClient(event_hooks={"response": [_remember_response]})
+        self._http = types.HttpOptions(
+            base_url=base_url, timeout=int(timeout * 1000), httpx_async_client=self._httpx
+        )
         self._probe = types.HttpOptions(timeout=int(probe_timeout * 1000))
         self._load_credentials = credentials
         self._client: genai.Client | None = None
@@ -177,6 +196,7 @@ class GeminiBackend(Backend):
             await self._client.aio.aclose()
             self._client.close()
             self._client = None
+        await self._httpx.aclose()
 
     async def check_ready(self) -> None:
         models = await self._models()
@@ -197,12 +217,13 @@ class GeminiBackend(Backend):
         models = await self._models()
         reason: FinishReason | None = None
         usage = Usage()
+        opened: list[httpx2.Response] = []
         with self._errors.translated(request.model):
             stream = await models.generate_content_stream(
                 model=self.model, contents=contents, config=config
             )
             try:
-                async for chunk in stream:
+                while (chunk := await _next_chunk(stream, opened)) is not None:
                     if chunk.usage_metadata is not None:
                         usage = _usage(chunk.usage_metadata)
                     feedback = chunk.prompt_feedback
@@ -218,8 +239,11 @@ class GeminiBackend(Backend):
                     if candidate.finish_reason is not None:
                         reason = _finish_reason(candidate)
             finally:
-                # The SDK's stream is a chain of async generators ending in the HTTP
-                # response; closing the outer one releases the connection.
+                # The SDK's stream is a chain of async generators in a reference cycle:
+                # closing the outer one leaves the HTTP response open until the garbage
+                # collector runs. Closing the response itself is what hangs up on Gemini.
+                for response in opened:
+                    await response.aclose()
                 if isinstance(stream, AsyncGenerator):
                     await stream.aclose()
         if reason is None:
@@ -291,6 +315,20 @@ class GeminiBackend(Backend):
             location=self._location,
             http_options=self._http,
         )
+
+
+async def _next_chunk(
+    stream: AsyncIterator[types.GenerateContentResponse], opened: list[httpx2.Response]
+) -> types.GenerateContentResponse | None:
+    """The stream's next chunk (None at its end), noting in ``opened`` the HTTP responses
+    the SDK opens meanwhile: the first request, and any continuation request after it."""
+    token = _opened.set(opened)
+    try:
+        return await anext(stream)
+    except StopAsyncIteration:
+        return None
+    finally:
+        _opened.reset(token)
 
 
 def gemini_contents(request: GenerationRequest) -> tuple[list[types.Content], str | None]:
