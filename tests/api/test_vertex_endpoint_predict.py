@@ -85,5 +85,5 @@ def test_a_refused_parameter_reaches_the_caller_named(endpoint: Any) -> None:
 def test_a_fractional_token_count_is_refused_not_rounded(endpoint: Any) -> None:
     from google.api_core import exceptions
 
-    with pytest.raises(exceptions.BadRequest, match="max_output_tokens|maxOutputTokens"):
+    with pytest.raises(exceptions.BadRequest, match=r"max_output_tokens|maxOutputTokens"):
         endpoint.predict(instances=[{"prompt": "Hi"}], parameters={"maxOutputTokens": 2.5})

@@ -13,12 +13,8 @@ What requests become (Gemini REST reference: ``models.streamGenerateContent``):
 
 - generation always streams upstream (``:streamGenerateContent?alt=sse``); closing the
   iterator closes the HTTP response;
-- chat: system messages become the ``systemInstruction``, assistant turns Gemini's
-  ``model`` role, consecutive turns of one role one ``Content``; completion: the prompt is
-  one user turn (Gemini has no raw-completion method, so a prompt is read as an instruction);
-- sampling: ``SAMPLING_FIELDS`` says what each field becomes; a field that is not there is
-  refused with a 400 naming it unless it holds its neutral value, so a field added to the
-  core later is never silently dropped here;
+- the request itself (turns, system instruction, sampling, and what is refused) is built in
+  ``liftoff.api.backends.gemini_request``, the one place to extend;
 - finish: ``STOP`` is ``stop``, ``MAX_TOKENS`` is ``length`` (thinking tokens count against
   it, as Gemini bills them as output), the safety family is ``content_filter`` (as is a prompt
   blocked before any answer); any other reason is an error naming it;
@@ -32,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import dataclasses
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
@@ -47,18 +42,17 @@ from google.genai.models import AsyncModels
 
 from liftoff.api.backends.base import (
     Backend,
-    ChatMessage,
     Embeddings,
     Finish,
     FinishReason,
     GenerationEvent,
     GenerationRequest,
     ModelInfo,
-    SamplingOptions,
     TextDelta,
     Usage,
 )
 from liftoff.api.backends.gemini_errors import GeminiErrors
+from liftoff.api.backends.gemini_request import gemini_contents, generation_config
 from liftoff.api.errors import (
     BackendError,
     BackendUnavailable,
@@ -71,22 +65,6 @@ log = logging.getLogger(__name__)
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 # batchEmbedContents takes at most 100 requests (Gemini API reference, models.batchEmbedContents).
 EMBED_BATCH = 100
-MAX_STOP_SEQUENCES = 5  # GenerationConfig.stopSequences: "up to 5"
-
-# What each SamplingOptions field becomes in Gemini's GenerationConfig: the one table of
-# what this backend honours. To honour a new field, add it here (and to _config_value when
-# its value needs reshaping); until then it is refused unless it holds its neutral value.
-SAMPLING_FIELDS: dict[str, str] = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "top_k": "top_k",
-    "max_tokens": "max_output_tokens",
-    "stop": "stop_sequences",
-    "seed": "seed",
-}
-_REQUEST_FIELDS = {"model", "messages", "prompt", "options"}
-_MESSAGE_FIELDS = {"role", "content"}
-
 _FINISH: dict[str, FinishReason] = {
     "STOP": "stop",
     "MAX_TOKENS": "length",
@@ -297,24 +275,24 @@ class GeminiBackend(Backend):
         return self._client.aio.models
 
     async def _new_client(self) -> genai.Client:
-        if not self._vertexai:
-            return genai.Client(vertexai=False, api_key=self._api_key, http_options=self._http)
+        where: dict[str, Any] = {"vertexai": False, "api_key": self._api_key}
+        if self._vertexai:
+            try:
+                credentials, found_project = await asyncio.to_thread(self._load_credentials)
+            except google.auth.exceptions.GoogleAuthError as exc:
+                raise self._errors.credential_error(exc) from exc
+            project = self._project or found_project
+            if not project:
+                raise BackendUnavailable(
+                    "Vertex AI needs a project: set GOOGLE_CLOUD_PROJECT (the credentials "
+                    "name none)"
+                )
+            where = {"vertexai": True, "credentials": credentials, "project": project,
+                     "location": self._location}  # fmt: skip
         try:
-            credentials, found_project = await asyncio.to_thread(self._load_credentials)
-        except google.auth.exceptions.GoogleAuthError as exc:
-            raise self._errors.credential_error(exc) from exc
-        project = self._project or found_project
-        if not project:
-            raise BackendUnavailable(
-                "Vertex AI needs a project: set GOOGLE_CLOUD_PROJECT (the credentials name none)"
-            )
-        return genai.Client(
-            vertexai=True,
-            credentials=credentials,
-            project=project,
-            location=self._location,
-            http_options=self._http,
-        )
+            return genai.Client(**where, http_options=self._http)
+        except ValueError as exc:  # the SDK's word for a configuration it cannot use
+            raise BackendUnavailable(f"google-genai refused its configuration: {exc}") from exc
 
 
 async def _next_chunk(
@@ -329,87 +307,6 @@ async def _next_chunk(
         return None
     finally:
         _opened.reset(token)
-
-
-def gemini_contents(request: GenerationRequest) -> tuple[list[types.Content], str | None]:
-    """The request's turns as Gemini ``contents``, and its system instruction."""
-    _refuse_unmapped(request, _REQUEST_FIELDS, prefix="")
-    if request.prompt is not None:
-        return [types.Content(role="user", parts=[types.Part(text=request.prompt)])], None
-    system: list[str] = []
-    contents: list[types.Content] = []
-    for i, message in enumerate(request.messages or ()):
-        _refuse_unmapped(message, _MESSAGE_FIELDS, prefix=f"messages.{i}.")
-        if message.role == "system":
-            system.append(message.content)
-            continue
-        role = _role(message, i)
-        part = types.Part(text=message.content)
-        if contents and contents[-1].role == role and contents[-1].parts is not None:
-            contents[-1].parts.append(part)
-        else:
-            contents.append(types.Content(role=role, parts=[part]))
-    if not contents:
-        raise InvalidRequest(
-            "Gemini needs a user or assistant message besides system ones", param="messages"
-        )
-    return contents, "\n\n".join(system) if system else None
-
-
-def generation_config(options: SamplingOptions, system: str | None) -> types.GenerateContentConfig:
-    """Gemini's ``GenerationConfig`` for ``options``; raises ``InvalidRequest`` naming a
-    field this backend cannot honour."""
-    _refuse_unmapped(options, set(SAMPLING_FIELDS), prefix="")
-    values = {
-        gemini: _config_value(field, getattr(options, field))
-        for field, gemini in SAMPLING_FIELDS.items()
-    }
-    return types.GenerateContentConfig(
-        **{key: value for key, value in values.items() if value is not None},
-        system_instruction=system,
-        candidate_count=1,
-        # The gateway never lets the SDK call Python functions on a model's behalf.
-        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
-    )
-
-
-def _config_value(field: str, value: Any) -> Any:
-    if field == "stop":
-        if len(value) > MAX_STOP_SEQUENCES:
-            raise InvalidRequest(
-                f"Gemini takes at most {MAX_STOP_SEQUENCES} stop sequences", param="stop"
-            )
-        return list(value) or None
-    return value
-
-
-def _refuse_unmapped(record: Any, honoured: set[str], *, prefix: str) -> None:
-    """A dataclass field outside ``honoured`` holding anything but its default is refused."""
-    for field in dataclasses.fields(record):
-        if field.name in honoured:
-            continue
-        if field.default is not dataclasses.MISSING:
-            neutral = field.default
-        elif field.default_factory is not dataclasses.MISSING:
-            neutral = field.default_factory()
-        else:
-            neutral = None
-        if getattr(record, field.name) != neutral:
-            raise InvalidRequest(
-                f"{prefix}{field.name} is not supported by the gemini backend",
-                param=f"{prefix}{field.name}",
-            )
-
-
-def _role(message: ChatMessage, index: int) -> str:
-    if message.role == "user":
-        return "user"
-    if message.role == "assistant":
-        return "model"
-    raise InvalidRequest(
-        f"the gemini backend does not take {message.role!r} messages",
-        param=f"messages.{index}.role",
-    )
 
 
 def _finish_reason(candidate: types.Candidate) -> FinishReason | None:

@@ -22,7 +22,8 @@ from liftoff.api.backends.base import (
     SamplingOptions,
     TextDelta,
 )
-from liftoff.api.backends.gemini import SAMPLING_FIELDS, GeminiBackend
+from liftoff.api.backends.gemini import GeminiBackend
+from liftoff.api.backends.gemini_request import SAMPLING_FIELDS
 from liftoff.api.errors import (
     BackendError,
     BackendUnavailable,
