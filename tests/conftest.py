@@ -10,8 +10,13 @@ import pytest
 from liftoff.api.model_files import packaged_gguf
 
 # Fakes of what cannot run here, as fixtures for every test package: fake_ollama,
-# fake_ollama_down (Ollama's HTTP API) and fake_metadata (GCP's metadata server).
-pytest_plugins = ["tests.fakes.ollama_server", "tests.fakes.metadata_server"]
+# fake_ollama_down (Ollama's HTTP API), fake_metadata (GCP's metadata server) and fake_gemini
+# (the Gemini API, Vertex AI and Google's OAuth token endpoint).
+pytest_plugins = [
+    "tests.fakes.ollama_server",
+    "tests.fakes.metadata_server",
+    "tests.fakes.gemini_server",
+]
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,9 @@ def main(gguf: str) -> None:
     params.use_jinja = False
     params.chat_template = "gemma"
     params.endpoint_metrics = True
+    # /v1/embeddings too, pooled as the embedded backend pools them.
+    params.embedding = True
+    params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
     params.verbosity = 0
     server = xllamacpp.Server(params)
     print(f"listening {server.listening_address}", flush=True)
