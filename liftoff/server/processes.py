@@ -273,17 +273,14 @@ class ServiceProcess:
 
     def _end_group(self, grace: float) -> None:
         # The service led its own process group: anything still in it (worker pools, their
-        # resource tracker) was started by it. Workers told to stop get ``grace`` seconds.
+        # resource tracker) was started by it. Workers told to stop get ``grace`` seconds;
+        # then SIGKILL, and a moment for the kernel to finish them.
         pgid = self._started().pid
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(pgid, 0)
-            except (ProcessLookupError, PermissionError):
-                return
-            time.sleep(0.05)
+        if _group_gone(pgid, grace):
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
+        _group_gone(pgid, 1.0)
 
     # --- state ------------------------------------------------------------------------------
 
@@ -320,6 +317,19 @@ class ServiceProcess:
             self._log_file.close()
 
 
+def _group_gone(pgid: int, timeout: float) -> bool:
+    """Whether process group ``pgid`` has no process left, waiting up to ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
 def stop_all(services: Sequence[ServiceProcess]) -> None:
     """``stop()`` every service at once (each one's grace period runs in parallel)."""
     threads = [
@@ -349,6 +359,9 @@ def exit_with_parent() -> None:
     wait ends at once, and a parent already gone before this runs is seen at once too. A
     process the parent *forked* would hold that end as well, so the thread also checks once a
     second that this process has not been re-parented (``os.getppid()`` changes on death).
+    The price: the thread needs the GIL to act, which Python code (scoring is Python) hands
+    over every few milliseconds; a worker inside one long C call that holds the GIL exits
+    when that call returns.
     """
     parent = multiprocessing.parent_process()
     if parent is None or parent.pid is None:
