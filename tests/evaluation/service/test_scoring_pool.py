@@ -5,6 +5,7 @@ still running 20 minutes later, re-parented to init."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -27,13 +28,14 @@ def _scoring_workers(service: ServerProcess) -> list[psutil.Process]:
 
 
 def _score_for_a_long_time(url: str) -> None:
-    pairs = 4000
-    body = {"predictions": [f"the cat number {i} sat on the mat" for i in range(pairs)],
-            "references": [[f"a cat number {i} is sitting on a mat"] for i in range(pairs)]}  # fmt: skip
-    try:
-        httpx.post(f"{url}/v1/scores", json=body, timeout=120)
-    except httpx.TransportError:
-        pass  # the service was killed under it
+    predictions = [f"the cat number {i} sat on the mat" for i in range(4000)]
+    references = [[f"a cat number {i} is sitting on a mat"] for i in range(4000)]
+    with contextlib.suppress(httpx.TransportError):  # the service is killed under it
+        httpx.post(
+            f"{url}/v1/scores",
+            json={"predictions": predictions, "references": references},
+            timeout=120,
+        )
 
 
 @pytest.mark.parametrize("busy", [False, True], ids=["idle", "scoring"])
