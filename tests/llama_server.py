@@ -26,7 +26,7 @@ def main(gguf: str, port: int, alias: str | None = None) -> None:
     params.model.path = gguf
     params.port = port
     if alias:
-        params.model_alias = alias  # the model id it serves and lists
+        params.model_alias = {alias}  # the model id it serves and lists
     params.n_ctx = 1024
     params.n_parallel = 2
     params.use_jinja = False

@@ -4,6 +4,7 @@ SIGTERM or a closed terminal, with or without gateway keys, and leaves no proces
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -85,6 +86,16 @@ def liftoff_up(tmp_path: Path, **settings: str | None) -> Iterator[Stack]:
         yield stack
 
 
+def _printed_curl(output: str, key: str | None) -> dict[str, object]:
+    """Runs the curl command ``up`` prints under "Try it:" as a user would paste it."""
+    printed = output.split("Try it:\n", 1)[1].split("\n\n", 1)[0]
+    env = {**os.environ, "LIFTOFF_API_KEY": key or ""}
+    result = subprocess.run(["bash", "-c", printed + " -s"], env=env, capture_output=True,
+                            text=True, timeout=120, check=True)  # fmt: skip
+    answer: dict[str, object] = json.loads(result.stdout)
+    return answer
+
+
 def _gone(processes: list[psutil.Process], timeout: float = 5) -> list[psutil.Process]:
     """Those of ``processes`` still running after ``timeout`` seconds."""
     _, alive = psutil.wait_procs(processes, timeout=timeout)
@@ -110,6 +121,7 @@ def test_up_serves_the_embedded_model_and_stops_cleanly_on_ctrl_c(
         assert stack.api in output and stack.evaluation in output
         assert "base (pretrained) model" in output
         assert "Authorization" not in output  # no keys: the printed curl needs none
+        assert _printed_curl(output, None)["choices"]
         # Logs read as text at a terminal, not JSON.
         assert "INFO     api: serving gemma-3-270m-q4_k_m via the llamacpp backend" in output
         answer = httpx.post(
