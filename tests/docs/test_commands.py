@@ -525,8 +525,10 @@ def test_liftoff_eval_score_scores_files(key: str | None, tmp_path: Path) -> Non
 
 @pytest.mark.model
 @pytest.mark.timeout(900)
-def test_make_eval_gates_the_sample(key: str | None, gguf_path: Path) -> None:
-    env = shell_env(LIFTOFF_CACHE_DIR=str(gguf_path.parent), **keys_env(key))
+def test_make_eval_gates_the_sample(key: str | None, gguf_path: Path, tmp_path: Path) -> None:
+    store = str(tmp_path / "runs.sqlite3")  # never the reader's own runs
+    env = shell_env(LIFTOFF_CACHE_DIR=str(gguf_path.parent), LIFTOFF_EVAL_STORE=store,
+                    **keys_env(key))  # fmt: skip
     output = sh(readme(r"make eval$"), env, timeout=840)
     assert (REPO / "build" / "eval" / "report.html").is_file()
     assert "Traceback" not in output
