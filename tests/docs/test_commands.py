@@ -127,7 +127,7 @@ COVERAGE: list[tuple[str, Coverage]] = [
     (r"(PROJECT|NUMBER|DEPLOYER|URL|TOKEN)=", NotHere(GOOGLE_CLOUD)),
     (r"gcloud ", NotHere(GOOGLE_CLOUD)),
     (r"for role in .* gcloud ", NotHere(GOOGLE_CLOUD)),
-    (r"python3 scripts/smoke\.py --url \"\$URL\" --token \"\$TOKEN\"$",
+    (r"python3 scripts/smoke\.py --url \"\$URL\" --token \"\$TOKEN\"",
      Runs("test_deploy_smoke_commands_pass")),
     (r"kubectl ", NotHere("a Kubernetes cluster")),
     (r"python3 scripts/render_deploy\.py .*\| kubectl apply", NotHere("a Kubernetes cluster")),
@@ -459,7 +459,7 @@ def test_deploy_compose_curl_answers(ollama_stack: Stack) -> None:
     [
         r"SMOKE_URL=http://127\.0\.0\.1:8000 LIFTOFF_SMOKE_API_KEY=\$KEY make smoke$",  # Compose
         r"LIFTOFF_SMOKE_API_KEY=\$KEY make smoke$",  # Kubernetes, through a port-forward
-        r"python3 scripts/smoke\.py --url \"\$URL\" --token \"\$TOKEN\"$",  # Cloud Run
+        r"python3 scripts/smoke\.py --url \"\$URL\" --token \"\$TOKEN\"",  # Cloud Run
     ],
     ids=["compose", "kubernetes", "cloud-run"],
 )
