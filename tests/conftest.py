@@ -10,8 +10,9 @@ import pytest
 from liftoff.api.model_files import packaged_gguf
 
 # Fakes of what cannot run here, as fixtures for every test package: fake_ollama,
-# fake_ollama_down (Ollama's HTTP API) and fake_metadata (GCP's metadata server).
-pytest_plugins = ["tests.fakes.ollama_server", "tests.fakes.metadata_server"]
+# fake_ollama_down (Ollama's HTTP API) and fake_metadata (GCP's metadata server); and a real
+# Postgres (``postgres``), started once per session when a test asks for it.
+pytest_plugins = ["tests.fakes.ollama_server", "tests.fakes.metadata_server", "tests.postgres"]
 
 
 @pytest.fixture(scope="session")
