@@ -46,9 +46,14 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def opener(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Opener:
-    """Opens another handle on one new store (its own connections, as another process's)."""
-    location = store_location(store_kind, tmp_path, request)
+def location(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where one new store is: a SQLite path or a Postgres URL."""
+    return store_location(store_kind, tmp_path, request)
+
+
+@pytest.fixture
+def opener(location: str) -> Opener:
+    """Opens a handle on that store (each with its own connections, as another process's)."""
     return lambda: open_location(location)
 
 
