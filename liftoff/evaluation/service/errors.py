@@ -9,7 +9,7 @@ The shared layer (``liftoff.server.errors``) renders request validation, routing
     TargetError                     400 target_error            (unreachable, key, model)
     RunNotFound                     404 not_found
     RunNotComparable, RunBusy       409 conflict
-    WordNetUnavailable              503 scoring_unavailable     (the message gives the fix)
+    DataUnavailable (WordNet, Punkt) 503 scoring_unavailable    (the message gives the fix)
     StoreUnavailable                503 store_unavailable       (the database does not answer)
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from liftoff.evaluation.errors import EvaluationError, InvalidInput, WordNetUnavailable
+from liftoff.evaluation.errors import DataUnavailable, EvaluationError, InvalidInput
 from liftoff.evaluation.runs.errors import (
     RunBusy,
     RunNotComparable,
@@ -81,7 +81,7 @@ def to_service_error(exc: EvaluationError) -> ServiceError:
         return Conflict(exc.message)
     if isinstance(exc, StoreUnavailable):
         return StoreDown(exc.message)
-    if isinstance(exc, WordNetUnavailable):
+    if isinstance(exc, DataUnavailable):
         return ScoringUnavailable(exc.message)
     return ServiceError(exc.message)
 
