@@ -10,9 +10,14 @@ import pytest
 from liftoff.api.model_files import packaged_gguf
 
 # Fakes of what cannot run here, as fixtures for every test package: fake_ollama,
-# fake_ollama_down (Ollama's HTTP API) and fake_metadata (GCP's metadata server); and a real
-# Postgres (``postgres``), started once per session when a test asks for it.
-pytest_plugins = ["tests.fakes.ollama_server", "tests.fakes.metadata_server", "tests.postgres"]
+# fake_ollama_down (Ollama's HTTP API) and fake_metadata (GCP's metadata server); and real
+# servers: Postgres (``postgres``, one per session) and Redis (``redis_server``, one per test).
+pytest_plugins = [
+    "tests.fakes.ollama_server",
+    "tests.fakes.metadata_server",
+    "tests.postgres",
+    "tests.redis",
+]
 
 
 @pytest.fixture(scope="session")
