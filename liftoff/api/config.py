@@ -125,6 +125,12 @@ class Settings(BaseSettings):
             raise ValueError(f"route must start with '/': {route!r}")
         return route
 
+    @field_validator("redis_url", "rate_limit_rpm", "rate_limit_tpm", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose passes unset variables as empty strings.
+        return None if value == "" else value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url_is_redis(cls, url: SecretStr | None) -> SecretStr | None:

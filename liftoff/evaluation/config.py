@@ -93,6 +93,12 @@ class Settings(BaseSettings):
             raise ValueError(f"the target must be an http(s) URL, not {url!r}")
         return url.rstrip("/")
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _empty_database_url_is_unset(cls, url: object) -> object:
+        # Compose passes unset variables as empty strings.
+        return None if url == "" else url
+
     @field_validator("database_url")
     @classmethod
     def _database_is_postgres(cls, url: SecretStr | None) -> SecretStr | None:
