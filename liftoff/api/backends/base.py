@@ -26,7 +26,9 @@ from typing import Literal
 from liftoff.api.errors import BackendError
 
 Role = Literal["system", "user", "assistant", "tool"]
-FinishReason = Literal["stop", "length"]
+# "content_filter": the backend's safety filter ended the answer or blocked the prompt
+# (OpenAI's value for the same thing).
+FinishReason = Literal["stop", "length", "content_filter"]
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,6 @@ counts say which replica sent what.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,9 +112,7 @@ def test_a_run_is_generated_by_one_replica_and_finished_by_the_survivor_when_it_
         while progress(b.url, run_id)["progress"]["done"] < EXAMPLES // 4:  # read from B
             assert time.monotonic() < deadline, "the run made no progress"
             time.sleep(0.02)
-        assert a.process is not None
-        os.kill(a.process.pid, signal.SIGKILL)  # a crash: A's lease is never given up
-        a.process.wait()
+        a.kill()  # SIGKILL, a crash: A's lease is never given up
         done_by_a = progress(b.url, run_id)["progress"]["done"]
         assert EXAMPLES // 4 <= done_by_a < EXAMPLES, "the run was not interrupted mid-way"
 
@@ -155,9 +151,7 @@ def test_a_replica_stopped_gracefully_hands_its_run_over_at_once(
         while progress(a.url, run_id)["progress"]["done"] < 2:
             assert time.monotonic() < deadline, "the run made no progress"
             time.sleep(0.02)
-        assert a.process is not None
-        a.process.terminate()  # SIGTERM: what Cloud Run and Kubernetes send on a scale-down
-        a.process.wait(timeout=30)  # uvicorn shuts down, then re-raises the signal
+        a.stop()  # SIGTERM: what Cloud Run and Kubernetes send on a scale-down
         assert f"run {run_id} interrupted; it resumes at the next start" in a.output()
     with ServerProcess("liftoff.evaluation.main:app", env["b"]) as b:
         started = time.monotonic()
