@@ -226,6 +226,8 @@ def _container_env(docs: list[dict[str, Any]], container: dict[str, Any]) -> dic
     for source in container.get("envFrom", []):
         env.update(manifests.one(docs, "ConfigMap", source["configMapRef"]["name"])["data"])
     for item in container.get("env", []):
+        if item.get("valueFrom", {}).get("secretKeyRef", {}).get("optional"):
+            continue  # an optional key (a Redis or database URL) may be absent: the default
         env[item["name"]] = item.get("value", "sk-from-a-secret")
     return env
 
