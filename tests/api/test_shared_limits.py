@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from pydantic import ValidationError
 
+from liftoff.api.config import Settings
 from liftoff.api.errors import RateLimited
 from liftoff.api.shared_limits import RedisRateLimiter, safe_location
 from tests.evaluation.service.conftest import metric_value
@@ -214,3 +216,19 @@ def test_two_gateway_processes_share_one_limit_and_keep_serving_when_redis_goes_
         assert _chat(one.url, key="k2").status_code == 200
         assert _shared(one.url) == 1
         assert "answers again: rate limits are shared again" in one.output()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://:redis-pass-41@cache:6379", "memcached://cache:11211", "cache:6379"]
+)
+def test_a_redis_url_that_is_not_one_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(redis_url=url)
+    message = str(refused.value)
+    assert "LIFTOFF_REDIS_URL must be a redis://, rediss:// or unix:// URL" in message
+    assert url not in message and "redis-pass-41" not in message
+
+
+def test_empty_variables_as_compose_passes_them_are_unset() -> None:
+    settings = Settings(redis_url="", rate_limit_rpm="", rate_limit_tpm="")  # type: ignore[arg-type]
+    assert (settings.redis_url, settings.rate_limit_rpm, settings.rate_limit_tpm) == (None,) * 3
