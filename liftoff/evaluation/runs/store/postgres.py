@@ -4,7 +4,9 @@ share (Cloud SQL, AlloyDB, or any Postgres 13 or later).
 The same records and guarantees as the SQLite store (``liftoff.evaluation.runs.store``), in
 the tables of ``postgres_schema``. Nothing blocks the event loop: psycopg's async connections
 come from a pool (``pool_size`` per process) and are checked before use, so a database that
-restarted is reconnected to. A database that cannot be reached raises ``StoreUnavailable``.
+restarted is reconnected to; bulk work in Python (a dataset's rows as JSON, 100,000 examples
+read back as records) runs in a thread, and examples are read in batches from a server-side
+cursor. A database that cannot be reached raises ``StoreUnavailable``.
 
 Leases and fencing, in READ COMMITTED (Postgres' default):
 
@@ -20,6 +22,7 @@ Leases and fencing, in READ COMMITTED (Postgres' default):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -67,11 +70,13 @@ FROM (SELECT * FROM eval_runs {{where}} ORDER BY created_at DESC, id
       LIMIT %(limit)s OFFSET %(offset)s) AS r
 ORDER BY r.created_at DESC, r.id
 """
+# JSON columns as text: parsed with the records, in a thread, not by psycopg on the loop.
 _EXAMPLES = (
-    "SELECT e.row, e.status, e.prediction, e.error, e.attempts, e.latency_s, e.prompt_tokens, "
-    f"e.completion_tokens, e.finish_reason, {iso('e.generated_at')} AS generated_at, e.scores "
-    "FROM eval_examples AS e"
+    "SELECT e.row::text AS row, e.status, e.prediction, e.error, e.attempts, e.latency_s, "
+    "e.prompt_tokens, e.completion_tokens, e.finish_reason, "
+    f"{iso('e.generated_at')} AS generated_at, e.scores::text AS scores FROM eval_examples AS e"
 )
+_BATCH = 5000  # examples per round trip (and per thread hop) when reading many
 _LEASE_EXPIRES = "now() + make_interval(secs => %(seconds)s::double precision)"
 
 
@@ -84,6 +89,22 @@ def _record(row: Mapping[str, Any]) -> dict[str, Any]:
         else:
             record[key] = value
     return record
+
+
+def _example_records(rows: Sequence[Mapping[str, Any]]) -> list[ExampleRecord]:
+    """Rows of ``_EXAMPLES`` as records (their JSON columns still text)."""
+    records = []
+    for row in rows:
+        record = dict(row)
+        record.update(json.loads(record.pop("row")))
+        if record["scores"] is not None:
+            record["scores"] = json.loads(record["scores"])
+        records.append(ExampleRecord.model_validate(record))
+    return records
+
+
+def _copy_rows(run_id: str, examples: Sequence[Example]) -> list[tuple[str, int, str, str]]:
+    return [(run_id, position, e.id, e.model_dump_json()) for position, e in enumerate(examples)]
 
 
 def _json(value: Any) -> str:
@@ -197,6 +218,7 @@ class PostgresRunStore:
         if spec.target.model is None:
             raise ValueError("a stored run names its model: resolve it first (RunExecutor.create)")
         run_id = uuid.uuid4().hex[:12]
+        rows = await asyncio.to_thread(_copy_rows, run_id, examples)
         async with self._transaction() as db:
             await db.execute(
                 "INSERT INTO eval_runs (id, spec, status, origin, created_at, updated_at, owner, "
@@ -208,8 +230,8 @@ class PostgresRunStore:
             )  # fmt: skip
             copy_rows = "COPY eval_examples (run_id, position, id, row) FROM STDIN"
             async with db.cursor() as cursor, cursor.copy(copy_rows) as copy:
-                for position, example in enumerate(examples):
-                    await copy.write_row((run_id, position, example.id, example.model_dump_json()))
+                for row in rows:
+                    await copy.write_row(row)
         return await self.get_run(run_id)
 
     async def get_run(self, run_id: str) -> Run:
@@ -281,14 +303,14 @@ class PostgresRunStore:
         owner: str | None = None,
     ) -> Run:
         fields = scores.model_dump(mode="json")
+        texts = await asyncio.to_thread(lambda: [_json(v) for v in per_example.values()])
         async with self._transaction() as db:
             await self._fence(db, run_id, owner, exclusive=True)
             await db.execute(
                 "UPDATE eval_examples AS e SET scores = v.scores "
                 "FROM unnest(%(ids)s::text[], %(scores)s::json[]) AS v (id, scores) "
                 "WHERE e.run_id = %(run_id)s AND e.id = v.id",
-                {"ids": list(per_example), "run_id": run_id,
-                 "scores": [_json(values) for values in per_example.values()]},
+                {"ids": list(per_example), "run_id": run_id, "scores": texts},
             )  # fmt: skip
             await db.execute("DELETE FROM eval_example_scores WHERE run_id = %s", (run_id,))
             await db.execute(INDEX_SCORES, {"run_id": run_id, "metrics": list(scores.corpus)})
@@ -319,10 +341,14 @@ class PostgresRunStore:
             query += " AND e.status = ANY(%(statuses)s)"
             params["statuses"] = list(statuses)
         query += " ORDER BY e.position LIMIT %(limit)s OFFSET %(offset)s"
-        async with self._connection() as db:
+        records: list[ExampleRecord] = []
+        async with self._transaction() as db:  # a server-side cursor lives in a transaction
             await self._check_run(db, run_id)
-            found = await db.execute(query, params)
-            return [ExampleRecord.model_validate(_record(row)) for row in await found.fetchall()]
+            async with db.cursor(name=f"examples_{uuid.uuid4().hex[:8]}") as cursor:
+                await cursor.execute(query, params)
+                while batch := await cursor.fetchmany(_BATCH):
+                    records += await asyncio.to_thread(_example_records, batch)
+        return records
 
     async def record_output(
         self, run_id: str, example_id: str, generation: Generation, *, owner: str | None = None
@@ -397,7 +423,8 @@ class PostgresRunStore:
                 f"ORDER BY w.value {direction}, w.position",
                 {"run_id": run_id, "metric": metric, "count": count},
             )
-            return [ExampleRecord.model_validate(_record(row)) for row in await found.fetchall()]
+            rows = await found.fetchall()
+        return await asyncio.to_thread(_example_records, rows)
 
     async def check_writable(self) -> None:
         """Lock the schema row and let go: a read-only database (a standby after a failover,
