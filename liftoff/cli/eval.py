@@ -56,8 +56,9 @@ from liftoff.evaluation.runs.gates import (
     parse_gate,
     parse_max_drop,
 )
+from liftoff.evaluation.runs.lease import new_owner
 from liftoff.evaluation.runs.model import GenerationParams, LoadedRun, Run, RunSpec, TargetRef
-from liftoff.evaluation.runs.store import RunStore, open_store
+from liftoff.evaluation.runs.store import Lease, RunStore, open_store
 from liftoff.evaluation.runs.target import Target
 
 app = typer.Typer(
@@ -249,7 +250,9 @@ async def _run(
     try:
         async with target:
             reference = await _baseline(baseline, store) if baseline else None
-            run = await _generate(RunExecutor(store, _score_here), examples, spec, target)
+            lease = Lease(new_owner(), settings.lease_seconds)  # this process owns its run
+            executor = RunExecutor(store, _score_here, lease=lease)
+            run = await _generate(executor, examples, spec, target)
         loaded = LoadedRun(run=run, examples=await store.examples(run.id))
         comparison = _compare(reference, loaded) if reference is not None else None
         checks = check_gates(run.scores, gates)

@@ -54,6 +54,7 @@ class held:  # lower case: used like a function, as asyncio.timeout is
         self._task: asyncio.Task[object] | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._lost: str | None = None
+        self._closing = False
 
     async def __aenter__(self) -> held:
         started = time.monotonic()
@@ -69,9 +70,13 @@ class held:  # lower case: used like a function, as asyncio.timeout is
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        # From here on the keeper must not cancel this task: cancelling it is not enough (a
+        # renewal already answered may still come back, as psycopg finishes a query it was
+        # told to abandon), so it is also told that the block is over.
+        self._closing = True
         keeper = self._keeper
         if keeper is not None:
-            keeper.cancel()  # before any await: from here on it cannot cancel this task
+            keeper.cancel()
         if self._lost is not None:
             # The keeper cancelled this task: that cancellation, and only that one, becomes
             # LeaseLost (as asyncio.timeout turns its own into TimeoutError).
@@ -95,17 +100,22 @@ class held:  # lower case: used like a function, as asyncio.timeout is
 
         ``renewed`` is when the last successful renewal was *sent* (the lease lasts at least
         from then). A renewal that fails is retried every second until a sixth of the lease
-        is left; then the holder stops, before another process can take the run."""
+        is left; then the holder stops, before another process can take the run. A keeper
+        that wakes up long after it meant to (the process was frozen) asks anyway, allowing
+        the store a third of the lease to answer: the lease may be gone, or may not."""
         every = self.lease.seconds / 3
         give_up = renewed + self.lease.seconds - every / 2
         next_try = renewed + every
         while True:
             await asyncio.sleep(max(0.0, next_try - time.monotonic()))
             attempt = time.monotonic()
+            late = attempt - next_try > every / 2
             try:
-                async with asyncio.timeout(max(give_up - attempt, 0.01)):
+                async with asyncio.timeout(max(give_up - attempt, every if late else 0.01)):
                     taken = await self.store.acquire(self.run_id, self.lease)
             except Exception as exc:  # TimeoutError included
+                if self._closing:
+                    return
                 if time.monotonic() >= give_up:
                     return self._lose(f"the store did not answer for {self.lease.seconds:g} s")
                 logger.warning(
@@ -120,6 +130,8 @@ class held:  # lower case: used like a function, as asyncio.timeout is
             next_try = attempt + every
 
     def _lose(self, why: str) -> None:
+        if self._closing:  # the block has ended: nothing left to stop
+            return
         self._lost = why
         logger.warning("run %s: lease lost (%s); stopping work on it here", self.run_id, why,
                        extra={"run_id": self.run_id})  # fmt: skip

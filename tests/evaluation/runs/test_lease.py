@@ -102,11 +102,11 @@ async def test_a_holder_frozen_past_its_lease_finds_the_run_taken_and_stops(
     store: RunStore, opener: Opener
 ) -> None:
     run = await store.create_run(SPEC, examples([["a"]]), origin="service")
-    taken = take_over_later(opener, run.id, after=1.0)
+    taken = take_over_later(opener, run.id, after=2.5)
     with pytest.raises(LeaseLost, match="another process took the run over"):
-        async with held(store, run.id, Lease(new_owner(), 0.6)):
-            time.sleep(1.6)  # frozen (a stalled VM, a debugger): no renewal, no loop
-            await asyncio.sleep(5)  # the keeper wakes, finds B's lease, cancels this
+        async with held(store, run.id, Lease(new_owner(), 1.5)):
+            time.sleep(4)  # frozen (a stalled VM, a debugger): no renewal, no loop
+            await asyncio.sleep(10)  # the keeper wakes, finds B's lease, cancels this
     assert taken.result(timeout=10) is True
 
 
@@ -134,12 +134,12 @@ async def test_an_executor_taken_over_while_scoring_writes_nothing_and_the_new_o
     scored = threading.Event()
 
     async def frozen_scorer(job: ScoringJob) -> Mapping[str, Score]:
-        time.sleep(1.6)  # the whole process stalls past its lease while scoring
+        time.sleep(4)  # the whole process stalls past its lease while scoring
         scored.set()
         return await score_here(job)
 
-    stalled = RunExecutor(store, frozen_scorer, lease=Lease(new_owner(), 0.6))
-    taken = take_over_later(opener, run.id, after=1.0)
+    stalled = RunExecutor(store, frozen_scorer, lease=Lease(new_owner(), 1.5))
+    taken = take_over_later(opener, run.id, after=2.5)
     with pytest.raises(LeaseLost):
         await stalled.score(run.id)
     assert scored.is_set() and taken.result(timeout=10) is True
