@@ -135,7 +135,11 @@ def run_dataset(
         str | None, typer.Option(help="Key for the target (default OPENAI_API_KEY).")
     ] = None,
     gate: Annotated[
-        list[str] | None, typer.Option(help="A threshold such as 'bleu>=20'; repeatable.")
+        list[str] | None,
+        typer.Option(
+            help="A threshold such as 'bleu>=20' or 'hit_rate@4>=0.85' (its metric is "
+            "scored too); repeatable."
+        ),
     ] = None,
     baseline: Annotated[
         str | None,
@@ -176,7 +180,8 @@ def run_dataset(
     try:
         gates = [parse_gate(text) for text in gate or []]
         drops = parse_max_drop(max_drop or [])
-        names = _metrics([*metrics, *(g.metric for g in gates)] if metrics else [])
+        # Every gated metric is scored, with the ones asked for (default: the text metrics).
+        names = _metrics([*(metrics or DEFAULT_METRICS), *(g.metric for g in gates)])
         spec = RunSpec(
             name=name,
             dataset=str(dataset),
