@@ -25,8 +25,10 @@ def test_a_chunk_beyond_the_window_is_split_until_it_fits(gguf_path: Path, tmp_p
             "LIFTOFF_RAG_GATEWAY_URL": f"{gateway.url}/v1",
             **store_env("sqlite", tmp_path, None),
         }
-        with ServerProcess("liftoff.retrieval.main:app", env) as rag:
-            client = httpx.Client(base_url=rag.url, timeout=600)
+        with (
+            ServerProcess("liftoff.retrieval.main:app", env) as rag,
+            httpx.Client(base_url=rag.url, timeout=600) as client,
+        ):
             created = client.post(
                 "/v1/collections",
                 json={"name": "tides", "chunk_size": 3000, "chunk_overlap": 0, "min_score": -1},
