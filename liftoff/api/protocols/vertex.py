@@ -19,7 +19,7 @@ from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.generation import Generator
 from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.health import readiness
-from liftoff.api.protocols.openai import Message
+from liftoff.api.protocols.openai import Message, to_chat_messages
 from liftoff.api.protocols.streaming import complete
 from liftoff.server.context import RequestInfo
 
@@ -130,7 +130,7 @@ def _fields(index: int) -> FieldNames:
 def _to_generation(instance: Instance, model: str, parameters: Parameters) -> GenerationRequest:
     options = parameters.sampling()
     if instance.messages is not None:
-        messages = tuple(message.to_chat_message() for message in instance.messages)
+        messages = to_chat_messages(instance.messages)
         return GenerationRequest(model=model, messages=messages, options=options)
     return GenerationRequest(model=model, prompt=instance.prompt, options=options)
 
