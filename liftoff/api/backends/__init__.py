@@ -54,13 +54,17 @@ def create_backend(settings: Settings) -> Backend:
             probe_timeout=settings.connect_timeout,
         )
     from liftoff.api.backends.llamacpp import LlamaCppBackend
+    from liftoff.api.backends.templates import choose_template
     from liftoff.api.model_files import resolve_gguf
 
+    gguf = resolve_gguf(settings.model, settings.cache_dir)
     return LlamaCppBackend(
-        resolve_gguf(settings.model, settings.cache_dir),
+        gguf,
         context_size=settings.context_size,
         parallel=settings.parallel,
         threads=settings.threads,
+        chat_template=choose_template(gguf, settings.chat_template),
+        mmproj=settings.mmproj,
     )
 
 

@@ -20,7 +20,6 @@ import base64
 import binascii
 import json
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
@@ -35,6 +34,7 @@ from liftoff.api.backends.base import (
     ToolChoice,
 )
 from liftoff.api.errors import InvalidRequest
+from liftoff.api.tools import new_call_id
 
 MAX_TOOLS = 128  # OpenAI: "A max of 128 functions are supported."
 MAX_TOOL_CALLS = 128
@@ -258,10 +258,6 @@ def ollama_format(value: OllamaFormat | None) -> ResponseFormat | None:
 
 
 # Shared helpers --------------------------------------------------------------------------
-
-
-def new_call_id() -> str:
-    return f"call_{uuid.uuid4().hex[:24]}"
 
 
 def with_tool_names(messages: tuple[ChatMessage, ...]) -> tuple[ChatMessage, ...]:
