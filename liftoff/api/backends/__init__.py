@@ -22,6 +22,7 @@ def create_backend(settings: Settings) -> Backend:
             connect_timeout=settings.connect_timeout,
             timeout=settings.request_timeout,
             auth=GoogleIdentityToken(audience) if audience else None,
+            tool_calls=settings.tool_calls,
         )
     if settings.backend == "openai":
         from liftoff.api.backends.openai import OpenAIBackend
@@ -35,6 +36,7 @@ def create_backend(settings: Settings) -> Backend:
             api_key=key.get_secret_value() if key else None,
             connect_timeout=settings.connect_timeout,
             timeout=settings.request_timeout,
+            tool_calls=settings.tool_calls,
         )
     if settings.backend == "gemini":
         from liftoff.api.backends.gemini import GeminiBackend
