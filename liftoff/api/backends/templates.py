@@ -109,7 +109,8 @@ def _skip(data: mmap.mmap, at: int, kind: int) -> int:
     if kind in _SIZES:
         return at + _SIZES[kind]
     if kind == _STRING:
-        return at + 8 + struct.unpack_from("<Q", data, at)[0]
+        (length,) = struct.unpack_from("<Q", data, at)
+        return at + 8 + int(length)
     if kind != _ARRAY:
         raise ValueError(f"unknown GGUF value type {kind}")
     element, count = struct.unpack_from("<IQ", data, at)
@@ -120,7 +121,7 @@ def _skip(data: mmap.mmap, at: int, kind: int) -> int:
         length = struct.Struct("<Q").unpack_from
         for _ in range(count):
             at += 8 + length(data, at)[0]
-        return at
+        return int(at)
     for _ in range(count):
         at = _skip(data, at, element)
     return at

@@ -51,10 +51,13 @@ OLLAMA_API_VERSION = "0.12.6"
 MANAGEMENT_PATHS = ("pull", "push", "create", "copy", "delete", "blobs/{digest}")
 
 # Sampling options are `options.*` here too; the token limit is `options.num_predict`.
-_NAMES = {"options.max_tokens": "options.num_predict"}
+_NAMES = {"options.max_tokens": "options.num_predict", "response_format": "format"}
 FIELDS = FieldNames(_NAMES)
-# /api/generate without `raw` sends its prompt as a one-turn chat.
-TEMPLATED_PROMPT_FIELDS = FieldNames({**_NAMES, "messages": "prompt"})
+# /api/generate without `raw` sends its prompt as a one-turn chat (a system turn first when
+# `system` is set); its images are the user turn's.
+TEMPLATED_PROMPT_FIELDS = FieldNames(
+    {**_NAMES, "messages": "prompt", "messages.0.images": "images", "messages.1.images": "images"}
+)
 
 
 class _Strict(BaseModel):

@@ -50,10 +50,11 @@ router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], responses=OPENAI_ER
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 # The request's sampling options are top-level fields here.
-FIELDS = FieldNames({"options": ""})
+# A message's images are its image_url content parts.
+FIELDS = FieldNames({"options": ""}, images="content")
 # A chat request's limit is max_completion_tokens when the client sent it.
 COMPLETION_TOKENS_FIELDS = FieldNames(
-    {"options": "", "options.max_tokens": "max_completion_tokens"}
+    {"options": "", "options.max_tokens": "max_completion_tokens"}, images="content"
 )
 
 

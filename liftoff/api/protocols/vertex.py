@@ -8,14 +8,20 @@ predict protocol has no streaming form, so neither does this surface.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from liftoff.api.backends.base import Completion, GenerationRequest, SamplingOptions
+from liftoff.api.backends.base import (
+    Completion,
+    GenerationRequest,
+    ResponseFormat,
+    SamplingOptions,
+)
 from liftoff.api.config import Settings
 from liftoff.api.deps import CallerDep, GeneratorDep
+from liftoff.api.errors import InvalidRequest
 from liftoff.api.generation import Generator
 from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.health import readiness
@@ -59,6 +65,26 @@ class Parameters(BaseModel):
         default=None, validation_alias=AliasChoices("stop_sequences", "stopSequences", "stop")
     )
     seed: int | None = None
+    # Structured output, named as Gemini's generationConfig names it: "application/json"
+    # alone asks for any JSON object; with a response schema, JSON matching it.
+    response_mime_type: Literal["text/plain", "application/json"] | None = Field(
+        default=None, validation_alias=AliasChoices("response_mime_type", "responseMimeType")
+    )
+    response_schema: dict[str, Any] | None = Field(
+        default=None, validation_alias=AliasChoices("response_schema", "responseSchema")
+    )
+
+    def response_format(self) -> ResponseFormat | None:
+        if self.response_schema is not None and self.response_mime_type != "application/json":
+            raise InvalidRequest(
+                'parameters.response_schema needs parameters.response_mime_type "application/json"',
+                param="parameters.response_mime_type",
+            )
+        if self.response_mime_type != "application/json":
+            return None
+        if self.response_schema is None:
+            return ResponseFormat("json_object")
+        return ResponseFormat("json_schema", self.response_schema)
 
     def sampling(self) -> SamplingOptions:
         return SamplingOptions(
@@ -121,6 +147,7 @@ def _fields(index: int) -> FieldNames:
             "options": "parameters",
             "options.max_tokens": "parameters.max_output_tokens",
             "options.stop": "parameters.stop_sequences",
+            "response_format": "parameters.response_schema",
             "prompt": f"instances.{index}.prompt",
             "messages": f"instances.{index}.messages",
         }
@@ -129,10 +156,15 @@ def _fields(index: int) -> FieldNames:
 
 def _to_generation(instance: Instance, model: str, parameters: Parameters) -> GenerationRequest:
     options = parameters.sampling()
+    response_format = parameters.response_format()
     if instance.messages is not None:
         messages = to_chat_messages(instance.messages)
-        return GenerationRequest(model=model, messages=messages, options=options)
-    return GenerationRequest(model=model, prompt=instance.prompt, options=options)
+        return GenerationRequest(
+            model=model, messages=messages, options=options, response_format=response_format
+        )
+    return GenerationRequest(
+        model=model, prompt=instance.prompt, options=options, response_format=response_format
+    )
 
 
 def _prediction(completion: Completion) -> dict[str, Any]:
