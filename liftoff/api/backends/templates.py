@@ -116,7 +116,7 @@ def _skip(data: mmap.mmap, at: int, kind: int) -> int:
     element, count = struct.unpack_from("<IQ", data, at)
     at += 12
     if element in _SIZES:
-        return at + _SIZES[element] * count
+        return at + _SIZES[element] * int(count)
     if element == _STRING:
         length = struct.Struct("<Q").unpack_from
         for _ in range(count):
