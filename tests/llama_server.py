@@ -3,6 +3,7 @@
 Tests use it as a real OpenAI-compatible backend, and kill it to test failures::
 
     python -m tests.llama_server MODEL.gguf   # prints "listening http://127.0.0.1:PORT"
+    python -m tests.llama_server MODEL.gguf TEMPLATE.jinja   # as with --jinja --chat-template-file
 """
 
 from __future__ import annotations
@@ -13,21 +14,22 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
 from tests.servers import REPO
 
 
-def main(gguf: str) -> None:
+def main(gguf: str, template_file: str | None = None) -> None:
     import xllamacpp
 
     params = xllamacpp.CommonParams()
     params.model.path = gguf
     params.n_ctx = 1024
     params.n_parallel = 2
-    params.use_jinja = False
-    params.chat_template = "gemma"
+    params.use_jinja = template_file is not None
+    params.chat_template = Path(template_file).read_text() if template_file else "gemma"
     params.endpoint_metrics = True
     # /v1/embeddings too, pooled as the embedded backend pools them.
     params.embedding = True
@@ -43,8 +45,9 @@ def main(gguf: str) -> None:
 class LlamaServer:
     """Starts ``main`` in a subprocess; ``url`` is its OpenAI base URL."""
 
-    def __init__(self, gguf: str) -> None:
+    def __init__(self, gguf: str, template_file: str | None = None) -> None:
         self.gguf = gguf
+        self.template_file = template_file
         self.process: subprocess.Popen[str] | None = None
         self.base = ""
 
@@ -54,7 +57,8 @@ class LlamaServer:
 
     def __enter__(self) -> LlamaServer:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.llama_server", self.gguf],
+            [sys.executable, "-m", "tests.llama_server", self.gguf,
+             *([self.template_file] if self.template_file else [])],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         assert self.process.stdout is not None
@@ -92,4 +96,4 @@ class LlamaServer:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

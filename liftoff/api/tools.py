@@ -9,7 +9,8 @@ all. What both do enforce is a JSON schema on the answer (a grammar). So the gat
 2. writes earlier tool calls and tool results as plain turns (an assistant turn holding the
    call's JSON, a user turn holding the result), which any chat template renders;
 3. constrains the answer with ``answer_schema``: one call ``{"name": ..., "arguments":
-   {...}}`` whose arguments match that tool's parameters schema, or an array of such calls
+   {...}}`` whose arguments match that tool's parameters schema (its objects closed to keys
+   they do not list, see ``closed``), or an array of such calls
    when ``parallel_tool_calls`` is true; under ``auto`` also ``{"content": "..."}``, a
    plain answer, so the model decides; a named ``tool_choice`` allows only that tool;
 4. reads the answer back (``read_answer``): calls become ``ToolCall`` events with fresh ids
@@ -130,11 +131,27 @@ def _call_schema(tool: Tool) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "name": {"const": tool.name},
-            "arguments": dict(tool.parameters) or {"type": "object"},
+            "arguments": closed(dict(tool.parameters)) or {"type": "object"},
         },
         "required": ["name", "arguments"],
         "additionalProperties": False,
     }
+
+
+def closed(schema: Any) -> Any:
+    """``schema`` with every object that lists its properties closed to others
+    (``additionalProperties: false`` where it says nothing): JSON Schema allows extra keys
+    by default, and a small model fills them in (``"type"`` beside a tool's real arguments),
+    which a function called with them rejects. Arguments that validate against the closed
+    schema validate against the original."""
+    if isinstance(schema, list):
+        return [closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result = {key: closed(value) for key, value in schema.items()}
+    if "properties" in result and "additionalProperties" not in result:
+        result["additionalProperties"] = False
+    return result
 
 
 def _plain_turn(message: ChatMessage) -> ChatMessage:

@@ -152,3 +152,13 @@ async def test_the_reader_turns_a_streamed_answer_into_calls() -> None:
     events = [event async for event in reader(answer())]
     assert [type(e) for e in events] == [ToolCall, Finish]
     assert events[0].arguments == '{"city": "Oslo"}'  # type: ignore[union-attr]
+
+
+def test_tool_arguments_get_no_keys_their_schema_does_not_list() -> None:
+    loose = Tool("f", "", {"type": "object", "properties": {"a": {"type": "object",
+                 "properties": {"b": {"type": "string"}}}}})  # fmt: skip
+    schema = answer_schema((loose,), parallel=False, optional=False)
+    validator = jsonschema.Draft202012Validator(schema)
+    assert validator.is_valid({"name": "f", "arguments": {"a": {"b": "x"}}})
+    assert not validator.is_valid({"name": "f", "arguments": {"a": {}, "type": "object"}})
+    assert not validator.is_valid({"name": "f", "arguments": {"a": {"b": "x", "c": 1}}})

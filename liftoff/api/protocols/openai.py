@@ -72,8 +72,8 @@ ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 
 class Message(_Strict):
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    # None only on an assistant turn that called tools.
-    content: str | list[ContentPart] | None
+    # None (or left out) only on an assistant turn that called tools.
+    content: str | list[ContentPart] | None = None
     name: str | None = None
     tool_calls: Annotated[list[OpenAIToolCall], Field(max_length=MAX_TOOL_CALLS)] | None = None
     tool_call_id: str | None = Field(default=None, max_length=256)

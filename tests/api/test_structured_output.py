@@ -1,0 +1,175 @@
+"""Structured output from the real embedded model through every surface: OpenAI's
+``response_format``, Ollama's ``format``, Vertex's ``responseSchema``, and LangChain's
+``with_structured_output``. llama.cpp holds the answer to the schema with a grammar, so even
+the small base model answers JSON that validates."""
+
+from __future__ import annotations
+
+import gc
+import json
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import jsonschema
+import ollama
+import openai
+import pytest
+from langchain_ollama import ChatOllama
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel, Field
+
+from tests.servers import ServerProcess
+
+CITY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 30},
+        "country": {"type": "string", "maxLength": 30},
+        "is_capital": {"type": "boolean"},
+    },
+    "required": ["name", "country", "is_capital"],
+    "additionalProperties": False,
+}
+QUESTION = [{"role": "user", "content": "Describe Paris as JSON."}]
+UNCOMPILABLE = {"type": "object", "properties": {"a": {"$ref": "#/definitions/missing"}}}
+
+
+class City(BaseModel):
+    name: str = Field(max_length=30)
+    country: str = Field(max_length=30)
+    is_capital: bool
+
+
+@pytest.fixture
+def client(gateway: ServerProcess) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture
+def _collect_langchain_connections() -> Iterator[None]:
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_json_schema_answers_validate(
+    client: openai.OpenAI, model_id: str, stream: bool
+) -> None:
+    response_format: Any = {
+        "type": "json_schema",
+        "json_schema": {"name": "city", "schema": CITY_SCHEMA, "strict": True},
+    }
+    request: Any = {"model": model_id, "messages": QUESTION, "max_tokens": 100,
+                    "temperature": 0, "response_format": response_format}  # fmt: skip
+    if stream:
+        chunks = list(client.chat.completions.create(**request, stream=True))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        reason = chunks[-1].choices[0].finish_reason
+    else:
+        choice = client.chat.completions.create(**request).choices[0]
+        text, reason = choice.message.content or "", choice.finish_reason
+    assert reason == "stop"
+    jsonschema.validate(json.loads(text), CITY_SCHEMA)
+
+
+def test_openai_json_object_is_json(client: openai.OpenAI, model_id: str) -> None:
+    choice = client.chat.completions.create(
+        model=model_id, messages=QUESTION, max_tokens=60, temperature=0,
+        response_format={"type": "json_object"},
+    ).choices[0]  # fmt: skip
+    text = choice.message.content or ""
+    assert text.lstrip().startswith("{")
+    if choice.finish_reason == "stop":  # a cut answer is a JSON prefix, said by "length"
+        assert isinstance(json.loads(text), dict)
+
+
+@pytest.mark.usefixtures("_collect_langchain_connections")
+def test_langchain_chat_openai_with_structured_output_returns_a_validated_object(
+    gateway: ServerProcess, model_id: str
+) -> None:
+    llm = ChatOpenAI(
+        base_url=f"{gateway.url}/v1", api_key="unused", model=model_id,  # type: ignore[arg-type]
+        temperature=0, max_completion_tokens=100, max_retries=0,
+    )  # fmt: skip
+    city = llm.with_structured_output(City).invoke("Describe Paris.")
+    assert isinstance(city, City)
+
+
+@pytest.mark.usefixtures("_collect_langchain_connections")
+def test_langchain_chat_ollama_with_structured_output_returns_a_validated_object(
+    gateway: ServerProcess, model_id: str
+) -> None:
+    llm = ChatOllama(base_url=gateway.url, model=model_id, temperature=0, num_predict=100)
+    city = llm.with_structured_output(City).invoke("Describe Paris.")
+    assert isinstance(city, City)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_ollama_format_schema_answers_validate(
+    gateway: ServerProcess, model_id: str, stream: bool
+) -> None:
+    options = {"temperature": 0, "num_predict": 100}
+    with ollama.Client(host=gateway.url) as client:
+        if stream:
+            chunks = list(client.chat(model=model_id, messages=QUESTION, format=CITY_SCHEMA,
+                                      options=options, stream=True))  # fmt: skip
+            text = "".join(chunk.message.content or "" for chunk in chunks)
+        else:
+            text = (
+                client.chat(
+                    model=model_id, messages=QUESTION, format=CITY_SCHEMA, options=options
+                ).message.content
+                or ""
+            )
+        raw = client.generate(model=model_id, prompt="Paris, as JSON:", raw=True,
+                              format=CITY_SCHEMA, options=options).response  # fmt: skip
+    jsonschema.validate(json.loads(text), CITY_SCHEMA)
+    jsonschema.validate(json.loads(raw), CITY_SCHEMA)
+
+
+def test_vertex_response_schema_answers_validate(gateway: ServerProcess) -> None:
+    response = httpx.post(
+        f"{gateway.url}/predict",
+        json={"instances": [{"messages": QUESTION}, {"prompt": "Paris, as JSON:"}],
+              "parameters": {"temperature": 0, "maxOutputTokens": 100,
+                             "responseMimeType": "application/json",
+                             "responseSchema": CITY_SCHEMA}},
+        timeout=120,
+    )  # fmt: skip
+    response.raise_for_status()
+    for prediction in response.json()["predictions"]:
+        jsonschema.validate(json.loads(prediction["content"]), CITY_SCHEMA)
+
+
+def test_a_schema_the_engine_cannot_compile_is_a_400_naming_the_field(
+    gateway: ServerProcess, model_id: str
+) -> None:
+    openai_answer = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": model_id, "messages": QUESTION, "response_format": {
+            "type": "json_schema", "json_schema": {"name": "x", "schema": UNCOMPILABLE}}},
+    )  # fmt: skip
+    ollama_answer = httpx.post(
+        f"{gateway.url}/api/chat",
+        json={"model": model_id, "messages": QUESTION, "format": UNCOMPILABLE},
+    )
+    vertex_answer = httpx.post(
+        f"{gateway.url}/predict",
+        json={"instances": [{"prompt": "x"}], "parameters": {
+            "responseMimeType": "application/json", "responseSchema": UNCOMPILABLE}},
+    )  # fmt: skip
+    assert openai_answer.status_code == 400
+    assert openai_answer.json()["error"]["param"] == "response_format"
+    assert (
+        "cannot compile: Pointer '/definitions/missing' does not exist"
+        in (openai_answer.json()["error"]["message"])
+    )
+    assert ollama_answer.status_code == 400
+    assert ollama_answer.json()["error"].startswith("format is a JSON schema the engine cannot")
+    assert vertex_answer.status_code == 400
+    assert vertex_answer.json()["error"].startswith("parameters.response_schema is a JSON schema")
