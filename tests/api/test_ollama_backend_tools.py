@@ -158,9 +158,10 @@ def test_ollamas_refusals_and_web_image_urls_are_400s(
                 {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}}]}],
         )  # fmt: skip
     assert "does not support images" in no_vision.value.message
-    web = httpx.post(f"{gateway.url}/v1/chat/completions", json={
-        "model": VISION_MODEL,
-        "messages": [{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}]})  # fmt: skip
+    web_image = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    web = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": VISION_MODEL, "messages": [{"role": "user", "content": [web_image]}]},
+    )
     assert web.status_code == 400
     assert web.json()["error"]["param"] == "messages.0.content"

@@ -86,7 +86,7 @@ def test_streamed_tool_calls_arrive_as_openai_deltas(client: openai.OpenAI, mode
             max_tokens=80,
             temperature=0,
             stream=True,
-        )  # fmt: skip
+        )
     )
     deltas = [d for c in chunks if c.choices for d in c.choices[0].delta.tool_calls or []]
     first, *rest = deltas
@@ -173,14 +173,14 @@ def test_ollama_client_gets_message_tool_calls(
     gateway: ServerProcess, model_id: str, stream: bool
 ) -> None:
     with ollama.Client(host=gateway.url) as client:
+        request: Any = {"model": model_id, "messages": QUESTION, "tools": [WEATHER],
+                        "options": {"temperature": 0, "num_predict": 80}}  # fmt: skip
         if stream:
-            chunks = list(client.chat(model=model_id, messages=QUESTION, tools=[WEATHER],
-                                      options={"temperature": 0, "num_predict": 80}, stream=True))  # fmt: skip
+            chunks = list(client.chat(**request, stream=True))
             calls = [c for chunk in chunks for c in chunk.message.tool_calls or []]
             final = chunks[-1]
         else:
-            final = client.chat(model=model_id, messages=QUESTION, tools=[WEATHER],
-                                options={"temperature": 0, "num_predict": 80})  # fmt: skip
+            final = client.chat(**request)
             calls = list(final.message.tool_calls or [])
     (call,) = calls
     assert call.function.name == "get_weather"

@@ -111,7 +111,8 @@ def test_tools_with_a_response_format_are_refused_naming_response_format() -> No
 
 
 def test_calls_come_back_with_ids_and_finish_reason_tool_calls() -> None:
-    text = '[{"name": "get_weather", "arguments": {"city": "Oslo"}}, {"name": "get_time", "arguments": {}}]'
+    text = json.dumps([{"name": "get_weather", "arguments": {"city": "Oslo"}},
+                       {"name": "get_time", "arguments": {}}])  # fmt: skip
     events = read_answer(text, Finish("stop", USAGE), {"get_weather", "get_time"})
     calls = [e for e in events if isinstance(e, ToolCall)]
     assert [(c.name, json.loads(c.arguments)) for c in calls] == [
@@ -141,7 +142,7 @@ def test_an_answer_that_ignored_its_schema_is_a_backend_error() -> None:
 
 
 async def test_the_reader_turns_a_streamed_answer_into_calls() -> None:
-    plain, reader = constrained(chat(tools=(WEATHER,), tool_choice="required"))
+    _, reader = constrained(chat(tools=(WEATHER,), tool_choice="required"))
     assert reader is not None
 
     async def answer() -> AsyncIterator[GenerationEvent]:
