@@ -223,7 +223,7 @@ def _refuse_unmapped(record: Any, honoured: set[str], *, prefix: str) -> None:
 
 
 def _role(message: ChatMessage, index: int) -> str:
-    if message.role == "user":
+    if message.role in ("user", "tool"):  # a function's result is the user's turn
         return "user"
     if message.role == "assistant":
         return "model"
