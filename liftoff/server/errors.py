@@ -245,9 +245,11 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
 
 
 def _most_telling(problems: Sequence[Any]) -> Any:
-    """Of a union's errors, the one from the member whose type matched, if any did."""
+    """Of a union's errors, the one from the member whose type matched, if any did: it may
+    lie deeper in the field (``content.1.image_url.url`` of a list of parts)."""
     first = problems[0]
-    same_field = [p for p in problems if _field_of(p) == _field_of(first)]
+    field = _field_of(first)
+    same_field = [p for p in problems if _field_of(p)[: len(field)] == field]
     past_type_check = [p for p in same_field if not str(p["type"]).endswith("_type")]
     return (past_type_check or same_field)[0]
 

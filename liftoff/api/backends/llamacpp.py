@@ -29,7 +29,7 @@ from liftoff.api.backends.base import (
     TextDelta,
     Usage,
 )
-from liftoff.api.backends.grammar import check_schema
+from liftoff.api.backends.grammar import check_schema, engine_schema
 from liftoff.api.backends.templates import ChatTemplate
 from liftoff.api.backends.wire import finish_reason, openai_body
 from liftoff.api.errors import (
@@ -151,19 +151,21 @@ class LlamaCppBackend(Backend):
                     "(LIFTOFF_MMPROJ)",
                 )
         for i, tool in enumerate(request.tools):
-            check_schema(tool.parameters, f"tools.{i}.function.parameters")
+            check_schema(engine_schema(tool.parameters), f"tools.{i}.function.parameters")
         response_format = request.response_format
-        if response_format is not None and response_format.schema is not None:
-            check_schema(response_format.schema, "response_format")
+        if response_format is not None:
+            check_schema(engine_schema(response_format.schema), "response_format")
 
     async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         body = openai_body(request, backend=self.name)
         chat = request.messages is not None
-        if not chat and "response_format" in body:
-            # llama.cpp's completions take the schema as `json_schema` ({} for any JSON).
-            body["json_schema"] = (
-                body.pop("response_format").get("json_schema", {}).get("schema", {})
-            )
+        if request.response_format is not None:
+            schema = engine_schema(request.response_format.schema)
+            del body["response_format"]
+            if chat:
+                body["response_format"] = {"type": "json_schema", "json_schema": {"schema": schema}}
+            else:  # llama.cpp's completions take the schema as `json_schema`
+                body["json_schema"] = schema
         reason: FinishReason = "stop"
         async for chunk in self._stream(body, chat=chat):
             if "error" in chunk:
