@@ -655,8 +655,12 @@ def _instance(schema: Any, words: list[str]) -> Any:
         return {"reply": word}
     if not isinstance(schema, dict):
         return word
+    if "const" in schema:
+        return schema["const"]
     if "enum" in schema:
         return schema["enum"][0]
+    if "anyOf" in schema:
+        return _instance(schema["anyOf"][0], words)
     if schema.get("type") == "object" or "properties" in schema:
         properties = schema.get("properties", {})
         return {name: _instance(properties[name], words) for name in schema.get("required", [])}

@@ -20,7 +20,7 @@ Tools, structured outputs and images (docs/api.md: "Chat request (with tools)", 
 must be base64. Given tools, a chat whose last turn is the user's is answered by calling the
 first tool, its required string arguments filled with the user's last word, in a chunk of
 its own (``message.tool_calls``, arguments as an object), then a final chunk with
-``done_reason: "stop"``; after a tool result the model answers in words. ``format``
+``done_reason: "stop"``; after a tool result the model answers in words, from the result. ``format``
 (``"json"`` or a JSON schema) makes the answer a JSON value of that shape, streamed in
 pieces.
 
@@ -311,7 +311,8 @@ class FakeOllama:
         messages = body.get("messages") or []
         if chat:
             prompt = [w for m in messages for w in str(m.get("content", "")).split()]
-            users = [m for m in messages if m.get("role") == "user"]
+            # The model answers the last user turn, or the last tool result after it.
+            users = [m for m in messages if m.get("role") in ("user", "tool")]
             source = str(users[-1].get("content", "")).split() if users else prompt
         else:
             prompt = source = str(body.get("prompt") or "").split()
@@ -505,8 +506,12 @@ def _instance(schema: Any, words: list[str]) -> Any:
         return {"reply": word}
     if not isinstance(schema, dict):
         return word
+    if "const" in schema:
+        return schema["const"]
     if "enum" in schema:
         return schema["enum"][0]
+    if "anyOf" in schema:
+        return _instance(schema["anyOf"][0], words)
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
         properties = schema.get("properties", {})
