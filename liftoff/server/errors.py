@@ -224,6 +224,10 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
         detail = problem.get("ctx", {}).get("error", "malformed JSON")
         return InvalidRequest(f"the request body is not valid JSON: {detail}")
     location = [str(part) for part in problem["loc"] if part != "body" and not _is_type_tag(part)]
+    # A discriminated union puts its tag in the path; OpenAI's content parts keep their
+    # payload under their type's name ({"type": "image_url", "image_url": ...}), so the tag
+    # shows as the next field twice: once is enough.
+    location = [part for i, part in enumerate(location) if location[i + 1 : i + 2] != [part]]
     field = ".".join(location)
     message = problem["msg"]
     if not field:
