@@ -249,13 +249,15 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
 
 
 def _most_telling(problems: Sequence[Any]) -> Any:
-    """Of a union's errors, the one from the member whose type matched, if any did: it may
-    lie deeper in the field (``content.1.image_url.url`` of a list of parts)."""
+    """Of a union's errors, the one from the member whose type matched, if any did: one
+    deeper in the field (``content.1.image_url.url`` in a list of parts), else one past the
+    type check."""
     first = problems[0]
     field = _field_of(first)
     same_field = [p for p in problems if _field_of(p)[: len(field)] == field]
+    deeper = [p for p in same_field if len(_field_of(p)) > len(field)]
     past_type_check = [p for p in same_field if not str(p["type"]).endswith("_type")]
-    return (past_type_check or same_field)[0]
+    return (deeper or past_type_check or same_field)[0]
 
 
 def _field_of(problem: Any) -> list[str]:
