@@ -36,7 +36,7 @@ QUESTION = [{"role": "user", "content": "What is the weather in Paris?"}]
 
 @pytest.fixture(scope="module")
 def llama_server(gguf_path: Path) -> Iterator[LlamaServer]:
-    with LlamaServer(str(gguf_path), str(TEMPLATE)) as server:
+    with LlamaServer(str(gguf_path), template_file=str(TEMPLATE)) as server:
         yield server
 
 
