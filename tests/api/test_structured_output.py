@@ -146,6 +146,55 @@ def test_vertex_response_schema_answers_validate(gateway: ServerProcess) -> None
         jsonschema.validate(json.loads(prediction["content"]), CITY_SCHEMA)
 
 
+# The same city as Gemini's own Schema writes it (Vertex AI's OpenAPI subset).
+GEMINI_CITY = {
+    "type": "OBJECT",
+    "properties": {
+        "name": {"type": "STRING", "maxLength": 30},
+        "country": {"type": "STRING", "maxLength": 30, "example": "France"},
+        "population": {"type": "INTEGER", "format": "int64", "nullable": True},
+    },
+    "required": ["name", "country", "population"],
+    "propertyOrdering": ["country", "name", "population"],
+}
+GEMINI_CITY_AS_JSON_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 30},
+        "country": {"type": "string", "maxLength": 30},
+        "population": {"type": ["integer", "null"]},
+    },
+    "required": ["name", "country", "population"],
+    "additionalProperties": False,
+}
+
+
+def test_vertex_takes_geminis_schema_and_a_json_schema(gateway: ServerProcess) -> None:
+    def predict(parameters: dict[str, Any]) -> httpx.Response:
+        return httpx.post(
+            f"{gateway.url}/predict",
+            json={"instances": [{"messages": QUESTION}], "parameters": {
+                "temperature": 0, "maxOutputTokens": 100,
+                "responseMimeType": "application/json", **parameters}},
+            timeout=120,
+        )  # fmt: skip
+
+    gemini = predict({"responseSchema": GEMINI_CITY})
+    gemini.raise_for_status()
+    city = json.loads(gemini.json()["predictions"][0]["content"])
+    jsonschema.validate(city, GEMINI_CITY_AS_JSON_SCHEMA)
+    assert list(city) == GEMINI_CITY["propertyOrdering"]
+    as_json_schema = predict({"responseJsonSchema": CITY_SCHEMA})
+    as_json_schema.raise_for_status()
+    jsonschema.validate(json.loads(as_json_schema.json()["predictions"][0]["content"]), CITY_SCHEMA)
+    both = predict({"responseSchema": GEMINI_CITY, "responseJsonSchema": CITY_SCHEMA})
+    assert both.status_code == 400
+    assert both.json()["error"].startswith("parameters.response_json_schema: send it or")
+    bad = predict({"responseJsonSchema": UNCOMPILABLE})
+    assert bad.status_code == 400
+    assert bad.json()["error"].startswith("parameters.response_json_schema is a JSON schema")
+
+
 def test_a_schema_the_engine_cannot_compile_is_a_400_naming_the_field(
     gateway: ServerProcess, model_id: str
 ) -> None:

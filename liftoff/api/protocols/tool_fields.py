@@ -257,6 +257,52 @@ def ollama_format(value: OllamaFormat | None) -> ResponseFormat | None:
     return ResponseFormat("json_schema", value)
 
 
+# Vertex ----------------------------------------------------------------------------------
+
+# Keys of Gemini's Schema left out: an annotation JSON Schema lacks, and two applied after
+# the keys are copied (see gemini_schema).
+_GEMINI_ONLY_KEYS = {"example", "propertyOrdering", "nullable"}
+# Values, not schemas: copied as they are.
+_GEMINI_VALUES = {"enum", "const", "default"}
+# Gemini's formats that are not JSON Schema formats (Schema.format: "enum" for strings with
+# an enum, sizes for numbers); the type and enum already say all they mean.
+_GEMINI_ONLY_FORMATS = {"enum", "int32", "int64", "float", "double"}
+
+
+def gemini_schema(schema: Any) -> Any:
+    """Gemini's ``responseSchema`` (Vertex AI's ``Schema``, a subset of OpenAPI 3.0) as the
+    JSON Schema it means: types are upper case there (``"OBJECT"``; ``TYPE_UNSPECIFIED``
+    says nothing), ``nullable: true`` adds ``"null"`` to the type, ``propertyOrdering``
+    orders ``properties`` (the order the engine writes them in), and Gemini-only formats and
+    examples are left out. Lower-case types and JSON Schema keywords pass unchanged, so a
+    plain JSON schema comes back as it was. ``responseJsonSchema`` needs none of this."""
+    if isinstance(schema, list):
+        return [gemini_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    result: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            value = {name: gemini_schema(sub) for name, sub in value.items()}
+        elif key in _GEMINI_ONLY_KEYS or (key == "format" and value in _GEMINI_ONLY_FORMATS):
+            continue
+        elif key == "type" and isinstance(value, str):
+            if value == "TYPE_UNSPECIFIED":
+                continue
+            value = value.lower()
+        elif key not in _GEMINI_VALUES:
+            value = gemini_schema(value)
+        result[key] = value
+    order = schema.get("propertyOrdering")
+    if isinstance(order, list) and isinstance(result.get("properties"), dict):
+        properties = result["properties"]
+        first = {name: properties[name] for name in order if name in properties}
+        result["properties"] = {**first, **properties}
+    if schema.get("nullable") is True and isinstance(result.get("type"), str):
+        result["type"] = [result["type"], "null"]
+    return result
+
+
 # Shared helpers --------------------------------------------------------------------------
 
 

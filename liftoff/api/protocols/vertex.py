@@ -27,6 +27,7 @@ from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.health import readiness
 from liftoff.api.protocols.openai import Message, to_chat_messages
 from liftoff.api.protocols.streaming import complete
+from liftoff.api.protocols.tool_fields import gemini_schema
 from liftoff.server.context import RequestInfo
 
 MAX_INSTANCES = 64
@@ -70,21 +71,40 @@ class Parameters(BaseModel):
     response_mime_type: Literal["text/plain", "application/json"] | None = Field(
         default=None, validation_alias=AliasChoices("response_mime_type", "responseMimeType")
     )
+    # Gemini's Schema (OpenAPI's subset: "OBJECT", nullable...), or plain JSON Schema.
     response_schema: dict[str, Any] | None = Field(
         default=None, validation_alias=AliasChoices("response_schema", "responseSchema")
     )
+    response_json_schema: dict[str, Any] | None = Field(
+        default=None, validation_alias=AliasChoices("response_json_schema", "responseJsonSchema")
+    )
+
+    @property
+    def schema_field(self) -> str:
+        """The name of the schema this request sent, for errors about it."""
+        if self.response_json_schema is not None:
+            return "parameters.response_json_schema"
+        return "parameters.response_schema"
 
     def response_format(self) -> ResponseFormat | None:
-        if self.response_schema is not None and self.response_mime_type != "application/json":
+        if self.response_schema is not None and self.response_json_schema is not None:
             raise InvalidRequest(
-                'parameters.response_schema needs parameters.response_mime_type "application/json"',
+                "parameters.response_json_schema: send it or response_schema, not both",
+                param="parameters.response_json_schema",
+            )
+        schema = self.response_json_schema
+        if self.response_schema is not None:
+            schema = gemini_schema(self.response_schema)
+        if schema is not None and self.response_mime_type != "application/json":
+            raise InvalidRequest(
+                f'{self.schema_field} needs parameters.response_mime_type "application/json"',
                 param="parameters.response_mime_type",
             )
         if self.response_mime_type != "application/json":
             return None
-        if self.response_schema is None:
+        if schema is None:
             return ResponseFormat("json_object")
-        return ResponseFormat("json_schema", self.response_schema)
+        return ResponseFormat("json_schema", schema)
 
     def sampling(self) -> SamplingOptions:
         return SamplingOptions(
@@ -130,7 +150,9 @@ async def _predict(
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [
-                group.create_task(complete(generator, request, caller, _fields(index)))
+                group.create_task(
+                    complete(generator, request, caller, _fields(index, body.parameters))
+                )
                 for index, request in enumerate(requests)
             ]
     except ExceptionGroup as failures:
@@ -139,7 +161,7 @@ async def _predict(
     return [_prediction(task.result()) for task in tasks]
 
 
-def _fields(index: int) -> FieldNames:
+def _fields(index: int, parameters: Parameters) -> FieldNames:
     """Vertex's names for the fields of instance ``index``'s generation."""
     return FieldNames(
         {
@@ -147,7 +169,7 @@ def _fields(index: int) -> FieldNames:
             "options": "parameters",
             "options.max_tokens": "parameters.max_output_tokens",
             "options.stop": "parameters.stop_sequences",
-            "response_format": "parameters.response_schema",
+            "response_format": parameters.schema_field,
             "prompt": f"instances.{index}.prompt",
             "messages": f"instances.{index}.messages",
         }
