@@ -222,3 +222,54 @@ def test_a_schema_the_engine_cannot_compile_is_a_400_naming_the_field(
     assert ollama_answer.json()["error"].startswith("format is a JSON schema the engine cannot")
     assert vertex_answer.status_code == 400
     assert vertex_answer.json()["error"].startswith("parameters.response_schema is a JSON schema")
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    """A JSON schema whose objects nest ``levels`` levels deep (two per property)."""
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(levels // 2):
+        schema = {"type": "object", "properties": {"a": schema}}
+    return schema
+
+
+TOO_DEEP = _nested(800)  # json.loads reads it; walking it recursively would not
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/v1/chat/completions", {"response_format": {"type": "json_schema", "json_schema": {
+            "name": "x", "schema": TOO_DEEP}}}, "response_format.json_schema.schema"),
+        ("/v1/chat/completions", {"tools": [{"type": "function", "function": {
+            "name": "f", "parameters": TOO_DEEP}}]}, "tools.0.function.parameters"),
+        ("/v1/chat/completions", {"messages": [*QUESTION, {"role": "assistant", "tool_calls": [
+            {"id": "c", "type": "function", "function": {
+                "name": "f", "arguments": json.dumps(TOO_DEEP)}}]}]}, "messages.1.tool_calls.0"),
+        ("/api/chat", {"format": TOO_DEEP}, "format"),
+        ("/api/chat", {"messages": [*QUESTION, {"role": "assistant", "content": "", "tool_calls": [
+            {"function": {"name": "f", "arguments": TOO_DEEP}}]}]},
+         "messages.1.tool_calls.0.function.arguments"),
+    ],
+)  # fmt: skip
+def test_json_nested_too_deep_is_a_400_naming_the_field(
+    gateway: ServerProcess, model_id: str, path: str, body: dict[str, Any], param: str
+) -> None:
+    response = httpx.post(
+        f"{gateway.url}{path}", json={"model": model_id, "messages": QUESTION, **body}
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    message = error["message"] if isinstance(error, dict) else error
+    assert param in message
+    assert "nests deeper than 64 levels" in message
+
+
+def test_vertex_schemas_nested_too_deep_are_400s_naming_the_field(gateway: ServerProcess) -> None:
+    for name in ("responseSchema", "responseJsonSchema"):
+        response = httpx.post(
+            f"{gateway.url}/predict",
+            json={"instances": [{"prompt": "x"}], "parameters": {
+                "responseMimeType": "application/json", name: TOO_DEEP}},
+        )  # fmt: skip
+        assert response.status_code == 400, response.text
+        assert "nests deeper than 64 levels" in response.json()["error"]

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from liftoff.api.backends.base import (
     ChatMessage,
@@ -44,8 +44,28 @@ MAX_ID = 256
 FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 _DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)?(;[\w-]+=[^;,]*)*;base64,", re.ASCII)
 
+# JSON objects taken whole (schemas, arguments) nest at most this deep: the gateway walks
+# them (closing objects, reading Gemini's schemas, encoding), and JSON nested hundreds of
+# levels deep would exhaust Python's recursion limit there (a 500) instead of being a 400.
+MAX_JSON_DEPTH = 64
+
 FunctionName = Annotated[str, Field(pattern=FUNCTION_NAME)]
-JSONObject = dict[str, Any]
+
+
+def bounded_depth(value: Any) -> Any:
+    """``value`` unchanged; raises ``ValueError`` when its objects and arrays nest more than
+    ``MAX_JSON_DEPTH`` levels (the value itself is level 1). Walks without recursion."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels of objects and arrays")
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return value
+
+
+JSONObject = Annotated[dict[str, Any], AfterValidator(bounded_depth)]
 
 
 class _Strict(BaseModel):
@@ -329,7 +349,7 @@ def _json_object(text: str) -> JSONObject:
         raise ValueError(f"arguments are not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ValueError("arguments must be a JSON object")
-    return value
+    return bounded_depth(value)
 
 
 def _check_base64(data: str) -> None:

@@ -27,7 +27,7 @@ from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.health import readiness
 from liftoff.api.protocols.openai import Message, to_chat_messages
 from liftoff.api.protocols.streaming import complete
-from liftoff.api.protocols.tool_fields import gemini_schema
+from liftoff.api.protocols.tool_fields import JSONObject, gemini_schema
 from liftoff.server.context import RequestInfo
 
 MAX_INSTANCES = 64
@@ -72,10 +72,10 @@ class Parameters(BaseModel):
         default=None, validation_alias=AliasChoices("response_mime_type", "responseMimeType")
     )
     # Gemini's Schema (OpenAPI's subset: "OBJECT", nullable...), or plain JSON Schema.
-    response_schema: dict[str, Any] | None = Field(
+    response_schema: JSONObject | None = Field(
         default=None, validation_alias=AliasChoices("response_schema", "responseSchema")
     )
-    response_json_schema: dict[str, Any] | None = Field(
+    response_json_schema: JSONObject | None = Field(
         default=None, validation_alias=AliasChoices("response_json_schema", "responseJsonSchema")
     )
 

@@ -7,12 +7,20 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import gguf
 import pytest
 
-from liftoff.api.backends.base import ChatMessage, GenerationRequest, Tool
+from liftoff.api.backends.base import (
+    ChatMessage,
+    Finish,
+    GenerationRequest,
+    SamplingOptions,
+    TextDelta,
+    Tool,
+)
 from liftoff.api.backends.llamacpp import LlamaCppBackend
 from liftoff.api.backends.templates import (
     CHAT_TEMPLATE_KEY,
@@ -87,9 +95,22 @@ async def test_the_engine_prompts_with_the_ggufs_own_template(templated_gguf: Pa
     async for backend in _backend(templated_gguf):
         prompt = await backend.render_prompt(_chat(backend))
         assert prompt == ("<|system|>\nBe brief.</s>\n<|user|>\nHi there</s>\n<|assistant|>\n")
-        # And generates from it: the answer follows the template's assistant turn.
-        reply = await backend.render_prompt(_chat(backend, ChatMessage("user", "x")))
-        assert reply.endswith("<|assistant|>\n")
+        # And generates from exactly that prompt: the chat's answer and prompt size are
+        # those of a raw completion of the rendered text.
+        options = SamplingOptions(temperature=0, max_tokens=8)
+        chat = await _answer(backend, replace(_chat(backend), options=options))
+        raw = GenerationRequest(model=backend.model_id, prompt=prompt, options=options)
+        assert chat == await _answer(backend, raw)
+
+
+async def _answer(backend: LlamaCppBackend, request: GenerationRequest) -> tuple[str, int]:
+    text, prompt_tokens = "", 0
+    async for event in backend.generate(request):
+        if isinstance(event, TextDelta):
+            text += event.text
+        elif isinstance(event, Finish):
+            prompt_tokens = event.usage.prompt_tokens
+    return text, prompt_tokens
 
 
 async def test_the_override_wins_over_the_ggufs_template(templated_gguf: Path) -> None:
