@@ -152,7 +152,14 @@ GEMINI_CITY = {
     "properties": {
         "name": {"type": "STRING", "maxLength": 30},
         "country": {"type": "STRING", "maxLength": 30, "example": "France"},
-        "population": {"type": "INTEGER", "format": "int64", "nullable": True},
+        # Bounded: a base model otherwise writes digits until the token limit.
+        "population": {
+            "type": "INTEGER",
+            "format": "int64",
+            "nullable": True,
+            "minimum": 0,
+            "maximum": 99_999_999,
+        },
     },
     "required": ["name", "country", "population"],
     "propertyOrdering": ["country", "name", "population"],
@@ -162,7 +169,7 @@ GEMINI_CITY_AS_JSON_SCHEMA = {
     "properties": {
         "name": {"type": "string", "maxLength": 30},
         "country": {"type": "string", "maxLength": 30},
-        "population": {"type": ["integer", "null"]},
+        "population": {"type": ["integer", "null"], "minimum": 0, "maximum": 99_999_999},
     },
     "required": ["name", "country", "population"],
     "additionalProperties": False,
@@ -176,7 +183,7 @@ def test_vertex_takes_geminis_schema_and_a_json_schema(gateway: ServerProcess) -
             json={"instances": [{"messages": QUESTION}], "parameters": {
                 "temperature": 0, "maxOutputTokens": 100,
                 "responseMimeType": "application/json", **parameters}},
-            timeout=120,
+            timeout=300,
         )  # fmt: skip
 
     gemini = predict({"responseSchema": GEMINI_CITY})
