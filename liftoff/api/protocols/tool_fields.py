@@ -349,7 +349,8 @@ def _json_object(text: str) -> JSONObject:
         raise ValueError(f"arguments are not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise ValueError("arguments must be a JSON object")
-    return bounded_depth(value)
+    bounded_depth(value)
+    return value
 
 
 def _check_base64(data: str) -> None:
