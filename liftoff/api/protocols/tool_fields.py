@@ -60,7 +60,9 @@ def bounded_depth(value: Any) -> Any:
         item, depth = pending.pop()
         if depth > MAX_JSON_DEPTH:
             raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels of objects and arrays")
-        children = item.values() if isinstance(item, dict) else item
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
         pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return value
 
@@ -266,7 +268,9 @@ def check_ollama_images(images: list[str] | None) -> list[str] | None:
     return images
 
 
-OllamaFormat = Literal["json", ""] | JSONObject
+# The depth is checked after the union matched, so a deep schema's error says so (not
+# that it is not "json").
+OllamaFormat = Annotated[Literal["json", ""] | dict[str, Any], AfterValidator(bounded_depth)]
 
 
 def ollama_format(value: OllamaFormat | None) -> ResponseFormat | None:
