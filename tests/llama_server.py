@@ -2,16 +2,21 @@
 
 Tests use it as a real OpenAI-compatible backend, and kill it to test failures::
 
-    python -m tests.llama_server MODEL.gguf PORT [ALIAS]   # serves on http://127.0.0.1:PORT
+    python -m tests.llama_server MODEL.gguf PORT [--alias NAME] [--template FILE.jinja]
+
+serves on http://127.0.0.1:PORT; ``--template`` renders chats with that jinja template, as
+llama-server's ``--jinja --chat-template-file`` does (otherwise Gemma's built-in turns).
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
@@ -19,7 +24,7 @@ from liftoff.server.processes import LOOPBACK, ServiceProcess, free_port
 from tests.servers import REPO
 
 
-def main(gguf: str, port: int, alias: str | None = None) -> None:
+def main(gguf: str, port: int, alias: str | None = None, template_file: str | None = None) -> None:
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -29,8 +34,8 @@ def main(gguf: str, port: int, alias: str | None = None) -> None:
         params.model_alias = {alias}  # the model id it serves and lists
     params.n_ctx = 1024
     params.n_parallel = 2
-    params.use_jinja = False
-    params.chat_template = "gemma"
+    params.use_jinja = template_file is not None
+    params.chat_template = Path(template_file).read_text() if template_file else "gemma"
     params.endpoint_metrics = True
     # /v1/embeddings too, pooled as the embedded backend pools them.
     params.embedding = True
@@ -47,11 +52,15 @@ class LlamaServer:
     """Starts ``main`` in a subprocess through the package's harness; ``url`` is its OpenAI
     base URL."""
 
-    def __init__(self, gguf: str, *, alias: str | None = None) -> None:
+    def __init__(
+        self, gguf: str, *, alias: str | None = None, template_file: str | None = None
+    ) -> None:
         port = free_port()
         self.base = f"http://{LOOPBACK}:{port}"
+        options = [*(["--alias", alias] if alias else []),
+                   *(["--template", template_file] if template_file else [])]  # fmt: skip
         self.service = ServiceProcess(
-            [sys.executable, "-m", "tests.llama_server", gguf, str(port), *filter(None, [alias])],
+            [sys.executable, "-m", "tests.llama_server", gguf, str(port), *options],
             health_url=f"{self.base}/health",
             name="llama.cpp server",
             cwd=REPO,
@@ -88,4 +97,10 @@ class LlamaServer:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), *sys.argv[3:])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("gguf")
+    parser.add_argument("port", type=int)
+    parser.add_argument("--alias")
+    parser.add_argument("--template")
+    args = parser.parse_args()
+    main(args.gguf, args.port, args.alias, args.template)

@@ -104,6 +104,15 @@ class Settings(BaseSettings):
     context_size: int = Field(default=2048, ge=128, description="tokens per request slot")
     parallel: int = Field(default=2, ge=1, le=64, description="requests generated at once")
     threads: int | None = Field(default=None, ge=1)
+    # The chat template: a Jinja file, Jinja source or a llama.cpp built-in name; empty: the
+    # GGUF's own (liftoff.api.backends.templates).
+    chat_template: str = ""
+    # A multimodal projector GGUF for the model: without one, images are refused.
+    mmproj: Path | None = None
+    # ollama and openai backends: "native" forwards tools to the server; "constrained" makes
+    # tool calls through structured output (liftoff.api.tools), for servers that do not
+    # enforce tool_choice (llama.cpp's). The embedded engine is always constrained.
+    tool_calls: Literal["native", "constrained"] = "native"
 
     # Ollama.
     ollama_host: str = Field(

@@ -204,7 +204,8 @@ class Generator:
 
 
 class GenerationStream:
-    """One generation under way: an async iterator of ``TextDelta`` events and one ``Finish``.
+    """One generation under way: an async iterator of ``TextDelta`` and ``ToolCall`` events
+    and one ``Finish``.
 
     Each wait on the backend is bounded by the idle timeout; the stream ends with an error
     once the shutdown grace period is over. It closes itself exactly once, at its ``Finish``,
@@ -289,7 +290,10 @@ class GenerationStream:
                 if self._first_text_at is None:
                     self._first_text()
                 return event
-            await self._finish(event)
+            if isinstance(event, Finish):
+                await self._finish(event)
+            elif self._first_text_at is None:
+                self._first_text()  # a tool call: the answer's first output
             return event
         self._core._count_backend_error(error)
         await self.aclose()

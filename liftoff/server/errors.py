@@ -224,6 +224,10 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
         detail = problem.get("ctx", {}).get("error", "malformed JSON")
         return InvalidRequest(f"the request body is not valid JSON: {detail}")
     location = [str(part) for part in problem["loc"] if part != "body" and not _is_type_tag(part)]
+    # A discriminated union puts its tag in the path; OpenAI's content parts keep their
+    # payload under their type's name ({"type": "image_url", "image_url": ...}), so the tag
+    # shows as the next field twice: once is enough.
+    location = [part for i, part in enumerate(location) if location[i + 1 : i + 2] != [part]]
     field = ".".join(location)
     message = problem["msg"]
     if not field:
@@ -245,11 +249,15 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
 
 
 def _most_telling(problems: Sequence[Any]) -> Any:
-    """Of a union's errors, the one from the member whose type matched, if any did."""
+    """Of a union's errors, the one from the member whose type matched, if any did: one
+    deeper in the field (``content.1.image_url.url`` in a list of parts), else one past the
+    type check."""
     first = problems[0]
-    same_field = [p for p in problems if _field_of(p) == _field_of(first)]
+    field = _field_of(first)
+    same_field = [p for p in problems if _field_of(p)[: len(field)] == field]
+    deeper = [p for p in same_field if len(_field_of(p)) > len(field)]
     past_type_check = [p for p in same_field if not str(p["type"]).endswith("_type")]
-    return (past_type_check or same_field)[0]
+    return (deeper or past_type_check or same_field)[0]
 
 
 def _field_of(problem: Any) -> list[str]:

@@ -14,6 +14,16 @@ Over-long prompts are truncated to ``num_ctx`` tokens like Ollama's runner does 
 count reported is ``num_ctx``), or refused with HTTP 400 when the request says
 ``"truncate": false`` and the fake plays Ollama 0.12.6 or later (``honours_truncate``).
 
+Tools, structured outputs and images (docs/api.md: "Chat request (with tools)", "Request
+(structured outputs)", "Chat request (with images)"): a model whose ``capabilities`` lack
+``tools`` or ``vision`` refuses ``tools`` or ``images`` with a 400, as Ollama does; images
+must be base64. Given tools, a chat whose last turn is the user's is answered by calling the
+first tool, its required string arguments filled with the user's last word, in a chunk of
+its own (``message.tool_calls``, arguments as an object), then a final chunk with
+``done_reason: "stop"``; after a tool result the model answers in words, from the result. ``format``
+(``"json"`` or a JSON schema) makes the answer a JSON value of that shape, streamed in
+pieces.
+
     fake = FakeOllama()
     fake.start()
     fake.token_delay = 0.05          # faults are attributes, changed while it runs
@@ -24,6 +34,8 @@ count reported is ``num_ctx``), or refused with HTTP 400 when the request says
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import json
 import math
@@ -59,6 +71,7 @@ class FakeModel:
     num_ctx: int | None = None  # a Modelfile PARAMETER, when set
     embedding_length: int = 8
     modified_at: str = "2026-01-02T03:04:05.123456789Z"
+    capabilities: tuple[str, ...] = ("completion", "tools")
 
     @property
     def digest(self) -> str:
@@ -226,7 +239,7 @@ class FakeOllama:
                     f"{model.family}.context_length": model.context_length,
                     f"{model.family}.embedding_length": model.embedding_length,
                 },
-                "capabilities": ["completion"],
+                "capabilities": list(model.capabilities),
                 "modified_at": model.modified_at,
             }
         )
@@ -298,7 +311,8 @@ class FakeOllama:
         messages = body.get("messages") or []
         if chat:
             prompt = [w for m in messages for w in str(m.get("content", "")).split()]
-            users = [m for m in messages if m.get("role") == "user"]
+            # The model answers the last user turn, or the last tool result after it.
+            users = [m for m in messages if m.get("role") in ("user", "tool")]
             source = str(users[-1].get("content", "")).split() if users else prompt
         else:
             prompt = source = str(body.get("prompt") or "").split()
@@ -316,14 +330,29 @@ class FakeOllama:
         evaluated = min(len(prompt), num_ctx)
         # With "shift": false generation stops when the window is full; else it slides.
         room = num_ctx - evaluated if body.get("shift") is False else math.inf
-        pieces = _reply(source, options, self.reply_tokens, room)
-        lines = self._generation_lines(body["model"], chat, pieces, evaluated)
+        if problem := _refused_features(model, body):
+            return problem
+        tools = body.get("tools") or [] if chat else []
+        calls: list[dict[str, Any]] = []
+        if tools and messages[-1].get("role") == "user":
+            pieces: tuple[list[str], str] = ([], "stop")
+            calls = [_call(tools[0], source)]
+        elif body.get("format"):
+            pieces = (_pieces(json.dumps(_instance(body["format"], source))), "stop")
+        else:
+            pieces = _reply(source, options, self.reply_tokens, room)
+        lines = self._generation_lines(body["model"], chat, pieces, evaluated, calls)
         if body.get("stream") is False:
             return JSONResponse(await _collect(lines, chat))
         return StreamingResponse(lines, media_type=NDJSON)
 
     async def _generation_lines(
-        self, model: str, chat: bool, pieces: tuple[list[str], str], evaluated: int
+        self,
+        model: str,
+        chat: bool,
+        pieces: tuple[list[str], str],
+        evaluated: int,
+        calls: list[dict[str, Any]],
     ) -> AsyncIterator[bytes]:
         tokens, reason = pieces
         self.streams_started += 1
@@ -334,6 +363,10 @@ class FakeOllama:
                     yield _line({"error": self.fail_message})
                     return
                 yield _line(self._chunk(model, token, chat, done=False))
+            if calls:
+                chunk = self._chunk(model, "", chat, done=False)
+                chunk["message"]["tool_calls"] = calls
+                yield _line(chunk)
             final = self._chunk(model, "", chat, done=True, done_reason=reason)
             final.update(
                 total_duration=5_043_500_667,
@@ -420,17 +453,74 @@ def _reply(
 async def _collect(lines: AsyncIterator[bytes], chat: bool) -> dict[str, Any]:
     """A stream folded into one object, as Ollama answers with "stream": false."""
     text, final = "", {}
+    calls: list[dict[str, Any]] = []
     async for raw in lines:
         chunk: dict[str, Any] = json.loads(raw)
         if "error" in chunk:
             return chunk
         text += chunk["message"]["content"] if chat else chunk["response"]
+        calls += chunk["message"].get("tool_calls", []) if chat else []
         final = chunk
     if chat:
         final["message"]["content"] = text
+        if calls:
+            final["message"]["tool_calls"] = calls
     else:
         final["response"] = text
     return final
+
+
+def _refused_features(model: FakeModel, body: dict[str, Any]) -> Response | None:
+    """Ollama's 400s for tools or images the model cannot take, and for images that are not
+    base64."""
+    name = f"registry.ollama.ai/library/{model.name}"
+    if body.get("tools") and "tools" not in model.capabilities:
+        return _error(400, f"{name} does not support tools")
+    images = list(body.get("images") or [])
+    images += [image for m in body.get("messages") or [] for image in m.get("images") or []]
+    if images and "vision" not in model.capabilities:
+        return _error(400, f"{name} does not support images")
+    for image in images:
+        try:
+            base64.b64decode(image, validate=True)
+        except (binascii.Error, ValueError):
+            return _error(400, "illegal base64 data at input byte 0")
+    return None
+
+
+def _call(tool: dict[str, Any], words: list[str]) -> dict[str, Any]:
+    """The fake model's call of ``tool``: required strings get the user's last word."""
+    function = tool["function"]
+    parameters = function.get("parameters") or {}
+    arguments = {
+        name: _instance(parameters.get("properties", {}).get(name, {}), words)
+        for name in parameters.get("required", [])
+    }
+    return {"function": {"name": function["name"], "arguments": arguments}}
+
+
+def _instance(schema: Any, words: list[str]) -> Any:
+    """A small JSON value of ``schema``'s shape ("json": an object with a "reply")."""
+    word = (words[-1] if words else "ok").strip("?!.,")
+    if schema == "json":
+        return {"reply": word}
+    if not isinstance(schema, dict):
+        return word
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "anyOf" in schema:
+        return _instance(schema["anyOf"][0], words)
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties", {})
+        return {name: _instance(properties[name], words) for name in schema.get("required", [])}
+    return {"integer": 1, "number": 1.5, "boolean": True, "array": []}.get(str(kind), word)
+
+
+def _pieces(text: str, size: int = 4) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def _vector(text: str, dimensions: int) -> list[float]:

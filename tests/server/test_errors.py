@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from liftoff.server.auth import APIKeys, AuthMiddleware
 from liftoff.server.bodies import BodySizeLimit
@@ -24,12 +26,31 @@ class Item(BaseModel):
     name: str
 
 
+class Text(BaseModel):
+    type: Literal["text"]
+    text: str
+
+
+class Picture(BaseModel):
+    type: Literal["image_url"]
+    image_url: Item
+
+
+class Message(BaseModel):
+    # OpenAI's content: a string, or parts tagged by type with the payload under that name.
+    content: str | list[Annotated[Text | Picture, Field(discriminator="type")]]
+
+
 def _app() -> FastAPI:
     app = FastAPI()
 
     @app.post("/v1/items")
     async def create(item: Item) -> dict[str, str]:
         return {"name": item.name}
+
+    @app.post("/v1/messages")
+    async def message(message: Message) -> dict[str, str]:
+        return {}
 
     @app.get("/v1/conflict")
     async def conflict() -> None:
@@ -95,3 +116,12 @@ async def test_middleware_refusals_use_the_paths_shape(client: httpx.AsyncClient
     assert too_large.status_code == 413
     assert too_large.json()["error"]["code"] == 413
     assert too_large.headers["connection"] == "close"
+
+
+async def test_a_unions_error_names_the_field_inside_the_member_that_matched(
+    client: httpx.AsyncClient,
+) -> None:
+    parts = [{"type": "image_url", "image_url": {"name": 5}}]
+    invalid = await client.post("/v1/messages", json={"content": parts})
+    assert invalid.status_code == 400
+    assert invalid.json()["error"]["param"] == "content.0.image_url.name"

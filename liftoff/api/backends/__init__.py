@@ -22,6 +22,7 @@ def create_backend(settings: Settings) -> Backend:
             connect_timeout=settings.connect_timeout,
             timeout=settings.request_timeout,
             auth=GoogleIdentityToken(audience) if audience else None,
+            tool_calls=settings.tool_calls,
         )
     if settings.backend == "openai":
         from liftoff.api.backends.openai import OpenAIBackend
@@ -35,6 +36,7 @@ def create_backend(settings: Settings) -> Backend:
             api_key=key.get_secret_value() if key else None,
             connect_timeout=settings.connect_timeout,
             timeout=settings.request_timeout,
+            tool_calls=settings.tool_calls,
         )
     if settings.backend == "gemini":
         from liftoff.api.backends.gemini import GeminiBackend
@@ -54,13 +56,17 @@ def create_backend(settings: Settings) -> Backend:
             probe_timeout=settings.connect_timeout,
         )
     from liftoff.api.backends.llamacpp import LlamaCppBackend
+    from liftoff.api.backends.templates import choose_template
     from liftoff.api.model_files import resolve_gguf
 
+    gguf = resolve_gguf(settings.model, settings.cache_dir)
     return LlamaCppBackend(
-        resolve_gguf(settings.model, settings.cache_dir),
+        gguf,
         context_size=settings.context_size,
         parallel=settings.parallel,
         threads=settings.threads,
+        chat_template=choose_template(gguf, settings.chat_template),
+        mmproj=settings.mmproj,
     )
 
 

@@ -1,9 +1,9 @@
 """The one small interface every backend implements, and the values that cross it.
 
-A backend turns a ``GenerationRequest`` into a stream of ``TextDelta`` events closed by
-exactly one ``Finish``. Non-streaming responses are the same stream, collected
-(``collect``). That keeps each backend to one generation method, and every protocol surface
-to one code path::
+A backend turns a ``GenerationRequest`` into a stream of ``TextDelta`` (and, when the model
+calls tools, ``ToolCall``) events closed by exactly one ``Finish``. Non-streaming responses
+are the same stream, collected (``collect``). That keeps each backend to one generation
+method, and every protocol surface to one code path::
 
     async for event in backend.generate(request):
         if isinstance(event, TextDelta):
@@ -19,22 +19,72 @@ options under each backend's names, finish reasons) is in ``liftoff.api.backends
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from liftoff.api.errors import BackendError
 
 Role = Literal["system", "user", "assistant", "tool"]
 # "content_filter": the backend's safety filter ended the answer or blocked the prompt
-# (OpenAI's value for the same thing).
-FinishReason = Literal["stop", "length", "content_filter"]
+# (OpenAI's value for the same thing); "tool_calls": the answer is calls of the request's tools.
+FinishReason = Literal["stop", "length", "content_filter", "tool_calls"]
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image in a user message: base64 data (``media_type`` when known), or a URL that
+    the backend fetches itself (only OpenAI-compatible servers do)."""
+
+    data: str | None = None  # base64, without a data: URL's prefix
+    media_type: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call of one of the request's tools: in an answer (an event of the stream), or in an
+    earlier assistant turn. ``arguments`` is the JSON text of an object."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True)
 class ChatMessage:
     role: Role
     content: str
+    images: tuple[Image, ...] = ()
+    # An assistant turn that called tools; a tool turn answers one call (its id and name).
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A function the model may call; ``parameters`` is a JSON schema of its arguments."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    strict: bool | None = None  # OpenAI's exact-schema flag, forwarded where servers take it
+
+
+# "auto": the model decides; "none": no calls; "required": at least one call; a tool's name:
+# exactly that tool.
+ToolChoice = Literal["auto", "none", "required"] | str
+
+
+@dataclass(frozen=True)
+class ResponseFormat:
+    """Structured output: any JSON object (``json_object``) or JSON matching ``schema``."""
+
+    type: Literal["json_object", "json_schema"]
+    schema: Mapping[str, Any] | None = None
+    name: str | None = None
+    strict: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -51,12 +101,20 @@ class SamplingOptions:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """A chat (``messages``) or raw completion (``prompt``) request; exactly one is set."""
+    """A chat (``messages``) or raw completion (``prompt``) request; exactly one is set.
+
+    ``tool_choice`` None means ``auto`` when there are tools; ``parallel_tool_calls`` None
+    means the backend's default (OpenAI's: allowed).
+    """
 
     model: str
     messages: tuple[ChatMessage, ...] | None = None
     prompt: str | None = None
     options: SamplingOptions = field(default_factory=SamplingOptions)
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -87,7 +145,7 @@ class Finish:
     usage: Usage
 
 
-GenerationEvent = TextDelta | Finish
+GenerationEvent = TextDelta | ToolCall | Finish
 
 
 @dataclass(frozen=True)
@@ -97,6 +155,7 @@ class Completion:
     text: str
     reason: FinishReason
     usage: Usage
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,7 +199,7 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
-        """Stream a generation: ``TextDelta`` events, then one ``Finish``."""
+        """Stream a generation: ``TextDelta`` and ``ToolCall`` events, then one ``Finish``."""
 
     @abc.abstractmethod
     async def embed(self, model: str, inputs: list[str]) -> Embeddings:
@@ -148,16 +207,19 @@ class Backend(abc.ABC):
 
 
 async def collect(events: AsyncIterator[GenerationEvent]) -> Completion:
-    """A whole generation from its events: the texts joined, and the ``Finish``'s reason and
-    usage. Reads the stream to its end, so the backend finishes its clean-up; raises
-    ``BackendError`` if the stream ends without a ``Finish``."""
+    """A whole generation from its events: the texts joined, the tool calls, and the
+    ``Finish``'s reason and usage. Reads the stream to its end, so the backend finishes its
+    clean-up; raises ``BackendError`` if the stream ends without a ``Finish``."""
     parts: list[str] = []
+    calls: list[ToolCall] = []
     finish: Finish | None = None
     async for event in events:
         if isinstance(event, TextDelta):
             parts.append(event.text)
+        elif isinstance(event, ToolCall):
+            calls.append(event)
         else:
             finish = event
     if finish is None:
         raise BackendError("the backend ended its stream without finishing")
-    return Completion("".join(parts), finish.reason, finish.usage)
+    return Completion("".join(parts), finish.reason, finish.usage, tuple(calls))

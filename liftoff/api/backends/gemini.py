@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
@@ -49,6 +50,7 @@ from liftoff.api.backends.base import (
     GenerationRequest,
     ModelInfo,
     TextDelta,
+    ToolCall,
     Usage,
 )
 from liftoff.api.backends.gemini_errors import GeminiErrors
@@ -59,6 +61,7 @@ from liftoff.api.errors import (
     InvalidRequest,
     ModelNotFound,
 )
+from liftoff.api.tools import new_call_id
 
 log = logging.getLogger(__name__)
 
@@ -191,9 +194,10 @@ class GeminiBackend(Backend):
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         self._check_model(request.model, want_embedding=False)
         contents, system = gemini_contents(request)
-        config = generation_config(request.options, system)
+        config = generation_config(request.options, system, request)
         models = await self._models()
         reason: FinishReason | None = None
+        called = False
         usage = Usage()
         opened: list[httpx2.Response] = []
         with self._errors.translated(request.model):
@@ -214,6 +218,9 @@ class GeminiBackend(Backend):
                     for part in (candidate.content.parts if candidate.content else None) or ():
                         if part.text and not part.thought:
                             yield TextDelta(part.text)
+                        if part.function_call is not None:
+                            called = True
+                            yield _tool_call(part.function_call)
                     if candidate.finish_reason is not None:
                         reason = _finish_reason(candidate)
             finally:
@@ -226,7 +233,7 @@ class GeminiBackend(Backend):
                     await stream.aclose()
         if reason is None:
             raise BackendError("Gemini ended the stream without a finish reason")
-        yield Finish(reason, usage)
+        yield Finish("tool_calls" if called and reason == "stop" else reason, usage)
 
     async def embed(self, model: str, inputs: list[str]) -> Embeddings:
         self._check_model(model, want_embedding=True)
@@ -307,6 +314,12 @@ async def _next_chunk(
         return None
     finally:
         _opened.reset(token)
+
+
+def _tool_call(call: types.FunctionCall) -> ToolCall:
+    if not call.name:
+        raise BackendError("Gemini sent a function call without a name")
+    return ToolCall(call.id or new_call_id(), call.name, json.dumps(call.args or {}))
 
 
 def _finish_reason(candidate: types.Candidate) -> FinishReason | None:

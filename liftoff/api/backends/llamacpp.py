@@ -9,11 +9,14 @@ is how a client that went away cancels its generation.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from liftoff.api.backends.base import (
     Backend,
@@ -26,15 +29,21 @@ from liftoff.api.backends.base import (
     TextDelta,
     Usage,
 )
+from liftoff.api.backends.grammar import check_schema, engine_schema
+from liftoff.api.backends.templates import ChatTemplate
 from liftoff.api.backends.wire import finish_reason, openai_body
 from liftoff.api.errors import (
     BackendError,
     BackendUnavailable,
     ContextLengthExceeded,
+    FieldError,
     InvalidRequest,
     ModelNotFound,
 )
 from liftoff.api.model_files import served_model_id
+from liftoff.api.tools import constrained
+
+log = logging.getLogger(__name__)
 
 # Marks the end of a worker thread's chunks on the queue.
 _DONE = object()
@@ -59,14 +68,16 @@ class LlamaCppBackend(Backend):
         context_size: int = 2048,
         parallel: int = 2,
         threads: int | None = None,
-        chat_template: str = "gemma",
+        chat_template: ChatTemplate | None = None,
+        mmproj: Path | None = None,
     ) -> None:
         self.gguf = gguf
         self.model_id = served_model_id(gguf)
         self.context_size = context_size
         self._parallel = parallel
         self._threads = threads
-        self._chat_template = chat_template
+        self.chat_template = chat_template or ChatTemplate(False, "gemma", "explicit")
+        self._mmproj = mmproj
         self._server: Any = None
         self._executor = ThreadPoolExecutor(
             max_workers=_MAX_WORKER_THREADS, thread_name_prefix="llamacpp"
@@ -75,6 +86,7 @@ class LlamaCppBackend(Backend):
     async def start(self) -> None:
         if self._server is None:
             self._server = await asyncio.to_thread(self._load)
+            log.info("%s: chat template from %s", self.model_id, self.chat_template.source)
 
     def _load(self) -> Any:
         import xllamacpp
@@ -87,9 +99,12 @@ class LlamaCppBackend(Backend):
         if self._threads:
             params.cpuparams.n_threads = self._threads
             params.cpuparams_batch.n_threads = self._threads
-        # Base GGUFs such as the packaged Gemma carry no chat template: name it explicitly.
-        params.use_jinja = False
-        params.chat_template = self._chat_template
+        # The GGUF's own Jinja template, an override, or for base GGUFs such as the packaged
+        # Gemma (no template) a built-in one, named explicitly (see backends.templates).
+        params.use_jinja = self.chat_template.jinja
+        params.chat_template = self.chat_template.template
+        if self._mmproj is not None:
+            params.mmproj.path = str(self._mmproj)
         params.embedding = True
         params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
         params.endpoint_metrics = True
@@ -117,10 +132,40 @@ class LlamaCppBackend(Backend):
             )
         ]
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        """The generation; tools go through the gateway's constrained tool calls
+        (``liftoff.api.tools``): llama.cpp enforces a JSON schema, not a ``tool_choice``."""
         self._check_model(request.model)
+        self._check_fields(request)
+        request, reader = constrained(request)
+        events = self._generate(request)
+        return events if reader is None else reader(events)
+
+    def _check_fields(self, request: GenerationRequest) -> None:
+        """Refuse, naming the field, what this engine would otherwise ignore or drop."""
+        for i, message in enumerate(request.messages or ()):
+            if message.images and self._mmproj is None:
+                raise FieldError(
+                    f"messages.{i}.images",
+                    "cannot be read: the embedded model has no multimodal projector "
+                    "(LIFTOFF_MMPROJ)",
+                )
+        for i, tool in enumerate(request.tools):
+            check_schema(engine_schema(tool.parameters), f"tools.{i}.function.parameters")
+        response_format = request.response_format
+        if response_format is not None:
+            check_schema(engine_schema(response_format.schema), "response_format")
+
+    async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         body = openai_body(request, backend=self.name)
         chat = request.messages is not None
+        if request.response_format is not None:
+            schema = engine_schema(request.response_format.schema)
+            del body["response_format"]
+            if chat:
+                body["response_format"] = {"type": "json_schema", "json_schema": {"schema": schema}}
+            else:  # llama.cpp's completions take the schema as `json_schema`
+                body["json_schema"] = schema
         reason: FinishReason = "stop"
         async for chunk in self._stream(body, chat=chat):
             if "error" in chunk:
@@ -136,6 +181,20 @@ class LlamaCppBackend(Backend):
                 yield Finish(reason, _usage(chunk))
                 return
         raise BackendError("llama.cpp ended the stream without usage")
+
+    async def render_prompt(self, request: GenerationRequest) -> str:
+        """The prompt llama.cpp makes of the chat ``request`` with its chat template (its
+        server's ``/apply-template``): exactly what the model is given to continue."""
+        server = self._require_server()
+        request, _ = constrained(request)
+        messages = openai_body(request, backend=self.name)["messages"]
+        async with httpx.AsyncClient() as client:
+            response = await client.post(
+                f"{server.listening_address}/apply-template", json={"messages": messages}
+            )
+        if response.status_code != 200:
+            raise BackendError(f"llama.cpp could not apply its chat template: {response.text}")
+        return str(response.json()["prompt"])
 
     async def _stream(self, body: dict[str, Any], *, chat: bool) -> AsyncIterator[dict[str, Any]]:
         server = self._require_server()

@@ -35,8 +35,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncGenerator, Iterator
-from typing import Any, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from typing import Any, Literal, cast
 
 import httpx
 import pydantic
@@ -44,6 +44,7 @@ from ollama import AsyncClient, ListResponse, ProgressResponse, ResponseError
 
 from liftoff.api.backends.base import (
     Backend,
+    ChatMessage,
     Embeddings,
     Finish,
     GenerationEvent,
@@ -51,18 +52,21 @@ from liftoff.api.backends.base import (
     ModelInfo,
     SamplingOptions,
     TextDelta,
+    ToolCall,
     Usage,
 )
-from liftoff.api.backends.wire import OLLAMA_NAMES, finish_reason, sampling_fields
+from liftoff.api.backends.wire import OLLAMA_NAMES, finish_reason, openai_tool, sampling_fields
 from liftoff.api.errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
     ContextLengthExceeded,
+    FieldError,
     InvalidRequest,
     ModelNotFound,
     ServiceError,
 )
+from liftoff.api.tools import constrained, new_call_id
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +111,11 @@ class OllamaBackend(Backend):
         retry_initial_seconds: float = 1.0,
         retry_max_seconds: float = 30.0,
         auth: httpx.Auth | None = None,
+        tool_calls: Literal["native", "constrained"] = "native",
     ) -> None:
         self.host = host
         self.model = model
+        self._constrained_tools = tool_calls == "constrained"
         self._keep_alive = keep_alive
         self._pull_if_missing = pull_if_missing
         self._num_ctx = num_ctx
@@ -159,10 +165,23 @@ class OllamaBackend(Backend):
         listing = await self._list()
         return [_model_info(m) for m in listing.models if m.model]
 
-    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        """Tools are forwarded for Ollama to call (``tool_choice`` auto), unless
+        ``tool_calls="constrained"``, or the request forces a call or forbids parallel ones,
+        which Ollama cannot: then the gateway makes the call through ``format``
+        (``liftoff.api.tools``)."""
+        native = request.tool_choice in (None, "auto") and request.parallel_tool_calls is not False
+        if not request.tools or (native and not self._constrained_tools):
+            return self._generate(request)
+        request, reader = constrained(request)
+        events = self._generate(request)
+        return events if reader is None else reader(events)
+
+    async def _generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         chat = request.messages is not None
         param = "messages" if chat else "prompt"
         path, body = self._generation_body(request)
+        called = False
         with self._translated(request.model, param=param):
             # ollama-python 0.6 has no `truncate`/`shift` arguments on chat()/generate()
             # (the server grew them in 0.12.6), so the body documented in docs/api.md is
@@ -178,9 +197,16 @@ class OllamaBackend(Backend):
                     text = message.get("content") if chat else chunk.get("response")
                     if text:
                         yield TextDelta(text)
+                    if message.get("tool_calls"):
+                        for call in _tool_calls(message["tool_calls"]):
+                            called = True
+                            yield call
                     if chunk.get("done"):
                         self._check_not_truncated(request.model, chunk, param)
-                        yield Finish(finish_reason(chunk.get("done_reason")), _usage(chunk))
+                        reason = finish_reason(chunk.get("done_reason"))
+                        # Ollama ends an answer that called tools with "stop".
+                        yield Finish("tool_calls" if called and reason == "stop" else reason,
+                                     _usage(chunk))  # fmt: skip
                         return
             finally:
                 # Closes the HTTP response: Ollama sees its client leave and stops generating.
@@ -309,12 +335,17 @@ class OllamaBackend(Backend):
         }
         if request.messages is not None:
             path = "/api/chat"
-            body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+            body["messages"] = [_message(m, i) for i, m in enumerate(request.messages)]
+            if request.tools and request.tool_choice != "none":
+                body["tools"] = [openai_tool(tool) for tool in request.tools]
         else:
             # The gateway sends prompts verbatim: no Modelfile template around them.
             path = "/api/generate"
             body["prompt"] = request.prompt
             body["raw"] = True
+        if request.response_format is not None:
+            schema = request.response_format.schema
+            body["format"] = "json" if schema is None else dict(schema)
         if options := self._options(request.options):
             body["options"] = options
         if self._keep_alive is not None:
@@ -426,6 +457,47 @@ def _num_ctx_parameter(parameters: str | None) -> int | None:
         if key == "num_ctx" and value.strip().isdigit():
             return int(value.strip())
     return None
+
+
+def _message(message: ChatMessage, index: int) -> dict[str, Any]:
+    """A turn in Ollama's shape (docs/api.md, "Chat request"): images as base64, calls with
+    their arguments as objects, a tool result with the tool's name."""
+    turn: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.images:
+        if any(image.data is None for image in message.images):
+            raise FieldError(
+                f"messages.{index}.images",
+                "must be image data for Ollama (base64 or a data: URL), not a web URL",
+            )
+        turn["images"] = [image.data for image in message.images]
+    if message.tool_calls:
+        turn["tool_calls"] = [
+            {"function": {"name": call.name, "arguments": _arguments(call)}}
+            for call in message.tool_calls
+        ]
+    if message.role == "tool" and message.name:
+        turn["tool_name"] = message.name
+    return turn
+
+
+def _arguments(call: ToolCall) -> Any:
+    try:
+        return json.loads(call.arguments)
+    except ValueError:
+        return call.arguments
+
+
+def _tool_calls(calls: Any) -> list[ToolCall]:
+    """Ollama's ``message.tool_calls`` (arguments as objects) as the gateway's calls."""
+    result = []
+    for call in calls if isinstance(calls, list) else ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not function.get("name"):
+            raise BackendError("Ollama sent a tool call without a function name")
+        arguments = function.get("arguments") or {}
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        result.append(ToolCall(str(call.get("id") or new_call_id()), function["name"], text))
+    return result
 
 
 def _model_info(model: ListResponse.Model) -> ModelInfo:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx2
 import openai
@@ -25,6 +25,7 @@ from liftoff.api.backends.base import (
     GenerationRequest,
     ModelInfo,
     TextDelta,
+    ToolCall,
     Usage,
 )
 from liftoff.api.backends.wire import finish_reason, openai_body
@@ -37,6 +38,7 @@ from liftoff.api.errors import (
     ModelNotFound,
     ServiceError,
 )
+from liftoff.api.tools import constrained, new_call_id
 
 
 class OpenAIBackend(Backend):
@@ -56,8 +58,10 @@ class OpenAIBackend(Backend):
         api_key: str | None,
         connect_timeout: float = 5.0,
         timeout: float = 300.0,
+        tool_calls: Literal["native", "constrained"] = "native",
     ) -> None:
         self.model_id = model
+        self._constrained_tools = tool_calls == "constrained"
         self._client = AsyncOpenAI(
             base_url=base_url,
             # Servers without authentication still need a non-empty key for the SDK.
@@ -86,11 +90,21 @@ class OpenAIBackend(Backend):
             raise _translate(exc, self.model_id) from exc
         return [model.id for model in page.data]
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        """Tools are forwarded as they are, unless ``tool_calls="constrained"``: then the
+        gateway makes the calls through structured output (``liftoff.api.tools``)."""
         self._check_model(request.model)
+        if not self._constrained_tools:
+            return self._generate(request)
+        request, reader = constrained(request)
+        events = self._generate(request)
+        return events if reader is None else reader(events)
+
+    async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         chat = request.messages is not None
         reason: FinishReason = "stop"
         usage: Usage | None = None
+        calls = _ToolCallDeltas()
         try:
             async with self._open_stream(request) as response:
                 async for line in response.aiter_lines():
@@ -100,11 +114,13 @@ class OpenAIBackend(Backend):
                     if "error" in chunk:
                         raise _stream_error(chunk["error"])
                     for choice in chunk.get("choices") or ():
-                        text = (
-                            (choice.get("delta") or {}).get("content")
-                            if chat
-                            else choice.get("text")
-                        )
+                        if chat:
+                            delta = choice.get("delta") or {}
+                            text = delta.get("content")
+                            if "tool_calls" in delta:
+                                calls.add(delta["tool_calls"])
+                        else:
+                            text = choice.get("text")
                         if text:
                             yield TextDelta(text)
                         if choice.get("finish_reason"):
@@ -124,7 +140,9 @@ class OpenAIBackend(Backend):
             ) from exc
         if usage is None:
             raise BackendError("the OpenAI-compatible server ended its stream without usage")
-        yield Finish(reason, usage)
+        for call in calls.whole():
+            yield call
+        yield Finish("tool_calls" if calls and reason == "stop" else reason, usage)
 
     @contextlib.asynccontextmanager
     async def _open_stream(self, request: GenerationRequest) -> AsyncIterator[httpx2.Response]:
@@ -169,6 +187,39 @@ class OpenAIBackend(Backend):
 
 
 _DONE: dict[str, Any] = {}
+
+
+class _ToolCallDeltas:
+    """Streamed tool calls put back together: OpenAI sends a call's id, type and name in its
+    first delta and its arguments in pieces after it, each delta naming the call's index."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, dict[str, str]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._calls)
+
+    def add(self, deltas: Any) -> None:
+        for delta in deltas or ():
+            if not isinstance(delta, dict):
+                continue
+            call = self._calls.setdefault(int(delta.get("index") or 0), {"arguments": ""})
+            if delta.get("id"):
+                call["id"] = str(delta["id"])
+            function = delta.get("function") or {}
+            if function.get("name"):
+                call["name"] = str(function["name"])
+            call["arguments"] += function.get("arguments") or ""
+
+    def whole(self) -> list[ToolCall]:
+        calls = []
+        for _, call in sorted(self._calls.items()):
+            if "name" not in call:
+                raise BackendError("the OpenAI-compatible server sent a tool call without a name")
+            calls.append(
+                ToolCall(call.get("id") or new_call_id(), call["name"], call["arguments"] or "{}")
+            )
+        return calls
 
 
 def _sse_data(line: str) -> dict[str, Any] | None:

@@ -17,7 +17,15 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from liftoff.api.backends.base import FinishReason, GenerationRequest, SamplingOptions
+from liftoff.api.backends.base import (
+    ChatMessage,
+    FinishReason,
+    GenerationRequest,
+    Image,
+    ResponseFormat,
+    SamplingOptions,
+    Tool,
+)
 from liftoff.api.errors import FieldError
 
 # OpenAI's names, which llama.cpp's server and every OpenAI-compatible server take
@@ -61,14 +69,77 @@ def openai_body(request: GenerationRequest, *, backend: str) -> dict[str, Any]:
     in the stream; without ``model``, which the caller sets when its server needs it."""
     body: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
     if request.messages is not None:
-        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+        body["messages"] = [openai_message(m) for m in request.messages]
     else:
         body["prompt"] = request.prompt or ""
     body.update(sampling_fields(request.options, OPENAI_NAMES, backend=backend))
+    if request.tools:
+        body["tools"] = [openai_tool(tool) for tool in request.tools]
+        if request.tool_choice is not None:
+            body["tool_choice"] = openai_tool_choice(request.tool_choice)
+        if request.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = request.parallel_tool_calls
+    if request.response_format is not None:
+        body["response_format"] = openai_response_format(request.response_format)
     return body
+
+
+def openai_message(message: ChatMessage) -> dict[str, Any]:
+    """A turn in OpenAI's shape: images as ``image_url`` parts (data: URLs), calls with their
+    arguments as JSON text, a tool result with the id of the call it answers."""
+    turn: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.images:
+        parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+        parts += [{"type": "image_url", "image_url": {"url": image_url(i)}} for i in message.images]
+        turn["content"] = parts
+    if message.tool_calls:
+        turn["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        turn["tool_call_id"] = message.tool_call_id
+    return turn
+
+
+def image_url(image: Image) -> str:
+    """An image as OpenAI's ``image_url.url``: its URL, or its data as a data: URL."""
+    if image.url is not None:
+        return image.url
+    return f"data:{image.media_type or 'image/png'};base64,{image.data}"
+
+
+def openai_tool(tool: Tool) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name, "parameters": dict(tool.parameters)}
+    if tool.description:
+        function["description"] = tool.description
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
+
+
+def openai_tool_choice(choice: str) -> str | dict[str, Any]:
+    if choice in ("auto", "none", "required"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}
+
+
+def openai_response_format(response_format: ResponseFormat) -> dict[str, Any]:
+    if response_format.type == "json_object":
+        return {"type": "json_object"}
+    spec: dict[str, Any] = {
+        "name": response_format.name or "response",
+        "schema": dict(response_format.schema or {}),
+    }
+    if response_format.strict is not None:
+        spec["strict"] = response_format.strict
+    return {"type": "json_schema", "json_schema": spec}
 
 
 def finish_reason(reason: str | None) -> FinishReason:
     """A backend's reason for ending (OpenAI's ``finish_reason``, Ollama's ``done_reason``) as
-    the gateway's: ``length`` when the token limit cut the answer, else ``stop``."""
-    return "length" if reason == "length" else "stop"
+    the gateway's: ``length`` when the token limit cut the answer, ``tool_calls`` when the
+    answer called tools, else ``stop``."""
+    if reason == "length":
+        return "length"
+    return "tool_calls" if reason == "tool_calls" else "stop"

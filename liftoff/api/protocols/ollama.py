@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from liftoff.api.backends.base import (
     ChatMessage,
@@ -22,12 +22,25 @@ from liftoff.api.backends.base import (
     Finish,
     GenerationRequest,
     SamplingOptions,
+    ToolCall,
     Usage,
 )
 from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.errors import Forbidden, InvalidRequest, ServiceError
 from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.streaming import TEXT_MARK, json_string, json_template, respond
+from liftoff.api.protocols.tool_fields import (
+    MAX_TOOL_CALLS,
+    OllamaFormat,
+    OllamaImages,
+    OllamaToolCall,
+    Tools,
+    check_ollama_images,
+    ollama_format,
+    ollama_images,
+    to_tools,
+    with_tool_names,
+)
 from liftoff.server.errors import plain_error_body
 from liftoff.server.openapi import streaming_response
 
@@ -38,10 +51,13 @@ OLLAMA_API_VERSION = "0.12.6"
 MANAGEMENT_PATHS = ("pull", "push", "create", "copy", "delete", "blobs/{digest}")
 
 # Sampling options are `options.*` here too; the token limit is `options.num_predict`.
-_NAMES = {"options.max_tokens": "options.num_predict"}
+_NAMES = {"options.max_tokens": "options.num_predict", "response_format": "format"}
 FIELDS = FieldNames(_NAMES)
-# /api/generate without `raw` sends its prompt as a one-turn chat.
-TEMPLATED_PROMPT_FIELDS = FieldNames({**_NAMES, "messages": "prompt"})
+# /api/generate without `raw` sends its prompt as a one-turn chat (a system turn first when
+# `system` is set); its images are the user turn's.
+TEMPLATED_PROMPT_FIELDS = FieldNames(
+    {**_NAMES, "messages": "prompt", "messages.0.images": "images", "messages.1.images": "images"}
+)
 
 
 class _Strict(BaseModel):
@@ -101,10 +117,36 @@ class Options(_Strict):
 
 class Message(_Strict):
     role: Literal["system", "user", "assistant", "tool"]
-    content: str
-    images: Annotated[list[str], Field(max_length=0)] | None = None
+    content: str = ""
+    images: OllamaImages | None = None
     thinking: str | None = None
-    tool_name: str | None = None
+    tool_calls: Annotated[list[OllamaToolCall], Field(max_length=MAX_TOOL_CALLS)] | None = None
+    tool_name: str | None = Field(default=None, max_length=64)
+    # Sent by clients that keep OpenAI-style ids (LangChain's ChatOllama).
+    tool_call_id: str | None = Field(default=None, max_length=256)
+
+    _images = field_validator("images")(check_ollama_images)
+
+    def to_chat_message(self, index: int) -> ChatMessage:
+        where = f"messages.{index}"
+        if self.images and self.role != "user":
+            raise InvalidRequest(
+                f"{where}.images: only user messages carry images", param=f"{where}.images"
+            )
+        if self.tool_calls and self.role != "assistant":
+            raise InvalidRequest(
+                f"{where}.tool_calls: only assistant messages call tools",
+                param=f"{where}.tool_calls",
+            )
+        tool = self.role == "tool"
+        return ChatMessage(
+            self.role,
+            self.content,
+            images=ollama_images(self.images),
+            tool_calls=tuple(call.to_call() for call in self.tool_calls or ()),
+            tool_call_id=self.tool_call_id if tool else None,
+            name=self.tool_name if tool else None,
+        )
 
 
 class _Request(_Strict):
@@ -112,7 +154,7 @@ class _Request(_Strict):
     stream: bool = True
     options: Options | None = None
     keep_alive: str | int | float | None = None  # the gateway's setting decides
-    format: Annotated[str, Field(max_length=0)] | None = None
+    format: OllamaFormat | None = None
     think: Literal[False] | None = None
 
     def sampling(self) -> SamplingOptions:
@@ -121,29 +163,53 @@ class _Request(_Strict):
 
 class ChatRequest(_Request):
     messages: list[Message] = Field(min_length=1)
-    tools: Annotated[list[Any], Field(max_length=0)] | None = None
+    tools: Tools | None = None
 
     def to_generation(self) -> GenerationRequest:
-        messages = tuple(ChatMessage(m.role, m.content) for m in self.messages)
-        return GenerationRequest(model=self.model, messages=messages, options=self.sampling())
+        messages = tuple(m.to_chat_message(i) for i, m in enumerate(self.messages))
+        return GenerationRequest(
+            model=self.model,
+            messages=with_tool_names(messages),
+            options=self.sampling(),
+            tools=to_tools(self.tools),
+            response_format=ollama_format(self.format),
+        )
 
 
 class GenerateRequest(_Request):
     prompt: str = ""
     system: str | None = None
     raw: bool = False
-    images: Annotated[list[str], Field(max_length=0)] | None = None
+    images: OllamaImages | None = None
     suffix: Annotated[str, Field(max_length=0)] | None = None
     template: Annotated[str, Field(max_length=0)] | None = None
     context: Annotated[list[int], Field(max_length=0)] | None = None
 
+    _images = field_validator("images")(check_ollama_images)
+
     def to_generation(self) -> GenerationRequest:
+        response_format = ollama_format(self.format)
         if self.raw:
-            return GenerationRequest(model=self.model, prompt=self.prompt, options=self.sampling())
+            if self.images:
+                raise InvalidRequest(
+                    "images: a raw prompt has no turn to carry them; send them without raw",
+                    param="images",
+                )
+            return GenerationRequest(
+                model=self.model,
+                prompt=self.prompt,
+                options=self.sampling(),
+                response_format=response_format,
+            )
         # Without raw, Ollama applies the model's chat template: a one-turn chat.
         turns = [ChatMessage("system", self.system)] if self.system else []
-        turns.append(ChatMessage("user", self.prompt))
-        return GenerationRequest(model=self.model, messages=tuple(turns), options=self.sampling())
+        turns.append(ChatMessage("user", self.prompt, images=ollama_images(self.images)))
+        return GenerationRequest(
+            model=self.model,
+            messages=tuple(turns),
+            options=self.sampling(),
+            response_format=response_format,
+        )
 
 
 class EmbedRequest(_Strict):
@@ -258,6 +324,11 @@ def _line(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode() + b"\n"
 
 
+def _tool_call(index: int, call: ToolCall) -> dict[str, Any]:
+    function = {"index": index, "name": call.name, "arguments": json.loads(call.arguments)}
+    return {"id": call.id, "function": function}
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
@@ -270,6 +341,7 @@ class _Wire:
         self.model = model
         self.fields = fields
         self.started_ns = time.perf_counter_ns()
+        self._calls = 0
         # Each delta line is the same JSON but for its time and text: encode it once.
         template = {"model": model, "created_at": TEXT_MARK, **self.content(TEXT_MARK)}
         self._head, self._middle, self._tail = json_template(
@@ -285,12 +357,18 @@ class _Wire:
     def delta(self, text: str) -> bytes:
         return self._head + json_string(_now()) + self._middle + json_string(text) + self._tail
 
-    def final(self, reason: str, usage: Usage, text: str = "") -> dict[str, Any]:
+    def final(
+        self, reason: str, usage: Usage, text: str = "", calls: tuple[ToolCall, ...] = ()
+    ) -> dict[str, Any]:
+        content = self.content(text)
+        if calls:
+            content["message"]["tool_calls"] = [_tool_call(i, c) for i, c in enumerate(calls)]
         return {
             **self.header(),
-            **self.content(text),
+            **content,
             "done": True,
-            "done_reason": reason,
+            # Ollama ends an answer that called tools with "stop" too.
+            "done_reason": "stop" if reason == "tool_calls" else reason,
             "total_duration": time.perf_counter_ns() - self.started_ns,
             "load_duration": 0,
             "prompt_eval_count": usage.prompt_tokens,
@@ -303,7 +381,16 @@ class _Wire:
         return _line(self.final(finish.reason, finish.usage))
 
     def whole(self, completion: Completion) -> dict[str, Any]:
-        return self.final(completion.reason, completion.usage, completion.text)
+        return self.final(
+            completion.reason, completion.usage, completion.text, completion.tool_calls
+        )
+
+    def tool_call(self, call: ToolCall) -> bytes:
+        # Ollama streams each call whole, in a chunk of its own.
+        content = self.content("")
+        content["message"]["tool_calls"] = [_tool_call(self._calls, call)]
+        self._calls += 1
+        return _line({**self.header(), **content, "done": False})
 
     def error(self, error: ServiceError) -> bytes:
         return _line(plain_error_body(error))

@@ -21,12 +21,27 @@ from liftoff.api.backends.base import (
     Finish,
     GenerationRequest,
     SamplingOptions,
+    ToolCall,
     Usage,
 )
 from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.errors import InvalidRequest, ServiceError
 from liftoff.api.protocols.errors import OPENAI_ERRORS, FieldNames
 from liftoff.api.protocols.streaming import TEXT_MARK, json_string, json_template, respond
+from liftoff.api.protocols.tool_fields import (
+    MAX_IMAGES,
+    MAX_TOOL_CALLS,
+    ImagePart,
+    OpenAIResponseFormat,
+    OpenAIToolCall,
+    OpenAIToolChoice,
+    Tools,
+    check_tool_choice,
+    openai_response_format,
+    openai_tool_choice,
+    to_tools,
+    with_tool_names,
+)
 from liftoff.server.errors import openai_error_body
 from liftoff.server.openapi import streaming_response
 
@@ -35,10 +50,11 @@ router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], responses=OPENAI_ER
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 # The request's sampling options are top-level fields here.
-FIELDS = FieldNames({"options": ""})
+# A message's images are its image_url content parts.
+FIELDS = FieldNames({"options": ""}, images="content")
 # A chat request's limit is max_completion_tokens when the client sent it.
 COMPLETION_TOKENS_FIELDS = FieldNames(
-    {"options": "", "options.max_tokens": "max_completion_tokens"}
+    {"options": "", "options.max_tokens": "max_completion_tokens"}, images="content"
 )
 
 
@@ -51,19 +67,59 @@ class TextPart(_Strict):
     text: str
 
 
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+
+
 class Message(_Strict):
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart]
+    # None (or left out) only on an assistant turn that called tools.
+    content: str | list[ContentPart] | None = None
     name: str | None = None
+    tool_calls: Annotated[list[OpenAIToolCall], Field(max_length=MAX_TOOL_CALLS)] | None = None
+    tool_call_id: str | None = Field(default=None, max_length=256)
 
-    def to_chat_message(self) -> ChatMessage:
+    def to_chat_message(self, index: int) -> ChatMessage:
+        where = f"messages.{index}"
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise InvalidRequest(f"{where}.content is required", param=f"{where}.content")
+        if self.tool_calls and self.role != "assistant":
+            raise InvalidRequest(
+                f"{where}.tool_calls: only assistant messages call tools",
+                param=f"{where}.tool_calls",
+            )
+        if self.role == "tool" and not self.tool_call_id:
+            raise InvalidRequest(
+                f"{where}.tool_call_id: a tool message answers a call; name its id",
+                param=f"{where}.tool_call_id",
+            )
+        parts = self.content if isinstance(self.content, list) else []
+        images = tuple(part.image_url.to_image() for part in parts if isinstance(part, ImagePart))
+        if images and self.role != "user":
+            raise InvalidRequest(
+                f"{where}.content: only user messages carry images", param=f"{where}.content"
+            )
+        if len(images) > MAX_IMAGES:
+            raise InvalidRequest(
+                f"{where}.content: at most {MAX_IMAGES} images per message",
+                param=f"{where}.content",
+            )
         text = (
             self.content
             if isinstance(self.content, str)
-            else "".join(part.text for part in self.content)
+            else "".join(part.text for part in parts if isinstance(part, TextPart))
         )
         # "developer" is OpenAI's newer name for the system role.
-        return ChatMessage("system" if self.role == "developer" else self.role, text)
+        return ChatMessage(
+            "system" if self.role == "developer" else self.role,
+            text,
+            images=images,
+            tool_calls=tuple(call.to_call() for call in self.tool_calls or ()),
+            tool_call_id=self.tool_call_id if self.role == "tool" else None,
+        )
+
+
+def to_chat_messages(messages: list[Message]) -> tuple[ChatMessage, ...]:
+    return with_tool_names(tuple(m.to_chat_message(i) for i, m in enumerate(messages)))
 
 
 class StreamOptions(_Strict):
@@ -105,13 +161,23 @@ class _Sampling(_Strict):
 class ChatCompletionRequest(_Sampling):
     messages: list[Message] = Field(min_length=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
+    tools: Tools | None = None
+    tool_choice: OpenAIToolChoice | None = None
     parallel_tool_calls: bool | None = None
+    response_format: OpenAIResponseFormat | None = None
 
     def to_generation(self) -> GenerationRequest:
+        tools = to_tools(self.tools)
+        tool_choice = openai_tool_choice(self.tool_choice)
+        check_tool_choice(tool_choice, tools)
         return GenerationRequest(
             model=self.model,
-            messages=tuple(message.to_chat_message() for message in self.messages),
+            messages=to_chat_messages(self.messages),
             options=self.sampling(self.max_completion_tokens or self.max_tokens),
+            tools=tools,
+            tool_choice=tool_choice,
+            parallel_tool_calls=self.parallel_tool_calls,
+            response_format=openai_response_format(self.response_format),
         )
 
 
@@ -192,6 +258,11 @@ def _usage(usage: Usage) -> dict[str, int]:
     }
 
 
+def _tool_call(call: ToolCall) -> dict[str, Any]:
+    function = {"name": call.name, "arguments": call.arguments}
+    return {"id": call.id, "type": "function", "function": function}
+
+
 def _event(payload: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
 
@@ -240,6 +311,9 @@ class _Wire:
     def _template_ready(self) -> bool:
         return True
 
+    def tool_call(self, call: ToolCall) -> bytes:
+        raise ServiceError("a completion cannot call tools")
+
     def finish(self, finish: Finish) -> bytes:
         events = _event(self._chunk([self._choice("", finish.reason)]))
         if self.include_usage:
@@ -261,19 +335,35 @@ class _ChatWire(_Wire):
     def __init__(self, model: str, *, include_usage: bool, fields: FieldNames) -> None:
         super().__init__(model, include_usage=include_usage, fields=fields)
         self._sent_role = False
+        self._calls = 0
 
     def _template_ready(self) -> bool:
         return self._sent_role  # the first delta also carries the role
 
-    def _choice(self, content: str, finish_reason: str | None) -> dict[str, Any]:
-        delta: dict[str, Any] = {"content": content} if content else {}
+    def _choice(self, content: str, finish_reason: str | None, **delta: Any) -> dict[str, Any]:
+        if content:
+            delta["content"] = content
         if not self._sent_role:
             delta["role"] = "assistant"
             self._sent_role = True
         return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
 
+    def tool_call(self, call: ToolCall) -> bytes:
+        # As OpenAI streams a call: its id, type and name first, then its arguments.
+        index = self._calls
+        self._calls += 1
+        head = {"index": index, "id": call.id, "type": "function",
+                "function": {"name": call.name, "arguments": ""}}  # fmt: skip
+        arguments = {"index": index, "function": {"arguments": call.arguments}}
+        return _event(self._chunk([self._choice("", None, tool_calls=[head])])) + _event(
+            self._chunk([self._choice("", None, tool_calls=[arguments])])
+        )
+
     def whole(self, completion: Completion) -> dict[str, Any]:
-        message = {"role": "assistant", "content": completion.text}
+        message: dict[str, Any] = {"role": "assistant", "content": completion.text}
+        if completion.tool_calls:
+            message["content"] = completion.text or None
+            message["tool_calls"] = [_tool_call(call) for call in completion.tool_calls]
         choice = {"index": 0, "message": message, "logprobs": None}
         return {
             "id": self.id,

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from fastapi.responses import StreamingResponse
 
-from liftoff.api.backends.base import Completion, Finish, GenerationRequest, TextDelta
+from liftoff.api.backends.base import Completion, Finish, GenerationRequest, TextDelta, ToolCall
 from liftoff.api.errors import ServiceError
 from liftoff.api.generation import GenerationStream, Generator
 from liftoff.api.protocols.errors import FieldNames
@@ -59,6 +59,8 @@ class Wire(Protocol):
         """The surface's names for the request's fields, in its errors."""
 
     def delta(self, text: str) -> bytes: ...
+
+    def tool_call(self, call: ToolCall) -> bytes: ...
 
     def finish(self, finish: Finish) -> bytes: ...
 
@@ -106,6 +108,8 @@ async def encode_stream(events: GenerationStream, wire: Wire) -> AsyncIterator[b
         async for event in events:
             if isinstance(event, TextDelta):
                 yield wire.delta(event.text)
+            elif isinstance(event, ToolCall):
+                yield wire.tool_call(event)
             else:
                 yield wire.finish(event)
     except ServiceError as exc:

@@ -8,19 +8,26 @@ predict protocol has no streaming form, so neither does this surface.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from liftoff.api.backends.base import Completion, GenerationRequest, SamplingOptions
+from liftoff.api.backends.base import (
+    Completion,
+    GenerationRequest,
+    ResponseFormat,
+    SamplingOptions,
+)
 from liftoff.api.config import Settings
 from liftoff.api.deps import CallerDep, GeneratorDep
+from liftoff.api.errors import InvalidRequest
 from liftoff.api.generation import Generator
 from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.health import readiness
-from liftoff.api.protocols.openai import Message
+from liftoff.api.protocols.openai import Message, to_chat_messages
 from liftoff.api.protocols.streaming import complete
+from liftoff.api.protocols.tool_fields import JSONObject, gemini_schema
 from liftoff.server.context import RequestInfo
 
 MAX_INSTANCES = 64
@@ -59,6 +66,45 @@ class Parameters(BaseModel):
         default=None, validation_alias=AliasChoices("stop_sequences", "stopSequences", "stop")
     )
     seed: int | None = None
+    # Structured output, named as Gemini's generationConfig names it: "application/json"
+    # alone asks for any JSON object; with a response schema, JSON matching it.
+    response_mime_type: Literal["text/plain", "application/json"] | None = Field(
+        default=None, validation_alias=AliasChoices("response_mime_type", "responseMimeType")
+    )
+    # Gemini's Schema (OpenAPI's subset: "OBJECT", nullable...), or plain JSON Schema.
+    response_schema: JSONObject | None = Field(
+        default=None, validation_alias=AliasChoices("response_schema", "responseSchema")
+    )
+    response_json_schema: JSONObject | None = Field(
+        default=None, validation_alias=AliasChoices("response_json_schema", "responseJsonSchema")
+    )
+
+    @property
+    def schema_field(self) -> str:
+        """The name of the schema this request sent, for errors about it."""
+        if self.response_json_schema is not None:
+            return "parameters.response_json_schema"
+        return "parameters.response_schema"
+
+    def response_format(self) -> ResponseFormat | None:
+        if self.response_schema is not None and self.response_json_schema is not None:
+            raise InvalidRequest(
+                "parameters.response_json_schema: send it or response_schema, not both",
+                param="parameters.response_json_schema",
+            )
+        schema = self.response_json_schema
+        if self.response_schema is not None:
+            schema = gemini_schema(self.response_schema)
+        if schema is not None and self.response_mime_type != "application/json":
+            raise InvalidRequest(
+                f'{self.schema_field} needs parameters.response_mime_type "application/json"',
+                param="parameters.response_mime_type",
+            )
+        if self.response_mime_type != "application/json":
+            return None
+        if schema is None:
+            return ResponseFormat("json_object")
+        return ResponseFormat("json_schema", schema)
 
     def sampling(self) -> SamplingOptions:
         return SamplingOptions(
@@ -104,7 +150,9 @@ async def _predict(
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [
-                group.create_task(complete(generator, request, caller, _fields(index)))
+                group.create_task(
+                    complete(generator, request, caller, _fields(index, body.parameters))
+                )
                 for index, request in enumerate(requests)
             ]
     except ExceptionGroup as failures:
@@ -113,7 +161,7 @@ async def _predict(
     return [_prediction(task.result()) for task in tasks]
 
 
-def _fields(index: int) -> FieldNames:
+def _fields(index: int, parameters: Parameters) -> FieldNames:
     """Vertex's names for the fields of instance ``index``'s generation."""
     return FieldNames(
         {
@@ -121,6 +169,7 @@ def _fields(index: int) -> FieldNames:
             "options": "parameters",
             "options.max_tokens": "parameters.max_output_tokens",
             "options.stop": "parameters.stop_sequences",
+            "response_format": parameters.schema_field,
             "prompt": f"instances.{index}.prompt",
             "messages": f"instances.{index}.messages",
         }
@@ -129,10 +178,15 @@ def _fields(index: int) -> FieldNames:
 
 def _to_generation(instance: Instance, model: str, parameters: Parameters) -> GenerationRequest:
     options = parameters.sampling()
+    response_format = parameters.response_format()
     if instance.messages is not None:
-        messages = tuple(message.to_chat_message() for message in instance.messages)
-        return GenerationRequest(model=model, messages=messages, options=options)
-    return GenerationRequest(model=model, prompt=instance.prompt, options=options)
+        messages = to_chat_messages(instance.messages)
+        return GenerationRequest(
+            model=model, messages=messages, options=options, response_format=response_format
+        )
+    return GenerationRequest(
+        model=model, prompt=instance.prompt, options=options, response_format=response_format
+    )
 
 
 def _prediction(completion: Completion) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from liftoff.api.backends.base import (
     Finish,
     GenerationEvent,
     GenerationRequest,
+    Image,
     SamplingOptions,
     TextDelta,
 )
@@ -160,8 +161,8 @@ class OptionsWithPenalty(SamplingOptions):
 
 
 @dataclass(frozen=True)
-class RequestWithTools(GenerationRequest):
-    tools: tuple[str, ...] = ()
+class RequestWithLogitBias(GenerationRequest):
+    logit_bias: tuple[int, ...] = ()
 
 
 @pytest.mark.parametrize(
@@ -170,14 +171,20 @@ class RequestWithTools(GenerationRequest):
         (prompt(stop=tuple("abcdef")), "stop"),
         (GenerationRequest(CHAT_MODEL, prompt="x",
                            options=OptionsWithPenalty(frequency_penalty=0.5)), "frequency_penalty"),
-        (RequestWithTools(CHAT_MODEL, prompt="x", tools=("search",)), "tools"),
+        (RequestWithLogitBias(CHAT_MODEL, prompt="x", logit_bias=(1,)), "logit_bias"),
         (GenerationRequest(CHAT_MODEL, messages=(ChatMessage("user", "a"),
-                                                 ChatMessage("tool", "42"))), "messages.1.role"),
+                                                 ChatMessage("tool", "42"))),
+         "messages.1.tool_call_id"),
+        (GenerationRequest(CHAT_MODEL, messages=(ChatMessage("user", "a"),),
+                           parallel_tool_calls=False), "parallel_tool_calls"),
+        (GenerationRequest(CHAT_MODEL, messages=(ChatMessage(
+            "user", "a", images=(Image(url="https://example.com/cat.png"),)),)),
+         "messages.0.images"),
         (GenerationRequest(CHAT_MODEL, messages=(ChatMessage("system", "only this"),)), "messages"),
         (GenerationRequest(EMBEDDING_MODEL, prompt="x"), "model"),
     ],
-    ids=["six-stops", "unmapped-option", "unmapped-request-field", "tool-role", "system-only",
-         "embedding-model"],
+    ids=["six-stops", "unmapped-option", "unmapped-request-field", "tool-result-of-no-call",
+         "one-call-at-a-time", "web-image", "system-only", "embedding-model"],
 )  # fmt: skip
 async def test_what_gemini_cannot_honour_is_refused_naming_the_field(
     fake_gemini: FakeGemini, make_backend: MakeBackend, request_: GenerationRequest, param: str
