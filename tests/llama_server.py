@@ -26,6 +26,9 @@ def main(gguf: str) -> None:
     params.model.path = gguf
     params.n_ctx = 1024
     params.n_parallel = 2
+    # Batches as large as a slot's window (1024 / 2), as the embedded engine sizes them, so
+    # that any embedding input the window holds fits (llama.cpp's default is 512).
+    params.n_batch = params.n_ubatch = 512
     params.use_jinja = False
     params.chat_template = "gemma"
     params.endpoint_metrics = True

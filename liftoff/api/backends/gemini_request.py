@@ -35,6 +35,8 @@ SAMPLING_FIELDS: dict[str, str] = {
     "max_tokens": "max_output_tokens",
     "stop": "stop_sequences",
     "seed": "seed",
+    "frequency_penalty": "frequency_penalty",
+    "presence_penalty": "presence_penalty",
 }
 _REQUEST_FIELDS = {"model", "messages", "prompt", "options"}
 _MESSAGE_FIELDS = {"role", "content"}
