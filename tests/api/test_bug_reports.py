@@ -148,6 +148,10 @@ def test_the_answer_with_stop_strings_is_the_answer_without_them_cut_before_the_
     target: Target, route: Callable[..., tuple[str, str]]
 ) -> None:
     sampling = {"max_tokens": 9, "temperature": 0}
+    # llama.cpp's greedy answer to a prompt it has cached can differ from its first one (the
+    # cached prefix is not recomputed, so near-tied logits may fall the other way): compare
+    # answers that all reuse the cache.
+    route(target, ALPHABET, **sampling)
     text, reason = route(target, ALPHABET, **sampling)
     assert len(text) > 4
     # A stop string the answer ends with the start of, but never completes: the bug's shape.

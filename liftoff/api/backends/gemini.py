@@ -190,6 +190,7 @@ class GeminiBackend(Backend):
 
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         self._check_model(request.model, want_embedding=False)
+        self.refuse_unload(request.keep_alive)
         contents, system = gemini_contents(request)
         config = generation_config(request.options, system)
         models = await self._models()

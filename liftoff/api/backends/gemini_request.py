@@ -38,7 +38,8 @@ SAMPLING_FIELDS: dict[str, str] = {
     "frequency_penalty": "frequency_penalty",
     "presence_penalty": "presence_penalty",
 }
-_REQUEST_FIELDS = {"model", "messages", "prompt", "options"}
+# keep_alive: the backend refuses 0 itself (Gemini's models are never unloaded by a request).
+_REQUEST_FIELDS = {"model", "messages", "prompt", "options", "keep_alive"}
 _MESSAGE_FIELDS = {"role", "content"}
 
 

@@ -167,9 +167,11 @@ class RequestWithTools(GenerationRequest):
                                                  ChatMessage("tool", "42"))), "messages.1.role"),
         (GenerationRequest(CHAT_MODEL, messages=(ChatMessage("system", "only this"),)), "messages"),
         (GenerationRequest(EMBEDDING_MODEL, prompt="x"), "model"),
+        (GenerationRequest(CHAT_MODEL, prompt="x", num_ctx=512), "num_ctx"),
+        (GenerationRequest(CHAT_MODEL, prompt="x", keep_alive=0), "keep_alive"),
     ],
     ids=["six-stops", "unmapped-option", "unmapped-request-field", "tool-role", "system-only",
-         "embedding-model"],
+         "embedding-model", "context-window", "unload"],
 )  # fmt: skip
 async def test_what_gemini_cannot_honour_is_refused_naming_the_field(
     fake_gemini: FakeGemini, make_backend: MakeBackend, request_: GenerationRequest, param: str
@@ -184,6 +186,9 @@ async def test_neutral_values_of_unmapped_fields_are_accepted(
     fake_gemini: FakeGemini, make_backend: MakeBackend
 ) -> None:
     request = GenerationRequest(CHAT_MODEL, prompt="x", options=SamplingOptions(min_p=None))
+    assert text_of(await collect(make_backend(), request))
+    # Gemini's models stay loaded: any keep_alive but 0 (unload) is met.
+    request = GenerationRequest(CHAT_MODEL, prompt="x", keep_alive="5m")
     assert text_of(await collect(make_backend(), request))
 
 
