@@ -2,7 +2,8 @@
 generations of the request at once and merges them into one stream.
 
 Each generation is the request with one choice; with a ``seed``, choice ``i`` samples with
-``seed + i``, so the answers differ from each other and the whole is still repeatable.
+``seed + i``, so the answers differ from each other (repeatable as far as the engine is: llama.cpp
+batches concurrent generations together, which can tip a near-tied sample).
 Usage counts the prompt once, as OpenAI does, and the answers' tokens together.
 
     events = several_choices(backend, request)   # request.choices == 3

@@ -81,7 +81,7 @@ def target(request: pytest.FixtureRequest) -> Target:
 
 
 def _post(target: Target, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = httpx.post(target.url + path, json=body, timeout=120)
+    response = httpx.post(target.url + path, json=body, timeout=300)
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -266,16 +266,16 @@ def test_beyond_the_window_embeddings_are_refused_or_truncated_as_asked(
     url, model = default_window.url, default_window.model
     too_long = " apple" * 2100
     openai = httpx.post(f"{url}/v1/embeddings", json={"model": model, "input": too_long},
-                        timeout=120)  # fmt: skip
+                        timeout=300)  # fmt: skip
     assert openai.status_code == 400
     error = openai.json()["error"]
     assert (error["param"], error["type"]) == ("input", "context_length_exceeded")
     assert error["message"].startswith("input 0 has 2101 tokens but the model's context window")
     listed = httpx.post(f"{url}/v1/embeddings", json={"model": model, "input": ["a", too_long]},
-                        timeout=120)  # fmt: skip
+                        timeout=300)  # fmt: skip
     assert listed.json()["error"]["param"] == "input.1"
     refused = httpx.post(
-        f"{url}/api/embed", json={"model": model, "input": too_long, "truncate": False}, timeout=120
+        f"{url}/api/embed", json={"model": model, "input": too_long, "truncate": False}, timeout=300
     )
     assert refused.status_code == 400 and "2101 tokens" in refused.json()["error"]
     truncated = _post(default_window, "/api/embed", {"model": model, "input": too_long})
@@ -288,7 +288,7 @@ def test_llama_cpps_server_refusing_a_long_input_is_a_400_naming_it(
     openai_gateway: Target,
 ) -> None:
     body = {"model": openai_gateway.model, "input": " apple" * 520}
-    response = httpx.post(f"{openai_gateway.url}/v1/embeddings", json=body, timeout=120)
+    response = httpx.post(f"{openai_gateway.url}/v1/embeddings", json=body, timeout=300)
     assert response.status_code == 400  # not a 502 that clients retry for ever
     assert response.json()["error"]["param"] == "input"
 

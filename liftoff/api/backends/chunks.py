@@ -154,6 +154,13 @@ class ChunkReader:
                     f"window (num_ctx) is {self._window} tokens",
                     param=self._param,
                 )
+            if (
+                self._window is not None
+                and self._prompt_tokens() + int(timings.get("predicted_n") or 0) > self._window
+            ):
+                # This chunk's token would not fit the window (a prompt that fills it
+                # exactly leaves no room for any): it is not part of the answer.
+                return [*self._flushed(), self._finish_early("length")]
         for choice in chunk.get("choices") or ():
             if self.chat:
                 text = (choice.get("delta") or {}).get("content") or ""
@@ -198,9 +205,12 @@ class ChunkReader:
     def _finish_early(self, reason: FinishReason) -> Finish:
         self.finished = True
         timings = self._timings
+        predicted = int(timings.get("predicted_n") or 0)
+        if self._window is not None:
+            predicted = max(0, min(predicted, self._window - self._prompt_tokens()))
         usage = Usage(
             prompt_tokens=self._prompt_tokens(),
-            completion_tokens=int(timings.get("predicted_n") or 0),
+            completion_tokens=predicted,
             prompt_duration_ns=_ms_to_ns(timings.get("prompt_ms")),
             generation_duration_ns=_ms_to_ns(timings.get("predicted_ms")),
         )
