@@ -280,8 +280,11 @@ def test_beyond_the_window_embeddings_are_refused_or_truncated_as_asked(
     assert refused.status_code == 400 and "2101 tokens" in refused.json()["error"]
     truncated = _post(default_window, "/api/embed", {"model": model, "input": too_long})
     assert truncated["prompt_eval_count"] == 2048
+    # Cut at the end, as Ollama truncates: the same vector as the input's first 2047 words
+    # (with the model's BOS token, 2048 tokens).
     fits = _post(default_window, "/api/embed", {"model": model, "input": " apple" * 2047})
-    assert truncated["embeddings"] != fits["embeddings"]
+    assert fits["prompt_eval_count"] == 2048
+    assert truncated["embeddings"] == fits["embeddings"]
 
 
 def test_llama_cpps_server_refusing_a_long_input_is_a_400_naming_it(
