@@ -173,9 +173,7 @@ def test_logprobs_are_the_engines_for_the_tokens_it_generated(
     assert logprobs["top_logprobs"] == [{} for _ in logprobs["tokens"]]
 
 
-def test_n_answers_with_a_seed_differ(
-    gateway: ServerProcess, model_id: str
-) -> None:
+def test_n_answers_with_a_seed_differ(gateway: ServerProcess, model_id: str) -> None:
     def answers() -> list[str]:
         body = completion(gateway, model_id, prompt=REPEATS, temperature=1.5, seed=5, n=3)
         assert [c["index"] for c in body["choices"]] == [0, 1, 2]
