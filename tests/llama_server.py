@@ -34,6 +34,9 @@ def main(gguf: str, port: int, alias: str | None = None, template_file: str | No
         params.model_alias = {alias}  # the model id it serves and lists
     params.n_ctx = 1024
     params.n_parallel = 2
+    # Batches as large as a slot's window (1024 / 2), as the embedded engine sizes them, so
+    # that any embedding input the window holds fits (llama.cpp's default is 512).
+    params.n_batch = params.n_ubatch = 512
     params.use_jinja = template_file is not None
     params.chat_template = Path(template_file).read_text() if template_file else "gemma"
     params.endpoint_metrics = True

@@ -19,7 +19,7 @@ from liftoff.api.lifecycle import Lifecycle
 from liftoff.api.limits import ConcurrencyLimiter, RateLimiter, RateLimits
 from liftoff.api.metrics import GatewayMetrics
 from liftoff.api.middleware import OllamaJSONBodies
-from liftoff.api.protocols import health, ollama, openai, vertex
+from liftoff.api.protocols import health, ollama, ollama_models, openai, vertex
 from liftoff.api.protocols.errors import SHAPES
 from liftoff.api.shared_limits import RedisRateLimiter
 from liftoff.server.auth import APIKeys, AuthMiddleware
@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
                 timeout=settings.request_timeout,
                 max_tokens=settings.max_tokens_limit,
                 max_prompt_chars=settings.max_prompt_chars,
+                max_choices=settings.max_choices,
             ),
             rate_limiter=rate_limiter,
             concurrency=concurrency,
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(openai.router)
     app.include_router(ollama.router)
+    app.include_router(ollama_models.router)
     app.include_router(vertex.build_router(settings))
     install_error_handlers(app, SHAPES, log_hint="the gateway's log")
     _add_middleware(app, settings, metrics)

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # Largest max_tokens / num_predict / max_output_tokens a request may ask for.
     max_tokens_limit: int = Field(default=16384, ge=1)
     max_prompt_chars: int = Field(default=1_000_000, ge=1)
+    # Answers one request may ask for (OpenAI's n): each is a generation of its own.
+    max_choices: int = Field(default=8, ge=1, le=128)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     body_timeout: float = Field(default=10.0, gt=0, description="seconds for a whole body")
     vertex_max_body_bytes: int = Field(default=1_500_000, gt=0)

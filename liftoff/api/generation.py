@@ -10,7 +10,10 @@ is one stream object that carries the events and, at the end, the usage::
 
 What the core does for every surface:
 
-- checks the limits that do not depend on the protocol (max tokens, prompt length);
+- checks the limits that do not depend on the protocol (max tokens, prompt length, stop
+  strings, number of choices);
+- runs several generations at once when a request asks for several choices (OpenAI's
+  ``n``), merged into one stream (``liftoff.api.choices``);
 - applies the caller's rate limits and waits for a generation slot (bounded queue);
 - bounds each wait on the backend by the configured timeout (a slow backend is a 504,
   not a hung client);
@@ -46,11 +49,13 @@ from liftoff.api.backends.base import (
     Usage,
     collect,
 )
+from liftoff.api.choices import several_choices
 from liftoff.api.errors import (
     AboveLimit,
     BackendError,
     BackendTimeout,
     BackendUnavailable,
+    FieldError,
     InvalidRequest,
     Overloaded,
     RateLimited,
@@ -66,6 +71,12 @@ class Limits:
     timeout: float = 300.0  # seconds to wait for the backend's next piece of output
     max_tokens: int = 16384
     max_prompt_chars: int = 1_000_000
+    max_choices: int = 8  # answers one request may ask for (OpenAI's n)
+
+
+# Stop strings: as many as llama.cpp and vLLM take without a second thought, each bounded.
+MAX_STOP_STRINGS = 16
+MAX_STOP_CHARS = 256
 
 
 class Generator:
@@ -103,15 +114,29 @@ class Generator:
         self._check_limits(request)
         slot = await self._admit(caller)
         try:
-            stream = GenerationStream(self, self.backend.generate(request), caller, slot)
+            if request.choices > 1:
+                events = several_choices(self.backend, request)
+            else:
+                events = self.backend.generate(request)
+            stream = GenerationStream(self, events, caller, slot)
         except BaseException:
             await slot.aclose()
             raise
         await stream.begin()  # closes the stream, and so the slot, if it fails
         return stream
 
-    async def embed(self, model: str, inputs: list[str], caller: RequestInfo) -> Embeddings:
-        """One vector per input, for ``caller``, under the same limits as generations."""
+    async def embed(
+        self,
+        model: str,
+        inputs: list[str],
+        caller: RequestInfo,
+        *,
+        truncate: bool = False,
+        keep_alive: str | float | None = None,
+    ) -> Embeddings:
+        """One vector per input, for ``caller``, under the same limits as generations; an
+        input longer than the model's window is cut to fit when ``truncate`` is true, else
+        refused (``Backend.embed``)."""
         check_model_name(model)
         too_long = next((i for i, text in enumerate(inputs) if len(text) > self._max_chars), None)
         if too_long is not None:
@@ -119,7 +144,9 @@ class Generator:
         async with await self._admit(caller):
             try:
                 async with asyncio.timeout(self.limits.timeout):
-                    result = await self.backend.embed(model, inputs)
+                    result = await self.backend.embed(
+                        model, inputs, truncate=truncate, keep_alive=keep_alive
+                    )
             except TimeoutError:
                 raise self._timeout_error() from None
             except ServiceError as exc:
@@ -131,6 +158,21 @@ class Generator:
     async def list_models(self) -> list[ModelInfo]:
         """The models requests may name."""
         return await self.backend.list_models()
+
+    async def show(self, model: str) -> ModelInfo:
+        """Everything known about ``model``; raises ``ModelNotFound`` if it is not served."""
+        check_model_name(model)
+        return await self.backend.show(model)
+
+    async def running(self) -> list[ModelInfo]:
+        """The models loaded now."""
+        return await self.backend.running()
+
+    async def load(self, model: str, keep_alive: str | float | None) -> str:
+        """Load ``model`` (or unload it, ``keep_alive`` 0, where the backend can): Ollama's
+        generate with an empty prompt. Returns Ollama's ``done_reason``."""
+        check_model_name(model)
+        return await self.backend.load(model, keep_alive)
 
     async def check_ready(self) -> None:
         """Return when the backend answers and the model is loaded; raise BackendUnavailable."""
@@ -147,6 +189,11 @@ class Generator:
             raise AboveLimit(
                 "options.max_tokens", max_tokens, self.limits.max_tokens, "LIFTOFF_MAX_TOKENS_LIMIT"
             )
+        if request.choices > self.limits.max_choices:
+            raise AboveLimit(
+                "choices", request.choices, self.limits.max_choices, "LIFTOFF_MAX_CHOICES"
+            )
+        check_stop_strings(request.options.stop)
         if request.prompt is not None:
             length = len(request.prompt)
         else:
@@ -373,6 +420,21 @@ class GenerationStream:
 def _check_idle(stream: weakref.ref[GenerationStream]) -> None:
     if (alive := stream()) is not None:
         alive._check_idle()
+
+
+def check_stop_strings(stops: tuple[str, ...]) -> None:
+    """Refuse stop strings that could not mean what they say: empty ones (which would end
+    every answer before it begins), too many, or too long ones."""
+    if len(stops) > MAX_STOP_STRINGS:
+        raise FieldError("options.stop", f"has {len(stops)} strings; at most {MAX_STOP_STRINGS}")
+    for index, stop in enumerate(stops):
+        if not stop:
+            raise FieldError(f"options.stop.{index}", "is empty; a stop string needs a character")
+        if len(stop) > MAX_STOP_CHARS:
+            raise FieldError(
+                f"options.stop.{index}",
+                f"has {len(stop)} characters; at most {MAX_STOP_CHARS}",
+            )
 
 
 def check_model_name(model: str) -> None:

@@ -9,7 +9,9 @@ Its "model" is deterministic: a token is a whitespace-separated word, and the re
 through the words of the prompt (the last user message for chat) backwards, starting at
 an offset set by ``seed`` (none when decoding is greedy: temperature 0 or top_k 1).
 ``num_predict``, ``stop`` and ``num_ctx`` behave as in Ollama, so tests can see options take
-effect; every request body is recorded for exact asserts.
+effect; every request body is recorded for exact asserts. With ``"logprobs": true`` each
+chunk carries its token's log probability (``-0.25`` times its position plus one) and
+``top_logprobs`` alternatives, in Ollama's ``logprobs`` shape.
 Over-long prompts are truncated to ``num_ctx`` tokens like Ollama's runner does (the
 count reported is ``num_ctx``), or refused with HTTP 400 when the request says
 ``"truncate": false`` and the fake plays Ollama 0.12.6 or later (``honours_truncate``).
@@ -341,7 +343,8 @@ class FakeOllama:
             pieces = (_pieces(json.dumps(_instance(body["format"], source))), "stop")
         else:
             pieces = _reply(source, options, self.reply_tokens, room)
-        lines = self._generation_lines(body["model"], chat, pieces, evaluated, calls)
+        top = int(body.get("top_logprobs") or 0) if body.get("logprobs") else None
+        lines = self._generation_lines(body["model"], chat, pieces, evaluated, calls, top)
         if body.get("stream") is False:
             return JSONResponse(await _collect(lines, chat))
         return StreamingResponse(lines, media_type=NDJSON)
@@ -353,6 +356,7 @@ class FakeOllama:
         pieces: tuple[list[str], str],
         evaluated: int,
         calls: list[dict[str, Any]],
+        top_logprobs: int | None = None,
     ) -> AsyncIterator[bytes]:
         tokens, reason = pieces
         self.streams_started += 1
@@ -362,7 +366,10 @@ class FakeOllama:
                 if self.fail_after_tokens is not None and index >= self.fail_after_tokens:
                     yield _line({"error": self.fail_message})
                     return
-                yield _line(self._chunk(model, token, chat, done=False))
+                chunk = self._chunk(model, token, chat, done=False)
+                if top_logprobs is not None:
+                    chunk["logprobs"] = [_logprob(token, index, top_logprobs)]
+                yield _line(chunk)
             if calls:
                 chunk = self._chunk(model, "", chat, done=False)
                 chunk["message"]["tool_calls"] = calls
@@ -452,13 +459,14 @@ def _reply(
 
 async def _collect(lines: AsyncIterator[bytes], chat: bool) -> dict[str, Any]:
     """A stream folded into one object, as Ollama answers with "stream": false."""
-    text, final = "", {}
+    text, final, logprobs = "", {}, []
     calls: list[dict[str, Any]] = []
     async for raw in lines:
         chunk: dict[str, Any] = json.loads(raw)
         if "error" in chunk:
             return chunk
         text += chunk["message"]["content"] if chat else chunk["response"]
+        logprobs += chunk.get("logprobs") or []
         calls += chunk["message"].get("tool_calls", []) if chat else []
         final = chunk
     if chat:
@@ -467,7 +475,26 @@ async def _collect(lines: AsyncIterator[bytes], chat: bool) -> dict[str, Any]:
             final["message"]["tool_calls"] = calls
     else:
         final["response"] = text
+    if logprobs:
+        final["logprobs"] = logprobs
     return final
+
+
+def _logprob(token: str, index: int, top: int) -> dict[str, Any]:
+    """api/types.go ``Logprob``: the token, its log probability and bytes, and ``top``
+    alternatives (the token itself first, as Ollama lists the likeliest first)."""
+    value = -0.25 * (index + 1)
+    alternatives = [{"token": token, "logprob": value, "bytes": list(token.encode())}]
+    alternatives += [
+        {"token": f"alt{k}", "logprob": value - k, "bytes": list(f"alt{k}".encode())}
+        for k in range(1, top)
+    ]
+    return {
+        "token": token,
+        "logprob": value,
+        "bytes": list(token.encode()),
+        "top_logprobs": alternatives[:top],
+    }
 
 
 def _refused_features(model: FakeModel, body: dict[str, Any]) -> Response | None:

@@ -193,6 +193,7 @@ class GeminiBackend(Backend):
 
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         self._check_model(request.model, want_embedding=False)
+        self.refuse_unload(request.keep_alive)
         contents, system = gemini_contents(request)
         config = generation_config(request.options, system, request)
         models = await self._models()
@@ -235,8 +236,19 @@ class GeminiBackend(Backend):
             raise BackendError("Gemini ended the stream without a finish reason")
         yield Finish("tool_calls" if called and reason == "stop" else reason, usage)
 
-    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
+    async def embed(
+        self,
+        model: str,
+        inputs: list[str],
+        *,
+        truncate: bool = False,
+        keep_alive: str | float | None = None,
+    ) -> Embeddings:
+        self.refuse_unload(keep_alive)
         self._check_model(model, want_embedding=True)
+        # Vertex AI truncates over-long inputs unless told not to; the Gemini API has no
+        # such switch (the SDK refuses it there) and refuses them.
+        config = types.EmbedContentConfig(auto_truncate=truncate) if self._vertexai else None
         empty = next((i for i, text in enumerate(inputs) if not text), None)
         if empty is not None:
             raise InvalidRequest("Gemini embeds non-empty text only", param=f"input.{empty}")
@@ -249,7 +261,9 @@ class GeminiBackend(Backend):
                 types.Content(parts=[types.Part(text=text)]) for text in batch
             ]
             with self._errors.translated(model):
-                result = await models.embed_content(model=self.embedding_model, contents=contents)
+                result = await models.embed_content(
+                    model=self.embedding_model, contents=contents, config=config
+                )
             embeddings = result.embeddings or []
             if len(embeddings) != len(batch):
                 raise BackendError(

@@ -49,8 +49,11 @@ SAMPLING_FIELDS: dict[str, str] = {
     "max_tokens": "max_output_tokens",
     "stop": "stop_sequences",
     "seed": "seed",
+    "frequency_penalty": "frequency_penalty",
+    "presence_penalty": "presence_penalty",
 }
-_REQUEST_FIELDS = {"model", "messages", "prompt", "options", "tools", "tool_choice",
+# keep_alive: the backend refuses 0 itself (Gemini's models are never unloaded by a request).
+_REQUEST_FIELDS = {"model", "messages", "prompt", "options", "keep_alive", "tools", "tool_choice",
                    "parallel_tool_calls", "response_format"}  # fmt: skip
 _MESSAGE_FIELDS = {"role", "content", "images", "tool_calls", "tool_call_id", "name"}
 _MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}

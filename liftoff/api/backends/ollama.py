@@ -25,8 +25,12 @@ smaller than what was sent. Two defences, strongest first:
    for the loaded model, else the Modelfile's ``num_ctx`` parameter from ``/api/show``.
    This is only known at the end of the stream, so the error follows the streamed text.
 
-Both become ``ContextLengthExceeded``. ``/api/embed`` takes ``truncate`` officially and
-gets ``false`` too.
+Both become ``ContextLengthExceeded``. ``/api/embed`` takes ``truncate`` officially: the
+request's choice goes through (Ollama's own default is to truncate), and a refusal
+becomes ``ContextLengthExceeded`` too.
+
+A request's ``num_ctx`` and ``keep_alive`` go to Ollama as they are (the gateway's settings
+are the defaults); so do its log-probability fields, which Ollama returns per chunk.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any, Literal, cast
 
 import httpx
@@ -50,8 +55,8 @@ from liftoff.api.backends.base import (
     GenerationEvent,
     GenerationRequest,
     ModelInfo,
-    SamplingOptions,
     TextDelta,
+    TokenLogprob,
     ToolCall,
     Usage,
 )
@@ -165,6 +170,58 @@ class OllamaBackend(Backend):
         listing = await self._list()
         return [_model_info(m) for m in listing.models if m.model]
 
+    async def show(self, model: str) -> ModelInfo:
+        with self._translated(model):
+            shown = await self._client._request(dict, "POST", "/api/show", json={"model": model})
+        listed = {m.id: m for m in await self.list_models()}
+        base = listed.get(model) or listed.get(_with_tag(model)) or ModelInfo(id=model)
+        details = shown.get("details") or {}
+        return replace(
+            base,
+            family=details.get("family") or base.family,
+            quantization=details.get("quantization_level") or base.quantization,
+            parameter_size=details.get("parameter_size") or None,
+            modified_at=shown.get("modified_at") or base.modified_at,
+            context_length=_num_ctx_parameter(shown.get("parameters")),
+            capabilities=tuple(shown.get("capabilities") or ()),
+            template=shown.get("template"),
+            parameters=shown.get("parameters"),
+            facts=dict(shown.get("model_info") or {}),
+        )
+
+    async def load(self, model: str, keep_alive: str | float | None) -> Literal["load", "unload"]:
+        # docs/api.md "Load a model" / "Unload a model": a generate with no prompt.
+        body: dict[str, Any] = {"model": model, "stream": False}
+        keep_alive = keep_alive if keep_alive is not None else self._keep_alive
+        if keep_alive is not None:
+            body["keep_alive"] = keep_alive
+        if _same_model(model, self.model) and (options := self._load_options()):
+            body["options"] = options
+        with self._translated(model):
+            answer = await self._client._request(dict, "POST", "/api/generate", json=body)
+        return "unload" if answer.get("done_reason") == "unload" else "load"
+
+    async def running(self) -> list[ModelInfo]:
+        with self._translated(None):
+            listing = await self._client._request(dict, "GET", "/api/ps")
+        running = []
+        for model in listing.get("models") or ():
+            details = model.get("details") or {}
+            running.append(
+                ModelInfo(
+                    id=model.get("model") or model.get("name") or "",
+                    size_bytes=model.get("size"),
+                    family=details.get("family"),
+                    quantization=details.get("quantization_level"),
+                    digest=model.get("digest"),
+                    parameter_size=details.get("parameter_size") or None,
+                    context_length=model.get("context_length"),
+                    expires_at=model.get("expires_at"),
+                    size_vram=model.get("size_vram"),
+                )
+            )
+        return running
+
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         """Tools are forwarded for Ollama to call (``tool_choice`` auto), unless
         ``tool_calls="constrained"``, or the request forces a call or forbids parallel ones,
@@ -178,6 +235,7 @@ class OllamaBackend(Backend):
         return events if reader is None else reader(events)
 
     async def _generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+
         chat = request.messages is not None
         param = "messages" if chat else "prompt"
         path, body = self._generation_body(request)
@@ -191,18 +249,20 @@ class OllamaBackend(Backend):
                 AsyncGenerator[dict[str, Any], None],
                 await self._client._request(dict, "POST", path, json=body, stream=True),
             )
+            top = request.options.logprobs
             try:
                 async for chunk in chunks:
                     message = chunk.get("message") or {}
                     text = message.get("content") if chat else chunk.get("response")
-                    if text:
-                        yield TextDelta(text)
+                    logprobs = _logprobs(chunk.get("logprobs"), top) if top is not None else ()
+                    if text or logprobs:
+                        yield TextDelta(text or "", 0, logprobs)
                     if message.get("tool_calls"):
                         for call in _tool_calls(message["tool_calls"]):
                             called = True
                             yield call
                     if chunk.get("done"):
-                        self._check_not_truncated(request.model, chunk, param)
+                        self._check_not_truncated(request, chunk, param)
                         reason = finish_reason(chunk.get("done_reason"))
                         # Ollama ends an answer that called tools with "stop".
                         yield Finish("tool_calls" if called and reason == "stop" else reason,
@@ -213,14 +273,21 @@ class OllamaBackend(Backend):
                 await chunks.aclose()
         raise BackendError("Ollama ended the stream without a final chunk")
 
-    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
+    async def embed(
+        self,
+        model: str,
+        inputs: list[str],
+        *,
+        truncate: bool = False,
+        keep_alive: str | float | None = None,
+    ) -> Embeddings:
         with self._translated(model, param="input"):
             response = await self._client.embed(
                 model=model,
                 input=inputs,
-                truncate=False,
+                truncate=truncate,
                 options=self._load_options() if _same_model(model, self.model) else None,
-                keep_alive=self._keep_alive,
+                keep_alive=keep_alive if keep_alive is not None else self._keep_alive,
             )
         return Embeddings(
             vectors=[[float(x) for x in vector] for vector in response.embeddings],
@@ -346,27 +413,36 @@ class OllamaBackend(Backend):
         if request.response_format is not None:
             schema = request.response_format.schema
             body["format"] = "json" if schema is None else dict(schema)
-        if options := self._options(request.options):
+        options = sampling_fields(request.options, OLLAMA_NAMES, backend=self.name)
+        logprobs = options.pop("logprobs", None)
+        if logprobs is not None:
+            body["logprobs"] = True
+            body["top_logprobs"] = logprobs
+        options.update(self._load_options() or {})
+        if request.num_ctx is not None:
+            options["num_ctx"] = request.num_ctx
+        if options:
             body["options"] = options
-        if self._keep_alive is not None:
-            body["keep_alive"] = self._keep_alive
+        keep_alive = request.keep_alive if request.keep_alive is not None else self._keep_alive
+        if keep_alive is not None:
+            body["keep_alive"] = keep_alive
         return path, body
-
-    def _options(self, sampling: SamplingOptions) -> dict[str, Any]:
-        options = sampling_fields(sampling, OLLAMA_NAMES, backend=self.name)
-        return {**options, **(self._load_options() or {})}
 
     def _load_options(self) -> dict[str, Any] | None:
         return {"num_ctx": self._num_ctx} if self._num_ctx else None
 
-    def _check_not_truncated(self, model: str, final: dict[str, Any], param: str) -> None:
-        window = self._context_window if _same_model(model, self.model) else None
+    def _check_not_truncated(
+        self, request: GenerationRequest, final: dict[str, Any], param: str
+    ) -> None:
+        window = request.num_ctx
+        if window is None and _same_model(request.model, self.model):
+            window = self._context_window
         evaluated = final.get("prompt_eval_count") or 0
         if window and evaluated >= window:
             raise ContextLengthExceeded(
                 f"the prompt was longer than the model's context window of {window} tokens; "
                 f"Ollama silently kept only {evaluated} tokens of it. Shorten the prompt or "
-                "raise LIFTOFF_OLLAMA_NUM_CTX",
+                "raise num_ctx (LIFTOFF_OLLAMA_NUM_CTX)",
                 param=param,
             )
 
@@ -509,6 +585,25 @@ def _model_info(model: ListResponse.Model) -> ModelInfo:
         quantization=details.quantization_level if details else None,
         modified_at=model.modified_at.isoformat() if model.modified_at else None,
         digest=model.digest,
+    )
+
+
+def _logprobs(raw: Any, top: int) -> tuple[TokenLogprob, ...]:
+    """Ollama's ``logprobs`` (``[{"token", "logprob", "bytes", "top_logprobs"}]``)."""
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        TokenLogprob(
+            str(entry.get("token", "")),
+            float(entry.get("logprob", 0.0)),
+            tuple(entry["bytes"]) if isinstance(entry.get("bytes"), list) else None,
+            tuple(
+                TokenLogprob(str(alt.get("token", "")), float(alt.get("logprob", 0.0)))
+                for alt in (entry.get("top_logprobs") or ())[:top]
+            ),
+        )
+        for entry in raw
+        if isinstance(entry, dict)
     )
 
 

@@ -1,8 +1,11 @@
-"""Ollama-compatible surface: ``/api/chat``, ``/api/generate``, ``/api/tags``, ``/api/embed``,
-``/api/version``. Streams are NDJSON whose last line carries ``done`` and the counters.
+"""Ollama-compatible surface: ``/api/chat``, ``/api/generate``, ``/api/embed``,
+``/api/version`` (the model listings, ``/api/tags``, ``/api/show`` and ``/api/ps``, are in
+``ollama_models``). Streams are NDJSON whose last line carries ``done`` and the counters.
 
-Only generation, embedding and listing are offered: model management (pull, create, push,
-copy, delete) is never reachable through the gateway, whatever backend sits behind it.
+What each request field does is in ``liftoff.api.protocols.parameters`` (``OLLAMA_CHAT``,
+``OLLAMA_GENERATE``, ``OLLAMA_EMBED``). Only generation, embedding and listing are offered:
+model management (pull, create, push, copy, delete) is never reachable through the gateway,
+whatever backend sits behind it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
@@ -22,12 +25,23 @@ from liftoff.api.backends.base import (
     Finish,
     GenerationRequest,
     SamplingOptions,
+    TextDelta,
+    TokenLogprob,
     ToolCall,
     Usage,
+    keep_alive_seconds,
 )
 from liftoff.api.deps import CallerDep, GeneratorDep
-from liftoff.api.errors import Forbidden, InvalidRequest, ServiceError
+from liftoff.api.errors import FieldError, Forbidden, InvalidRequest, ServiceError
 from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
+from liftoff.api.protocols.parameters import (
+    OLLAMA_CHAT,
+    OLLAMA_EMBED,
+    OLLAMA_GENERATE,
+    Nested,
+    Policed,
+    Policy,
+)
 from liftoff.api.protocols.streaming import TEXT_MARK, json_string, json_template, respond
 from liftoff.api.protocols.tool_fields import (
     MAX_TOOL_CALLS,
@@ -50,8 +64,14 @@ router = APIRouter(prefix="/api", tags=["Ollama-compatible"], responses=OLLAMA_E
 OLLAMA_API_VERSION = "0.12.6"
 MANAGEMENT_PATHS = ("pull", "push", "create", "copy", "delete", "blobs/{digest}")
 
-# Sampling options are `options.*` here too; the token limit is `options.num_predict`.
-_NAMES = {"options.max_tokens": "options.num_predict", "response_format": "format"}
+# Sampling options are `options.*` here too; the token limit is `options.num_predict`, and
+# log probabilities are top-level fields.
+_NAMES = {
+    "options.max_tokens": "options.num_predict",
+    "options.logprobs": "logprobs",
+    "num_ctx": "options.num_ctx",
+    "response_format": "format",
+}
 FIELDS = FieldNames(_NAMES)
 # /api/generate without `raw` sends its prompt as a one-turn chat (a system turn first when
 # `system` is set); its images are the user turn's.
@@ -64,54 +84,54 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Options(_Strict):
-    """Ollama's documented model options. The sampling ones are honoured on every backend;
-    the others tune Ollama's runtime and are accepted so existing clients keep working."""
+INT64 = 2**63
 
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    top_k: int | None = Field(default=None, ge=1)
-    num_predict: int | None = Field(default=None, ge=-2, description="-1: no limit")
-    stop: list[str] | None = None
-    seed: int | None = None
+
+class Options(Nested):
+    """Ollama's model options (api/types.go ``Options``): the sampling ones are honoured on
+    every backend that can; the rest are neutral-only or refused (``OLLAMA_OPTIONS``)."""
+
     num_ctx: int | None = Field(default=None, ge=1)
-    num_keep: int | None = None
-    min_p: float | None = None
-    typical_p: float | None = None
-    tfs_z: float | None = None
-    repeat_last_n: int | None = None
-    repeat_penalty: float | None = None
+    num_predict: int | None = Field(default=None, ge=-2, description="-1: no limit")
+    temperature: float | None = Field(default=None, ge=0)
+    top_k: int | None = Field(default=None, ge=0)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    min_p: float | None = Field(default=None, ge=0, le=1)
+    typical_p: float | None = Field(default=None, ge=0)
+    repeat_penalty: float | None = Field(default=None, gt=0)
+    repeat_last_n: int | None = Field(default=None, ge=-1)
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
+    seed: int | None = Field(default=None, ge=-INT64, lt=INT64)
+    stop: str | list[str] | None = None
+    num_keep: int | None = None
+    tfs_z: float | None = None
     mirostat: int | None = None
     mirostat_tau: float | None = None
     mirostat_eta: float | None = None
     penalize_newline: bool | None = None
-    numa: bool | None = None
-    num_batch: int | None = None
-    num_gpu: int | None = None
-    main_gpu: int | None = None
-    low_vram: bool | None = None
-    f16_kv: bool | None = None
-    logits_all: bool | None = None
-    vocab_only: bool | None = None
-    use_mmap: bool | None = None
-    use_mlock: bool | None = None
-    embedding_only: bool | None = None
-    num_thread: int | None = None
 
-    def sampling(self) -> SamplingOptions:
+    def sampling(self, logprobs: int | None) -> SamplingOptions:
         # num_predict -1 (no limit) and -2 (fill the context) both mean "no explicit cap".
         limit = self.num_predict if self.num_predict is not None and self.num_predict > 0 else None
         if self.num_predict == 0:
             raise InvalidRequest("options.num_predict must not be 0", param="options.num_predict")
+        stop = [self.stop] if isinstance(self.stop, str) else self.stop or []
         return SamplingOptions(
             temperature=self.temperature,
             top_p=self.top_p,
             top_k=self.top_k,
+            min_p=self.min_p,
+            typical_p=self.typical_p,
             max_tokens=limit,
-            stop=tuple(self.stop or ()),
+            stop=tuple(stop),
             seed=self.seed,
+            # 0 is no penalty on every backend: the same as leaving it to the backend.
+            frequency_penalty=self.frequency_penalty or None,
+            presence_penalty=self.presence_penalty or None,
+            repeat_penalty=self.repeat_penalty,
+            repeat_last_n=self.repeat_last_n,
+            logprobs=logprobs,
         )
 
 
@@ -149,41 +169,66 @@ class Message(_Strict):
         )
 
 
-class _Request(_Strict):
+KeepAlive = str | float
+
+
+class _Request(Policed):
+    __policy__: ClassVar[Policy]
+
     model: str = Field(min_length=1)
     stream: bool = True
     options: Options | None = None
-    keep_alive: str | int | float | None = None  # the gateway's setting decides
+    keep_alive: KeepAlive | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    think: bool | Literal["high", "medium", "low"] | None = None
+    truncate: bool | None = None
+    shift: bool | None = None
     format: OllamaFormat | None = None
-    think: Literal[False] | None = None
 
-    def sampling(self) -> SamplingOptions:
-        return (self.options or Options()).sampling()
+    @field_validator("keep_alive")
+    @classmethod
+    def _valid_keep_alive(cls, value: KeepAlive | None) -> KeepAlive | None:
+        return _keep_alive(value)
+
+    def generation(self, **turns: Any) -> GenerationRequest:
+        if self.top_logprobs is not None and not self.logprobs:
+            raise FieldError("top_logprobs", "needs logprobs: true")
+        options = self.options or Options()
+        return GenerationRequest(
+            model=self.model,
+            options=options.sampling((self.top_logprobs or 0) if self.logprobs else None),
+            num_ctx=options.num_ctx,
+            keep_alive=self.keep_alive,
+            **turns,
+        )
 
 
 class ChatRequest(_Request):
+    __policy__ = OLLAMA_CHAT
+
     messages: list[Message] = Field(min_length=1)
     tools: Tools | None = None
 
     def to_generation(self) -> GenerationRequest:
         messages = tuple(m.to_chat_message(i) for i, m in enumerate(self.messages))
-        return GenerationRequest(
-            model=self.model,
+        return self.generation(
             messages=with_tool_names(messages),
-            options=self.sampling(),
             tools=to_tools(self.tools),
             response_format=ollama_format(self.format),
         )
 
 
 class GenerateRequest(_Request):
+    __policy__ = OLLAMA_GENERATE
+
     prompt: str = ""
     system: str | None = None
     raw: bool = False
     images: OllamaImages | None = None
-    suffix: Annotated[str, Field(max_length=0)] | None = None
-    template: Annotated[str, Field(max_length=0)] | None = None
-    context: Annotated[list[int], Field(max_length=0)] | None = None
+    suffix: str | None = None  # neutral-only: none
+    template: str | None = None  # neutral-only: none
+    context: list[int] | None = None  # neutral-only: none
 
     _images = field_validator("images")(check_ollama_images)
 
@@ -195,30 +240,32 @@ class GenerateRequest(_Request):
                     "images: a raw prompt has no turn to carry them; send them without raw",
                     param="images",
                 )
-            return GenerationRequest(
-                model=self.model,
-                prompt=self.prompt,
-                options=self.sampling(),
-                response_format=response_format,
-            )
+            return self.generation(prompt=self.prompt, response_format=response_format)
         # Without raw, Ollama applies the model's chat template: a one-turn chat.
         turns = [ChatMessage("system", self.system)] if self.system else []
         turns.append(ChatMessage("user", self.prompt, images=ollama_images(self.images)))
-        return GenerationRequest(
-            model=self.model,
-            messages=tuple(turns),
-            options=self.sampling(),
-            response_format=response_format,
-        )
+        return self.generation(messages=tuple(turns), response_format=response_format)
 
 
-class EmbedRequest(_Strict):
+class EmbedRequest(Policed):
+    __policy__ = OLLAMA_EMBED
+
     model: str = Field(min_length=1)
     input: str | Annotated[list[str], Field(min_length=1, max_length=2048)]
     truncate: bool = True
-    options: Options | None = None
-    keep_alive: str | int | float | None = None
-    dimensions: int | None = None
+    options: dict[str, Any] | None = None
+    keep_alive: KeepAlive | None = None
+
+    @field_validator("keep_alive")
+    @classmethod
+    def _valid_keep_alive(cls, value: KeepAlive | None) -> KeepAlive | None:
+        return _keep_alive(value)
+
+
+def _keep_alive(value: KeepAlive | None) -> KeepAlive | None:
+    if value is not None:
+        keep_alive_seconds(value)  # raises ValueError naming the format
+    return value
 
 
 @router.post("/chat", response_model=None, responses=streaming_response("application/x-ndjson"))
@@ -237,46 +284,22 @@ async def generate(
     """Completion of a prompt; NDJSON stream unless ``stream`` is false."""
     wire = _GenerateWire(body.model, FIELDS if body.raw else TEMPLATED_PROMPT_FIELDS)
     if not body.prompt and not body.system:
-        # Ollama answers an empty prompt by loading the model; ours is ready when served.
-        await generator.check_ready()
-        loaded = {**wire.header(), "response": "", "done": True, "done_reason": "load"}
+        # docs/api.md "Load a model" / "Unload a model" (keep_alive 0).
+        reason = await generator.load(body.model, body.keep_alive)
+        loaded = {**wire.header(), "response": "", "done": True, "done_reason": reason}
         return _ndjson_once(loaded) if body.stream else loaded
     return await respond(generator, body.to_generation(), caller, wire, stream=body.stream)
 
 
-@router.get("/tags")
-async def tags(generator: GeneratorDep) -> dict[str, Any]:
-    """The models requests may name, in Ollama's listing shape."""
-    models = []
-    for model in await generator.list_models():
-        details = {
-            "format": "gguf",
-            "family": model.family or "",
-            "families": [model.family] if model.family else None,
-            "parameter_size": "",
-            "quantization_level": model.quantization or "",
-        }
-        models.append(
-            {
-                "name": model.id,
-                "model": model.id,
-                "modified_at": model.modified_at or _now(),
-                "size": model.size_bytes or 0,
-                "digest": model.digest or "",
-                "details": details,
-            }
-        )
-    return {"models": models}
-
-
 @router.post("/embed")
 async def embed(body: EmbedRequest, generator: GeneratorDep, caller: CallerDep) -> dict[str, Any]:
-    """One embedding per input."""
-    if body.dimensions is not None:
-        raise InvalidRequest("dimensions is not supported by this model", param="dimensions")
+    """One embedding per input; inputs longer than the model's window are cut to fit unless
+    ``truncate`` is false (then a 400 names the input), as Ollama does."""
     started = time.perf_counter_ns()
     inputs = [body.input] if isinstance(body.input, str) else body.input
-    result = await generator.embed(body.model, inputs, caller)
+    result = await generator.embed(
+        body.model, inputs, caller, truncate=body.truncate, keep_alive=body.keep_alive
+    )
     return {
         "model": body.model,
         "embeddings": result.vectors,
@@ -311,6 +334,23 @@ for _path in MANAGEMENT_PATHS:
         methods=["GET", "POST", "PUT", "DELETE", "HEAD"],
         include_in_schema=False,
     )
+
+
+def _logprobs(logprobs: tuple[TokenLogprob, ...]) -> list[dict[str, Any]]:
+    """Ollama's ``logprobs``: each token with its log probability, bytes and alternatives."""
+    return [
+        {
+            "token": entry.token,
+            "logprob": entry.logprob,
+            "bytes": list(entry.bytes or entry.token.encode()),
+            "top_logprobs": [
+                {"token": alt.token, "logprob": alt.logprob,
+                 "bytes": list(alt.bytes or alt.token.encode())}
+                for alt in entry.top
+            ],
+        }
+        for entry in logprobs
+    ]  # fmt: skip
 
 
 def _ndjson_once(payload: dict[str, Any]) -> StreamingResponse:
@@ -354,7 +394,11 @@ class _Wire:
     def content(self, text: str) -> dict[str, Any]:
         raise NotImplementedError
 
-    def delta(self, text: str) -> bytes:
+    def delta(self, event: TextDelta) -> bytes:
+        if event.logprobs:
+            line = {**self.header(), **self.content(event.text), "done": False}
+            return _line({**line, "logprobs": _logprobs(event.logprobs)})
+        text = event.text
         return self._head + json_string(_now()) + self._middle + json_string(text) + self._tail
 
     def final(
@@ -381,9 +425,12 @@ class _Wire:
         return _line(self.final(finish.reason, finish.usage))
 
     def whole(self, completion: Completion) -> dict[str, Any]:
-        return self.final(
+        whole = self.final(
             completion.reason, completion.usage, completion.text, completion.tool_calls
         )
+        if completion.logprobs:
+            whole["logprobs"] = _logprobs(completion.logprobs)
+        return whole
 
     def tool_call(self, call: ToolCall) -> bytes:
         # Ollama streams each call whole, in a chunk of its own.

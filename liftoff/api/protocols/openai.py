@@ -1,5 +1,9 @@
 """OpenAI-compatible surface: ``/v1/chat/completions``, ``/v1/completions``, ``/v1/models``,
 ``/v1/embeddings``. Streams are server-sent events ending in ``data: [DONE]``.
+
+What each request field does is in ``liftoff.api.protocols.parameters`` (``OPENAI_CHAT``,
+``OPENAI_COMPLETIONS``, ``OPENAI_EMBEDDINGS``); the models below declare the fields honoured
+or accepted at their neutral values, with the ranges of OpenAI's API reference.
 """
 
 from __future__ import annotations
@@ -9,24 +13,35 @@ import json
 import struct
 import time
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from liftoff.api.backends.base import (
     ChatMessage,
+    Choice,
     Completion,
     Finish,
     GenerationRequest,
     SamplingOptions,
+    TextDelta,
+    TokenLogprob,
     ToolCall,
     Usage,
 )
 from liftoff.api.deps import CallerDep, GeneratorDep
-from liftoff.api.errors import InvalidRequest, ServiceError
+from liftoff.api.errors import FieldError, InvalidRequest, ServiceError
 from liftoff.api.protocols.errors import OPENAI_ERRORS, FieldNames
+from liftoff.api.protocols.parameters import (
+    OPENAI_CHAT,
+    OPENAI_COMPLETIONS,
+    OPENAI_EMBEDDINGS,
+    Nested,
+    Policed,
+    Policy,
+)
 from liftoff.api.protocols.streaming import TEXT_MARK, json_string, json_template, respond
 from liftoff.api.protocols.tool_fields import (
     MAX_IMAGES,
@@ -49,13 +64,15 @@ router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], responses=OPENAI_ER
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
-# The request's sampling options are top-level fields here.
+# The request's sampling options are top-level fields here; its choices are `n`.
 # A message's images are its image_url content parts.
-FIELDS = FieldNames({"options": ""}, images="content")
+FIELDS = FieldNames({"options": "", "choices": "n"}, images="content")
 # A chat request's limit is max_completion_tokens when the client sent it.
 COMPLETION_TOKENS_FIELDS = FieldNames(
-    {"options": "", "options.max_tokens": "max_completion_tokens"}, images="content"
+    {"options": "", "choices": "n", "options.max_tokens": "max_completion_tokens"},
+    images="content",
 )
+INT64 = 2**63
 
 
 class _Strict(BaseModel):
@@ -122,35 +139,55 @@ def to_chat_messages(messages: list[Message]) -> tuple[ChatMessage, ...]:
     return with_tool_names(tuple(m.to_chat_message(i) for i, m in enumerate(messages)))
 
 
-class StreamOptions(_Strict):
+class StreamOptions(Nested):
     include_usage: bool = False
+    include_obfuscation: bool | None = None
 
 
-class _Sampling(_Strict):
+TokenId = Annotated[str, StringConstraints(pattern=r"^\d{1,9}$")]
+Bias = Annotated[float, Field(ge=-100, le=100)]
+
+
+class _Sampling(Policed):
+    __policy__: ClassVar[Policy]
+
     model: str = Field(min_length=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    top_k: int | None = Field(default=None, ge=1, description="extension, as in vLLM")
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=0, description="extension, as in vLLM")
+    min_p: float | None = Field(default=None, ge=0, le=1, description="extension")
+    typical_p: float | None = Field(default=None, ge=0, description="extension")
+    repeat_penalty: float | None = Field(default=None, gt=0, description="extension")
+    repeat_last_n: int | None = Field(default=None, ge=-1, description="extension")
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    logit_bias: dict[TokenId, Bias] | None = Field(default=None, max_length=1024)
     max_tokens: int | None = Field(default=None, ge=1)
-    stop: str | list[str] | None = Field(default=None)
-    seed: int | None = None
-    n: int = Field(default=1, ge=1, le=1, description="only one choice is generated")
+    stop: str | list[str] | None = None
+    seed: int | None = Field(default=None, ge=-INT64, lt=INT64)
+    n: int = Field(default=1, ge=1, le=128)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    # Accepted for compatibility with clients that always send them; they change nothing.
-    user: str | None = None
-    metadata: dict[str, str] | None = None
-    store: bool | None = None
+    user: str | None = Field(default=None, max_length=256)
 
-    def sampling(self, max_tokens: int | None) -> SamplingOptions:
+    def sampling(self, max_tokens: int | None, logprobs: int | None) -> SamplingOptions:
         stop = [self.stop] if isinstance(self.stop, str) else self.stop or []
         return SamplingOptions(
             temperature=self.temperature,
             top_p=self.top_p,
             top_k=self.top_k,
+            min_p=self.min_p,
+            typical_p=self.typical_p,
             max_tokens=max_tokens,
             stop=tuple(stop),
             seed=self.seed,
+            # 0 is no penalty on every backend: the same as leaving it to the backend.
+            frequency_penalty=self.frequency_penalty or None,
+            presence_penalty=self.presence_penalty or None,
+            repeat_penalty=self.repeat_penalty,
+            repeat_last_n=self.repeat_last_n,
+            logit_bias=tuple((int(token), bias) for token, bias in (self.logit_bias or {}).items()),
+            logprobs=logprobs,
         )
 
     @property
@@ -159,21 +196,45 @@ class _Sampling(_Strict):
 
 
 class ChatCompletionRequest(_Sampling):
+    __policy__ = OPENAI_CHAT
+
     messages: list[Message] = Field(min_length=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    metadata: (
+        dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]] | None
+    ) = Field(default=None, max_length=16)
+    store: bool | None = None
+    safety_identifier: str | None = Field(default=None, max_length=128)
+    prompt_cache_key: str | None = Field(default=None, max_length=256)
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
+    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | None = None
+    modalities: list[Literal["text", "audio"]] | None = Field(default=None, max_length=2)
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = (
+        None
+    )
+    verbosity: Literal["low", "medium", "high"] | None = None
     tools: Tools | None = None
     tool_choice: OpenAIToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: OpenAIResponseFormat | None = None
 
     def to_generation(self) -> GenerationRequest:
+        if self.top_logprobs is not None and not self.logprobs:
+            raise FieldError("top_logprobs", "needs logprobs: true")
+        logprobs = (self.top_logprobs or 0) if self.logprobs else None
         tools = to_tools(self.tools)
         tool_choice = openai_tool_choice(self.tool_choice)
         check_tool_choice(tool_choice, tools)
+        if tools and (self.n or 1) > 1:
+            # The answers are merged as text (liftoff.api.choices); calls would be lost.
+            raise FieldError("n", "must be 1 when tools are sent")
         return GenerationRequest(
             model=self.model,
             messages=to_chat_messages(self.messages),
-            options=self.sampling(self.max_completion_tokens or self.max_tokens),
+            options=self.sampling(self.max_completion_tokens or self.max_tokens, logprobs),
+            choices=self.n,
             tools=tools,
             tool_choice=tool_choice,
             parallel_tool_calls=self.parallel_tool_calls,
@@ -182,21 +243,30 @@ class ChatCompletionRequest(_Sampling):
 
 
 class CompletionRequest(_Sampling):
+    __policy__ = OPENAI_COMPLETIONS
+
     prompt: str | Annotated[list[str], Field(min_length=1, max_length=1)]
+    logprobs: int | None = Field(default=None, ge=0, le=5)
+    best_of: int | None = Field(default=None, ge=1, le=20)
+    echo: bool | None = None
 
     def to_generation(self) -> GenerationRequest:
         prompt = self.prompt if isinstance(self.prompt, str) else self.prompt[0]
         return GenerationRequest(
-            model=self.model, prompt=prompt, options=self.sampling(self.max_tokens)
+            model=self.model,
+            prompt=prompt,
+            options=self.sampling(self.max_tokens, self.logprobs),
+            choices=self.n,
         )
 
 
-class EmbeddingRequest(_Strict):
+class EmbeddingRequest(Policed):
+    __policy__ = OPENAI_EMBEDDINGS
+
     model: str = Field(min_length=1)
     input: str | Annotated[list[str], Field(min_length=1, max_length=2048)]
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = None
-    user: str | None = None
+    user: str | None = Field(default=None, max_length=256)
 
 
 @router.post(
@@ -233,10 +303,13 @@ async def embeddings(
     body: EmbeddingRequest, generator: GeneratorDep, caller: CallerDep
 ) -> dict[str, Any]:
     """One embedding per input, as floats or base64-encoded little-endian float32."""
-    if body.dimensions is not None:
-        raise InvalidRequest("dimensions is not supported by this model", param="dimensions")
     inputs = [body.input] if isinstance(body.input, str) else body.input
-    result = await generator.embed(body.model, inputs, caller)
+    try:
+        result = await generator.embed(body.model, inputs, caller)
+    except ServiceError as exc:
+        if isinstance(body.input, str):
+            FieldNames({"input.0": "input"}).rename(exc)  # the request sent one string
+        raise
     encode = _base64_floats if body.encoding_format == "base64" else list
     data = [
         {"object": "embedding", "index": i, "embedding": encode(vector)}
@@ -293,20 +366,30 @@ class _Wire:
             "choices": choices,
         }
 
-    def _choice(self, content: str, finish_reason: str | None) -> dict[str, Any]:
+    def _choice(
+        self,
+        content: str,
+        finish_reason: str | None,
+        *,
+        index: int = 0,
+        logprobs: tuple[TokenLogprob, ...] = (),
+    ) -> dict[str, Any]:
         raise NotImplementedError
 
-    def delta(self, text: str) -> bytes:
-        # Every delta of a stream is the same JSON but for its text: encode that once and
-        # splice each text in (the hot path: once per token for every open stream).
+    def delta(self, event: TextDelta) -> bytes:
+        # Every plain delta of a stream is the same JSON but for its text: encode that once
+        # and splice each text in (the hot path: once per token for every open stream).
+        if event.choice or event.logprobs:
+            choice = self._choice(event.text, None, index=event.choice, logprobs=event.logprobs)
+            return _event(self._chunk([choice]))
         if self._delta_template is None:
             if not self._template_ready():
-                return _event(self._chunk([self._choice(text, None)]))
+                return _event(self._chunk([self._choice(event.text, None)]))
             self._delta_template = json_template(
                 _event(self._chunk([self._choice(TEXT_MARK, None)]))
             )
         head, tail = self._delta_template
-        return head + json_string(text) + tail
+        return head + json_string(event.text) + tail
 
     def _template_ready(self) -> bool:
         return True
@@ -315,7 +398,12 @@ class _Wire:
         raise ServiceError("a completion cannot call tools")
 
     def finish(self, finish: Finish) -> bytes:
-        events = _event(self._chunk([self._choice("", finish.reason)]))
+        reasons = finish.reasons or (finish.reason,)
+        # One chunk per answer, as OpenAI streams them.
+        events = b"".join(
+            _event(self._chunk([self._choice("", reason, index=i)]))
+            for i, reason in enumerate(reasons)
+        )
         if self.include_usage:
             events += _event({**self._chunk([]), "usage": _usage(finish.usage)})
         return events
@@ -326,6 +414,22 @@ class _Wire:
     def end(self) -> bytes:
         return b"data: [DONE]\n\n"
 
+    def whole(self, completion: Completion) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": self.object_name,
+            "created": self.created,
+            "model": self.model,
+            "choices": [
+                self._whole_choice(choice, index)
+                for index, choice in enumerate(completion.every_choice)
+            ],
+            "usage": _usage(completion.usage),
+        }
+
+    def _whole_choice(self, choice: Choice, index: int) -> dict[str, Any]:
+        raise NotImplementedError
+
 
 class _ChatWire(_Wire):
     object_name = "chat.completion"
@@ -334,19 +438,32 @@ class _ChatWire(_Wire):
 
     def __init__(self, model: str, *, include_usage: bool, fields: FieldNames) -> None:
         super().__init__(model, include_usage=include_usage, fields=fields)
-        self._sent_role = False
+        self._sent_role: set[int] = set()
         self._calls = 0
 
     def _template_ready(self) -> bool:
-        return self._sent_role  # the first delta also carries the role
+        return 0 in self._sent_role  # the first delta also carries the role
 
-    def _choice(self, content: str, finish_reason: str | None, **delta: Any) -> dict[str, Any]:
-        if content:
-            delta["content"] = content
-        if not self._sent_role:
+    def _choice(
+        self,
+        content: str,
+        finish_reason: str | None,
+        *,
+        index: int = 0,
+        logprobs: tuple[TokenLogprob, ...] = (),
+        **fields: Any,
+    ) -> dict[str, Any]:
+        delta: dict[str, Any] = {"content": content} if content else {}
+        delta.update(fields)
+        if index not in self._sent_role:
             delta["role"] = "assistant"
-            self._sent_role = True
-        return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            self._sent_role.add(index)
+        return {
+            "index": index,
+            "delta": delta,
+            "logprobs": {"content": _chat_logprobs(logprobs)} if logprobs else None,
+            "finish_reason": finish_reason,
+        }
 
     def tool_call(self, call: ToolCall) -> bytes:
         # As OpenAI streams a call: its id, type and name first, then its arguments.
@@ -359,19 +476,16 @@ class _ChatWire(_Wire):
             self._chunk([self._choice("", None, tool_calls=[arguments])])
         )
 
-    def whole(self, completion: Completion) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": completion.text}
-        if completion.tool_calls:
-            message["content"] = completion.text or None
-            message["tool_calls"] = [_tool_call(call) for call in completion.tool_calls]
-        choice = {"index": 0, "message": message, "logprobs": None}
+    def _whole_choice(self, choice: Choice, index: int) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": choice.text}
+        if choice.tool_calls:
+            message["content"] = choice.text or None
+            message["tool_calls"] = [_tool_call(call) for call in choice.tool_calls]
         return {
-            "id": self.id,
-            "object": self.object_name,
-            "created": self.created,
-            "model": self.model,
-            "choices": [{**choice, "finish_reason": completion.reason}],
-            "usage": _usage(completion.usage),
+            "index": index,
+            "message": message,
+            "logprobs": {"content": _chat_logprobs(choice.logprobs)} if choice.logprobs else None,
+            "finish_reason": choice.reason,
         }
 
 
@@ -380,16 +494,66 @@ class _CompletionWire(_Wire):
     chunk_object_name = "text_completion"
     id_prefix = "cmpl"
 
-    def _choice(self, content: str, finish_reason: str | None) -> dict[str, Any]:
-        return {"index": 0, "text": content, "logprobs": None, "finish_reason": finish_reason}
+    def __init__(self, model: str, *, include_usage: bool, fields: FieldNames) -> None:
+        super().__init__(model, include_usage=include_usage, fields=fields)
+        self._offsets: dict[int, int] = {}  # each choice's tokens so far, for text_offset
 
-    def whole(self, completion: Completion) -> dict[str, Any]:
-        choice = self._choice(completion.text, completion.reason)
+    def _choice(
+        self,
+        content: str,
+        finish_reason: str | None,
+        *,
+        index: int = 0,
+        logprobs: tuple[TokenLogprob, ...] = (),
+    ) -> dict[str, Any]:
+        legacy = None
+        if logprobs:
+            start = self._offsets.get(index, 0)
+            self._offsets[index] = start + sum(len(entry.token) for entry in logprobs)
+            legacy = _legacy_logprobs(logprobs, start)
+        return {"index": index, "text": content, "logprobs": legacy, "finish_reason": finish_reason}
+
+    def _whole_choice(self, choice: Choice, index: int) -> dict[str, Any]:
         return {
-            "id": self.id,
-            "object": self.object_name,
-            "created": self.created,
-            "model": self.model,
-            "choices": [choice],
-            "usage": _usage(completion.usage),
+            "index": index,
+            "text": choice.text,
+            "logprobs": _legacy_logprobs(choice.logprobs, 0) if choice.logprobs else None,
+            "finish_reason": choice.reason,
         }
+
+
+def _chat_logprobs(logprobs: tuple[TokenLogprob, ...]) -> list[dict[str, Any]]:
+    """Chat completions' ``logprobs.content``: each token, its log probability, its bytes
+    and its ``top_logprobs``."""
+    return [
+        {
+            "token": entry.token,
+            "logprob": entry.logprob,
+            "bytes": list(_bytes(entry)),
+            "top_logprobs": [
+                {"token": alt.token, "logprob": alt.logprob, "bytes": list(_bytes(alt))}
+                for alt in entry.top
+            ],
+        }
+        for entry in logprobs
+    ]
+
+
+def _legacy_logprobs(logprobs: tuple[TokenLogprob, ...], start: int) -> dict[str, Any]:
+    """Completions' ``logprobs``: ``tokens``, ``token_logprobs``, ``top_logprobs`` (one
+    ``{token: logprob}`` per position) and ``text_offset`` (where each token starts in the
+    choice's text)."""
+    offsets: list[int] = []
+    for entry in logprobs:
+        offsets.append(start)
+        start += len(entry.token)
+    return {
+        "tokens": [entry.token for entry in logprobs],
+        "token_logprobs": [entry.logprob for entry in logprobs],
+        "top_logprobs": [{alt.token: alt.logprob for alt in entry.top} for entry in logprobs],
+        "text_offset": offsets,
+    }
+
+
+def _bytes(entry: TokenLogprob) -> tuple[int, ...]:
+    return entry.bytes if entry.bytes is not None else tuple(entry.token.encode())

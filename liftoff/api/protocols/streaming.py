@@ -58,7 +58,8 @@ class Wire(Protocol):
     def fields(self) -> FieldNames:
         """The surface's names for the request's fields, in its errors."""
 
-    def delta(self, text: str) -> bytes: ...
+    def delta(self, event: TextDelta) -> bytes:
+        """One piece of an answer (``event.choice``), with its log probabilities if any."""
 
     def tool_call(self, call: ToolCall) -> bytes: ...
 
@@ -107,7 +108,7 @@ async def encode_stream(events: GenerationStream, wire: Wire) -> AsyncIterator[b
     try:
         async for event in events:
             if isinstance(event, TextDelta):
-                yield wire.delta(event.text)
+                yield wire.delta(event)
             elif isinstance(event, ToolCall):
                 yield wire.tool_call(event)
             else:

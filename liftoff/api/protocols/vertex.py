@@ -3,6 +3,9 @@
 ``{"instances": [{"prompt": ...} | {"messages": [...]}], "parameters": {...}}`` in,
 ``{"predictions": [...]}`` out, one prediction per instance in instance order. Vertex's
 predict protocol has no streaming form, so neither does this surface.
+
+``parameters`` takes Gemini's ``GenerationConfig`` names (camelCase, or snake_case);
+what each does is in ``liftoff.api.protocols.parameters.VERTEX_PARAMETERS``.
 """
 
 from __future__ import annotations
@@ -18,14 +21,16 @@ from liftoff.api.backends.base import (
     GenerationRequest,
     ResponseFormat,
     SamplingOptions,
+    TokenLogprob,
 )
 from liftoff.api.config import Settings
 from liftoff.api.deps import CallerDep, GeneratorDep
-from liftoff.api.errors import InvalidRequest
+from liftoff.api.errors import FieldError, InvalidRequest
 from liftoff.api.generation import Generator
 from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.health import readiness
 from liftoff.api.protocols.openai import Message, to_chat_messages
+from liftoff.api.protocols.parameters import VERTEX_PARAMETERS, Policed
 from liftoff.api.protocols.streaming import complete
 from liftoff.api.protocols.tool_fields import JSONObject, gemini_schema
 from liftoff.server.context import RequestInfo
@@ -46,26 +51,45 @@ class Instance(BaseModel):
         return self
 
 
-class Parameters(BaseModel):
-    """Vertex's generation parameters; snake_case and camelCase names are both accepted."""
+def _names(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
 
-    model_config = ConfigDict(extra="forbid")
+
+class Parameters(Policed):
+    """Vertex's generation parameters, named as Gemini's ``GenerationConfig`` names them;
+    snake_case spellings are accepted too."""
+
+    __policy__ = VERTEX_PARAMETERS
 
     model: str | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(
-        default=None, gt=0, le=1, validation_alias=AliasChoices("top_p", "topP")
-    )
-    top_k: int | None = Field(default=None, ge=1, validation_alias=AliasChoices("top_k", "topK"))
+    top_p: float | None = Field(default=None, ge=0, le=1, validation_alias=_names("top_p", "topP"))
+    top_k: int | None = Field(default=None, ge=0, validation_alias=_names("top_k", "topK"))
     max_output_tokens: int | None = Field(
         default=None,
         ge=1,
-        validation_alias=AliasChoices("max_output_tokens", "maxOutputTokens", "max_tokens"),
+        validation_alias=_names("max_output_tokens", "maxOutputTokens", "max_tokens"),
     )
     stop_sequences: list[str] | None = Field(
-        default=None, validation_alias=AliasChoices("stop_sequences", "stopSequences", "stop")
+        default=None, validation_alias=_names("stop_sequences", "stopSequences", "stop")
     )
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), lt=2**63)
+    presence_penalty: float | None = Field(
+        default=None, validation_alias=_names("presence_penalty", "presencePenalty")
+    )
+    frequency_penalty: float | None = Field(
+        default=None, validation_alias=_names("frequency_penalty", "frequencyPenalty")
+    )
+    response_logprobs: bool | None = Field(
+        default=None, validation_alias=_names("response_logprobs", "responseLogprobs")
+    )
+    logprobs: int | None = Field(default=None, ge=0, le=20)
+    candidate_count: int | None = Field(
+        default=None, validation_alias=_names("candidate_count", "candidateCount")
+    )
+    response_modalities: list[str] | None = Field(
+        default=None, validation_alias=_names("response_modalities", "responseModalities")
+    )
     # Structured output, named as Gemini's generationConfig names it: "application/json"
     # alone asks for any JSON object; with a response schema, JSON matching it.
     response_mime_type: Literal["text/plain", "application/json"] | None = Field(
@@ -107,6 +131,8 @@ class Parameters(BaseModel):
         return ResponseFormat("json_schema", schema)
 
     def sampling(self) -> SamplingOptions:
+        if self.logprobs is not None and not self.response_logprobs:
+            raise FieldError("parameters.logprobs", "needs responseLogprobs: true")
         return SamplingOptions(
             temperature=self.temperature,
             top_p=self.top_p,
@@ -114,6 +140,10 @@ class Parameters(BaseModel):
             max_tokens=self.max_output_tokens,
             stop=tuple(self.stop_sequences or ()),
             seed=self.seed,
+            # 0 is no penalty on every backend: the same as leaving it to the backend.
+            frequency_penalty=self.frequency_penalty or None,
+            presence_penalty=self.presence_penalty or None,
+            logprobs=(self.logprobs or 0) if self.response_logprobs else None,
         )
 
 
@@ -170,6 +200,7 @@ def _fields(index: int, parameters: Parameters) -> FieldNames:
             "options.max_tokens": "parameters.max_output_tokens",
             "options.stop": "parameters.stop_sequences",
             "response_format": parameters.schema_field,
+            "options.logprobs": "parameters.logprobs",
             "prompt": f"instances.{index}.prompt",
             "messages": f"instances.{index}.messages",
         }
@@ -191,7 +222,7 @@ def _to_generation(instance: Instance, model: str, parameters: Parameters) -> Ge
 
 def _prediction(completion: Completion) -> dict[str, Any]:
     usage = completion.usage
-    return {
+    prediction: dict[str, Any] = {
         "content": completion.text,
         "finish_reason": completion.reason,
         "usage": {
@@ -200,6 +231,23 @@ def _prediction(completion: Completion) -> dict[str, Any]:
             "total_tokens": usage.total_tokens,
         },
     }
+    if completion.logprobs:
+        prediction["logprobsResult"] = _logprobs_result(completion.logprobs)
+    return prediction
+
+
+def _logprobs_result(logprobs: tuple[TokenLogprob, ...]) -> dict[str, Any]:
+    """Gemini's ``logprobsResult``: the chosen token at each step, and the top candidates."""
+    return {
+        "chosenCandidates": [
+            {"token": entry.token, "logProbability": entry.logprob} for entry in logprobs
+        ],
+        "topCandidates": [
+            {"candidates": [{"token": alt.token, "logProbability": alt.logprob}
+                            for alt in entry.top]}
+            for entry in logprobs
+        ],
+    }  # fmt: skip
 
 
 __all__ = ["build_router"]

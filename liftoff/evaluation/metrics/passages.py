@@ -53,7 +53,6 @@ MAX_CITATIONS = 100  # per answer: more is no longer a ranked list a person read
 MAX_PASSAGES = 100  # per question
 
 
-
 @functools.cache
 def _word_pattern() -> regex.Pattern[str]:
     # Imported on first use: the CLI imports this module, and images without the
