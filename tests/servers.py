@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from typing import Any
 
 import httpx
 import uvicorn
+
+from liftoff.server.connections import UVICORN_OPTIONS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,14 +47,28 @@ def wait_until_up(url: str, *, timeout: float = 60.0, ready: bool = True) -> Non
 
 
 class ServerProcess:
-    """``uvicorn APP`` in a subprocess with the given environment, like a user would run it."""
+    """``uvicorn APP`` in a subprocess with the given environment, like a user would run it.
 
-    def __init__(self, app: str, env: dict[str, str], *, health: str = "/readyz") -> None:
+    ``host`` is uvicorn's ``--host`` (the URL stays on loopback); ``open_files`` lowers the
+    process's file-descriptor limit (``ulimit -n``) before it starts.
+    """
+
+    def __init__(
+        self,
+        app: str,
+        env: dict[str, str],
+        *,
+        health: str = "/readyz",
+        host: str = "127.0.0.1",
+        open_files: int | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = app
         self.env = {**os.environ, **env}
         self.health = health
+        self.host = host
+        self.open_files = open_files
         self.process: subprocess.Popen[bytes] | None = None
         # A file, not a pipe: a chatty server must never block on a full pipe.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
@@ -59,17 +76,23 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         command = [
             sys.executable, "-m", "uvicorn", self.app,
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+            "--host", self.host, "--port", str(self.port), "--log-level", "warning",
+            *UVICORN_OPTIONS,  # as every Liftoff entry point serves
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            command, cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
-        )
+            command, cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            preexec_fn=self._limit_open_files if self.open_files else None,
+        )  # fmt: skip
         try:
             wait_until_up(self.url + self.health, ready=self.health == "/readyz")
         except TimeoutError:
             self.__exit__()
             raise
         return self
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def output(self) -> str:
         """Everything the server has printed so far."""
@@ -105,3 +128,14 @@ def serve_in_thread(app: Any, *, ready_path: str = "/healthz") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def outward_address() -> str:
+    """This machine's own address on its default route (not loopback): what another
+    machine would connect to. Found without sending a packet (a UDP socket's connect)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("203.0.113.1", 9))  # TEST-NET-3: routed like any address, never sent
+        address: str = probe.getsockname()[0]
+    if address.startswith("127."):
+        raise RuntimeError("this machine has no address beyond loopback to test exposure with")
+    return address

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -16,6 +18,8 @@ from liftoff.server.errors import (
     openai_error_body,
     plain_error_body,
 )
+from tests.fakes.ollama_server import FakeOllama
+from tests.servers import ServerProcess
 
 SHAPES = ErrorShapes(plain_error_body, {"/v1/": openai_error_body})
 
@@ -95,3 +99,33 @@ async def test_middleware_refusals_use_the_paths_shape(client: httpx.AsyncClient
     assert too_large.status_code == 413
     assert too_large.json()["error"]["code"] == 413
     assert too_large.headers["connection"] == "close"
+
+
+@pytest.fixture(scope="module")
+def services(
+    shared_fake_ollama: FakeOllama, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[ServerProcess]]:
+    """Every Liftoff service, as a process."""
+    store = tmp_path_factory.mktemp("errors") / "runs.sqlite3"
+    gateway_env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": shared_fake_ollama.url}
+    with (
+        ServerProcess("liftoff.api.main:app", gateway_env) as gateway,
+        ServerProcess("liftoff.evaluation.main:app", {"LIFTOFF_EVAL_STORE": str(store)}) as ev,
+    ):
+        yield [gateway, ev]
+
+
+def test_every_route_of_every_service_answers_a_wrong_method_with_405_and_allow(
+    services: list[ServerProcess],
+) -> None:
+    checked = 0
+    for service in services:
+        document = httpx.get(f"{service.url}/openapi.json").json()
+        for path, operations in document["paths"].items():
+            url = service.url + path.replace("{", "").replace("}", "")  # any id will do
+            response = httpx.request("PATCH", url, json={})
+            assert response.status_code == 405, (service.app, path, response.text)
+            allowed = {method.upper() for method in operations}  # as documented
+            assert set(response.headers["allow"].split(", ")) == allowed, (service.app, path)
+            checked += 1
+    assert checked >= 20
