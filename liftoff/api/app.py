@@ -21,7 +21,7 @@ from liftoff.api.metrics import GatewayMetrics
 from liftoff.api.middleware import OllamaJSONBodies
 from liftoff.api.protocols import health, ollama, openai, vertex
 from liftoff.api.protocols.errors import SHAPES
-from liftoff.server.auth import APIKeys, AuthMiddleware
+from liftoff.server.access import protect
 from liftoff.server.bodies import BodySizeLimit
 from liftoff.server.errors import install_error_handlers
 from liftoff.server.observability import RequestObserver, route_paths
@@ -101,20 +101,17 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: GatewayMetrics) -
         timeout=settings.body_timeout,
         shapes=SHAPES,
     )
-    if settings.auth_required:
-        open_paths = {"/healthz", "/readyz", settings.vertex_health_route}
-        if settings.metrics_public:
-            open_paths.add("/metrics")
-        keys = APIKeys(settings.load_api_keys())
-        app.add_middleware(AuthMiddleware, keys=keys, open_paths=open_paths, shapes=SHAPES)
-        logger.info("authentication on: %d API key(s)", len(keys))
-    elif settings.binds_beyond_loopback:
-        logger.warning(
-            "AUTHENTICATION IS OFF (LIFTOFF_AUTH=off) while listening on %s: anyone who can "
-            "reach this port can use the model. Only do this behind a gate such as Cloud Run "
-            "or Vertex AI IAM.",
-            settings.host,
-        )
+    open_paths = {"/healthz", "/readyz", settings.vertex_health_route}
+    if settings.metrics_public:
+        open_paths.add("/metrics")
+    protect(
+        app,
+        settings.exposure,
+        keys=settings.load_api_keys() if settings.auth_required else [],
+        open_paths=open_paths,
+        shapes=SHAPES,
+        cors_origins=settings.cors_allow_list,
+    )
     if settings.cors_allow_list:
         app.add_middleware(
             CORSMiddleware,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from liftoff.cli import doctor, pull, serve, tunnel, up
 from liftoff.cli import eval as eval_cli
+from liftoff.server.settings import SettingsError
 
 app = typer.Typer(
     name="liftoff",
@@ -23,4 +26,9 @@ app.add_typer(eval_cli.app, name="eval")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SettingsError as exc:
+        # One line per variable at fault, never a value (liftoff.server.settings).
+        print(f"liftoff: invalid settings:\n{exc}", file=sys.stderr)
+        sys.exit(2)

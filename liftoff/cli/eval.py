@@ -59,6 +59,7 @@ from liftoff.evaluation.runs.model import GenerationParams, LoadedRun, Run, RunS
 from liftoff.evaluation.runs.store import RunStore
 from liftoff.evaluation.runs.store.sqlite import SQLiteRunStore
 from liftoff.evaluation.runs.target import Target
+from liftoff.server.settings import SettingsError, load_settings
 
 app = typer.Typer(
     help="Score predictions, or run a dataset against an endpoint and gate on the scores.",
@@ -374,9 +375,9 @@ def _options(text: str | None) -> ScoreOptions:
 
 def _settings() -> Settings:
     try:
-        return Settings()
-    except ValidationError as exc:
-        usage_error(f"invalid LIFTOFF_EVAL_* settings: {exc}")
+        return load_settings(Settings)
+    except SettingsError as exc:  # names the variables, never a value
+        usage_error(f"invalid settings:\n{exc}")
 
 
 def _secret(settings: Settings) -> str | None:

@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 
 from liftoff.api.config import get_settings
+from liftoff.server.connections import UVICORN_OPTIONS
 
 console = Console(soft_wrap=True)  # commands stay on one line, ready to paste
 
@@ -86,7 +87,7 @@ def _spawn(service: Service, host: str, env: dict[str, str]) -> subprocess.Popen
     command = [
         sys.executable, "-m", "uvicorn", service.app,
         "--host", host, "--port", str(service.port),
-        "--timeout-graceful-shutdown", str(int(STOP_GRACE_S)),
+        "--timeout-graceful-shutdown", str(int(STOP_GRACE_S)), *UVICORN_OPTIONS,
     ]  # fmt: skip
     return subprocess.Popen(command, env=env)
 
