@@ -9,6 +9,7 @@
      ├── RunNotComparable                 a run is not finished, or two runs share no example
      ├── ScoringFailed                    the scorer could not run (a worker process died)
      └── StoreError                       the store cannot be used (written by a newer Liftoff)
+          └── StoreFull                   its disk is full: nothing was written
 
 Generation failures of single examples are not raised: they are recorded on the example
 (after the openai client's retries), and a run with failed examples ends ``failed``.
@@ -43,3 +44,7 @@ class ScoringFailed(EvaluationError):
 
 class StoreError(EvaluationError):
     """The run store cannot be used as it is; the message says why and what to do."""
+
+
+class StoreFull(StoreError):
+    """The store's disk has no room for a write; the write was rolled back whole."""

@@ -10,6 +10,8 @@ The shared layer (``liftoff.server.errors``) renders request validation, routing
     RunNotFound                     404 not_found
     RunNotComparable, RunBusy       409 conflict
     WordNetUnavailable              503 scoring_unavailable     (the message gives the fix)
+    StoreFull                       507 insufficient_storage    (nothing was written)
+    ScoringTimeout                  504 scoring_timeout         (the work was stopped)
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from liftoff.evaluation.errors import EvaluationError, InvalidInput, WordNetUnavailable
-from liftoff.evaluation.runs.errors import RunNotComparable, RunNotFound, TargetError
+from liftoff.evaluation.runs.errors import RunNotComparable, RunNotFound, StoreFull, TargetError
 from liftoff.server.errors import (
     Conflict,
     ErrorShapes,
+    InsufficientStorage,
     InvalidRequest,
     NotFound,
     ServiceError,
@@ -40,9 +43,14 @@ ERRORS = error_responses(
         401: "missing or invalid API key",
         404: "unknown run or route",
         408: "the request body arrived too slowly",
+        403: "a request from beyond this machine, or to a name that is not loopback, while "
+        "the service runs without API keys",
         409: "conflict with the run's state (not finished, already running, not comparable)",
         413: "request body too large",
-        503: "not ready (WordNet, the store); see Retry-After",
+        415: "the request is not JSON (Content-Type: application/json)",
+        503: "not ready (WordNet, the store, disk space); see Retry-After",
+        504: "scoring took longer than this service allows; the work was stopped",
+        507: "the store's disk is full; nothing was written (see Retry-After)",
     },
 )
 
@@ -59,6 +67,13 @@ class NotReady(Unavailable):
     error_type = "not_ready"
 
 
+class ScoringTimeout(ServiceError):
+    """Scoring (its wait for a worker included) took longer than LIFTOFF_EVAL_SCORE_TIMEOUT."""
+
+    status_code = 504
+    error_type = "scoring_timeout"
+
+
 def to_service_error(exc: EvaluationError) -> ServiceError:
     if isinstance(exc, TargetError):
         return TargetUnusable(exc.message, param=exc.param)
@@ -70,6 +85,8 @@ def to_service_error(exc: EvaluationError) -> ServiceError:
         return Conflict(exc.message)
     if isinstance(exc, WordNetUnavailable):
         return ScoringUnavailable(exc.message)
+    if isinstance(exc, StoreFull):
+        return InsufficientStorage(exc.message, retry_after=60)
     return ServiceError(exc.message)
 
 

@@ -196,8 +196,8 @@ def test_errors_are_in_openai_shape_on_every_route_and_bodies_must_be_json(
         headers={"content-type": "application/x-www-form-urlencoded"},
         timeout=10,
     )
-    assert form.status_code == 400
+    assert form.status_code == 415
     assert "Content-Type: application/json" in form.json()["error"]["message"]
     documented = httpx.get(f"{service.url}/openapi.json", timeout=10).json()
     statuses = set(documented["paths"]["/v1/scores"]["post"]["responses"])
-    assert {"400", "401", "413"} <= statuses and "429" not in statuses
+    assert {"400", "401", "413", "415", "504"} <= statuses and "429" not in statuses

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
@@ -19,6 +19,7 @@ from liftoff.evaluation.service.deps import ManagerDep, SettingsDep, StoreDep
 from liftoff.evaluation.service.errors import ERRORS
 from liftoff.evaluation.service.manager import prepare
 from liftoff.evaluation.service.schemas import ExampleList, ResumeRequest, RunCreate, RunList
+from liftoff.server.disconnect import unless_disconnected
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=ERRORS)
 # SQLite's integers are 64-bit; no store holds anywhere near this many rows.
@@ -88,9 +89,12 @@ async def get_report(
 
 
 @router.get("/{baseline_id}/compare/{candidate_id}", response_model=Comparison)
-async def compare_runs(baseline_id: str, candidate_id: str, manager: ManagerDep) -> Response:
-    """Per-metric delta (candidate - baseline) with a paired bootstrap 95% interval."""
-    return _json(await manager.compare(baseline_id, candidate_id))
+async def compare_runs(
+    baseline_id: str, candidate_id: str, request: Request, manager: ManagerDep
+) -> Response:
+    """Per-metric delta (candidate - baseline) with a paired bootstrap 95% interval; stops
+    when the client leaves and after LIFTOFF_EVAL_SCORE_TIMEOUT seconds (504)."""
+    return _json(await unless_disconnected(request, manager.compare(baseline_id, candidate_id)))
 
 
 @router.post("/{run_id}/resume", status_code=202, response_model=Run)
