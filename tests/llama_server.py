@@ -2,33 +2,39 @@
 
 Tests use it as a real OpenAI-compatible backend, and kill it to test failures::
 
-    python -m tests.llama_server MODEL.gguf   # prints "listening http://127.0.0.1:PORT"
+    python -m tests.llama_server MODEL.gguf PORT [ALIAS]   # serves on http://127.0.0.1:PORT
 """
 
 from __future__ import annotations
 
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
 
 import httpx
 
+from liftoff.server.processes import LOOPBACK, ServiceProcess, free_port
 from tests.servers import REPO
 
 
-def main(gguf: str) -> None:
+def main(gguf: str, port: int, alias: str | None = None) -> None:
     import xllamacpp
 
     params = xllamacpp.CommonParams()
     params.model.path = gguf
+    params.port = port
+    if alias:
+        params.model_alias = {alias}  # the model id it serves and lists
     params.n_ctx = 1024
     params.n_parallel = 2
     params.use_jinja = False
     params.chat_template = "gemma"
     params.endpoint_metrics = True
+    # /v1/embeddings too, pooled as the embedded backend pools them.
+    params.embedding = True
+    params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
     params.verbosity = 0
     server = xllamacpp.Server(params)
     print(f"listening {server.listening_address}", flush=True)
@@ -38,29 +44,25 @@ def main(gguf: str) -> None:
 
 
 class LlamaServer:
-    """Starts ``main`` in a subprocess; ``url`` is its OpenAI base URL."""
+    """Starts ``main`` in a subprocess through the package's harness; ``url`` is its OpenAI
+    base URL."""
 
-    def __init__(self, gguf: str) -> None:
-        self.gguf = gguf
-        self.process: subprocess.Popen[str] | None = None
-        self.base = ""
+    def __init__(self, gguf: str, *, alias: str | None = None) -> None:
+        port = free_port()
+        self.base = f"http://{LOOPBACK}:{port}"
+        self.service = ServiceProcess(
+            [sys.executable, "-m", "tests.llama_server", gguf, str(port), *filter(None, [alias])],
+            health_url=f"{self.base}/health",
+            name="llama.cpp server",
+            cwd=REPO,
+        )
 
     @property
     def url(self) -> str:
         return f"{self.base}/v1"
 
     def __enter__(self) -> LlamaServer:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.llama_server", self.gguf],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        found = re.search(r"listening (http://\S+)", line)
-        if found is None:
-            self.kill()
-            raise RuntimeError(f"llama.cpp server did not start: {line!r}")
-        self.base = found.group(1)
+        self.service.__enter__()
         return self
 
     def requests_processing(self) -> int:
@@ -78,15 +80,12 @@ class LlamaServer:
         return time.monotonic() - started
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
+        """SIGKILL, as a crash would."""
+        self.service.kill()
 
     def __exit__(self, *exc_info: object) -> None:
-        self.kill()
+        self.service.stop()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]), *sys.argv[3:])

@@ -5,15 +5,21 @@
         --backend openai --openai-base-url https://my-vllm.example.com/v1 \\
         --model meta-llama/Llama-3.1-8B-Instruct
 
+    python deploy/vertex/deploy.py --project my-project --region us-central1 \\
+        --image ... --backend gemini --model gemini-2.5-flash \\
+        --service-account liftoff-gateway@my-project.iam.gserviceaccount.com
+
     python deploy/vertex/deploy.py ... --dry-run      # print the gcloud commands only
 
 Vertex AI sends ``AIP_HTTP_PORT``, ``AIP_HEALTH_ROUTE`` and ``AIP_PREDICT_ROUTE`` to the
 container, and the gateway honours all three; the routes registered here are the gateway's
 defaults (``/health``, ``/predict``). Vertex's IAM gates the endpoint, so the gateway's own
 keys are switched off (``LIFTOFF_AUTH=off``). The model behind the gateway is any
-OpenAI-compatible server (``--backend openai``) or an Ollama reachable from Vertex
-(``--backend ollama --ollama-host``). Runs ``gcloud`` (already authenticated); standard
-library only.
+OpenAI-compatible server (``--backend openai``), an Ollama reachable from Vertex
+(``--backend ollama --ollama-host``), or Gemini on Vertex AI itself (``--backend gemini``:
+the gateway calls Gemini with the deployed model's service account, which needs
+``roles/aiplatform.user``; no key is stored anywhere). Runs ``gcloud`` (already
+authenticated); standard library only.
 """
 
 from __future__ import annotations
@@ -34,6 +40,12 @@ def container_env(args: argparse.Namespace) -> dict[str, str]:
     env = {"LIFTOFF_BACKEND": args.backend, "LIFTOFF_MODEL": args.model, "LIFTOFF_AUTH": "off"}
     if args.backend == "openai":
         env["OPENAI_BASE_URL"] = args.openai_base_url
+    elif args.backend == "gemini":
+        env["GOOGLE_GENAI_USE_VERTEXAI"] = "true"
+        env["GOOGLE_CLOUD_PROJECT"] = args.project
+        env["GOOGLE_CLOUD_LOCATION"] = args.gemini_location
+        if args.embedding_model:
+            env["LIFTOFF_EMBEDDING_MODEL"] = args.embedding_model
     else:
         env["OLLAMA_HOST"] = args.ollama_host
     return env
@@ -79,6 +91,7 @@ def deploy_command(args: argparse.Namespace, endpoint: str, model: str) -> list[
         f"--machine-type={args.machine_type}",
         f"--min-replica-count={args.min_replicas}", f"--max-replica-count={args.max_replicas}",
         "--traffic-split=0=100",
+        *([f"--service-account={args.service_account}"] if args.service_account else []),
     ]  # fmt: skip
 
 
@@ -108,10 +121,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--region", required=True)
     parser.add_argument("--image", required=True, help="the liftoff-api image in Artifact Registry")
     parser.add_argument("--name", default="liftoff-api", help="model and endpoint display name")
-    parser.add_argument("--backend", choices=["openai", "ollama"], default="openai")
+    parser.add_argument("--backend", choices=["openai", "ollama", "gemini"], default="openai")
     parser.add_argument("--model", required=True, help="LIFTOFF_MODEL for the gateway")
     parser.add_argument("--openai-base-url", help="OpenAI-compatible server (--backend openai)")
     parser.add_argument("--ollama-host", help="Ollama URL reachable from Vertex (--backend ollama)")
+    parser.add_argument(
+        "--gemini-location", default="global", help="Gemini's Vertex AI location (--backend gemini)"
+    )
+    parser.add_argument("--embedding-model", help="LIFTOFF_EMBEDDING_MODEL (--backend gemini)")
+    parser.add_argument(
+        "--service-account", help="the identity the container runs as (and calls Gemini with)"
+    )
     parser.add_argument("--machine-type", default="n1-standard-4")
     parser.add_argument("--min-replicas", type=int, default=1)
     parser.add_argument("--max-replicas", type=int, default=2)

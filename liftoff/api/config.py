@@ -2,7 +2,9 @@
 
 Every variable carries the ``LIFTOFF_`` prefix except the standard names other tools
 already use (``OLLAMA_HOST``, ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``, ``PORT``,
-``AIP_HTTP_PORT``, ``AIP_HEALTH_ROUTE``, ``AIP_PREDICT_ROUTE``).
+``AIP_HTTP_PORT``, ``AIP_HEALTH_ROUTE``, ``AIP_PREDICT_ROUTE``, and google-genai's own
+``GEMINI_API_KEY``, ``GOOGLE_API_KEY``, ``GOOGLE_GENAI_USE_VERTEXAI``, ``GOOGLE_CLOUD_PROJECT``,
+``GOOGLE_CLOUD_LOCATION``, ``GOOGLE_GEMINI_BASE_URL``, ``GOOGLE_VERTEX_BASE_URL``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pydantic_settings import SettingsConfigDict
 from liftoff.server.access import Exposure
 from liftoff.server.settings import ServiceSettings, load_settings
 
-BackendName = Literal["ollama", "openai", "llamacpp"]
+BackendName = Literal["ollama", "openai", "gemini", "llamacpp"]
 
 DEFAULT_OLLAMA_MODEL = "llama3.1:8b"
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "liftoff"
@@ -30,9 +32,13 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LIFTOFF_")
 
     backend: BackendName = "llamacpp"
-    # Ollama: a model tag; openai: the served model's id; llamacpp: a GGUF path, or empty
-    # for the packaged Gemma 3 270M.
+    # Ollama: a model tag; openai: the served model's id; gemini: a Gemini model id (no
+    # default: Google retires model ids); llamacpp: a GGUF path, or empty for the packaged
+    # Gemma 3 270M.
     model: str = ""
+    # The model /v1/embeddings and /api/embed use where the backend serves embeddings from a
+    # separate model (gemini); empty: none.
+    embedding_model: str = ""
 
     host: str = "127.0.0.1"
     # Cloud Run sets PORT and Vertex AI sets AIP_HTTP_PORT; whichever is present wins.
@@ -114,6 +120,30 @@ class Settings(ServiceSettings):
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY")
     )
 
+    # Gemini through google-genai, with the SDK's own variable names: the Gemini API with an
+    # API key, or Vertex AI (GOOGLE_GENAI_USE_VERTEXAI=true) with Application Default
+    # Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, or the metadata server).
+    gemini_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_API_KEY", "GEMINI_API_KEY")
+    )
+    gemini_vertexai: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("GOOGLE_GENAI_USE_VERTEXAI"),
+    )
+    google_cloud_project: str | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT")
+    )
+    google_cloud_location: str = Field(
+        default="global", validation_alias=AliasChoices("GOOGLE_CLOUD_LOCATION")
+    )
+    # Another endpoint for the same REST API (a proxy, Private Service Connect, a test fake).
+    gemini_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_GEMINI_BASE_URL")
+    )
+    vertex_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_VERTEX_BASE_URL")
+    )
+
     @field_validator("vertex_health_route", "vertex_predict_route")
     @classmethod
     def _route_starts_with_slash(cls, route: str) -> str:
@@ -133,6 +163,17 @@ class Settings(ServiceSettings):
             raise ValueError("LIFTOFF_BACKEND=openai needs OPENAI_BASE_URL")
         if self.backend == "openai" and not self.model:
             raise ValueError("LIFTOFF_BACKEND=openai needs LIFTOFF_MODEL (the served model id)")
+        if self.backend == "gemini":
+            if not self.model:
+                raise ValueError(
+                    "LIFTOFF_BACKEND=gemini needs LIFTOFF_MODEL: a Gemini model id, as the "
+                    "Gemini API's models.list or Vertex AI's Model Garden names it"
+                )
+            if not self.gemini_vertexai and self.gemini_api_key is None:
+                raise ValueError(
+                    "LIFTOFF_BACKEND=gemini needs GEMINI_API_KEY (the Gemini API), or "
+                    "GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT (Vertex AI)"
+                )
         return self
 
     @model_validator(mode="after")

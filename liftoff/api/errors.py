@@ -2,6 +2,8 @@
 
     ServiceError (liftoff.server.errors)   500  something we did not anticipate
      ├── InvalidRequest                    400  the request itself is wrong (names the field)
+     │    ├── FieldError                   400  the message starts with the field's name
+     │    │    └── AboveLimit              400  a value above one of the gateway's limits
      │    └── ContextLengthExceeded        400  prompt longer than the model's context window
      ├── Unauthorized                      401  no API key, or not a valid one
      ├── Forbidden                         403  model management through the gateway
@@ -20,6 +22,10 @@
 Backends translate their upstream errors into this tree (``raise ... from exc``); the
 protocol surfaces render it in their own wire shape (``liftoff.api.protocols.errors``).
 Messages never carry secrets.
+
+The core and the backends name the field at fault (``param``) as ``GenerationRequest`` does
+(``options.max_tokens``, ``messages``); each surface renames it to its own wire name with
+``rename_param`` before the client sees it (``liftoff.api.protocols.errors.FieldNames``).
 """
 
 from __future__ import annotations
@@ -37,10 +43,12 @@ from liftoff.server.errors import (
 )
 
 __all__ = [
+    "AboveLimit",
     "BackendError",
     "BackendTimeout",
     "BackendUnavailable",
     "ContextLengthExceeded",
+    "FieldError",
     "Forbidden",
     "InvalidRequest",
     "ModelNotFound",
@@ -51,11 +59,36 @@ __all__ = [
     "RequestTimeout",
     "ServiceError",
     "Unauthorized",
+    "rename_param",
 ]
 
 
 class ContextLengthExceeded(InvalidRequest):
     error_type = "context_length_exceeded"
+
+
+class FieldError(InvalidRequest):
+    """A 400 whose message starts with the field's name (``options.seed is not supported by
+    the ollama backend``), so that the message follows the field when a surface renames it."""
+
+    def __init__(self, param: str, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"{param} {problem}", param=param)
+
+
+class AboveLimit(FieldError):
+    """``max_tokens is 20000, above this gateway's limit of 16384 (LIFTOFF_MAX_TOKENS_LIMIT)``."""
+
+    def __init__(self, param: str, value: int, limit: int, setting: str) -> None:
+        super().__init__(param, f"is {value}, above this gateway's limit of {limit} ({setting})")
+
+
+def rename_param(error: ServiceError, param: str) -> None:
+    """Point ``error`` at ``param`` (a surface's name for the field), in its message too when
+    the message starts with the field's name."""
+    if isinstance(error, FieldError):
+        error.message = f"{param} {error.problem}"
+    error.param = param
 
 
 class RateLimited(RetryLater):

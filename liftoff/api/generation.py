@@ -1,20 +1,35 @@
-"""What every protocol surface does with a generation, whatever its wire shape.
+"""The generation core: what every protocol surface does with a generation, whatever its
+wire shape. Its inputs are explicit (the request, and the caller it is made for); its output
+is one stream object that carries the events and, at the end, the usage::
+
+    generator = Generator(backend, Limits(timeout=30), rate_limiter=limiter)
+    stream = await generator.start(request, caller)   # errors known up front raise here
+    async for event in stream:                         # TextDelta..., then one Finish
+        ...
+    stream.usage                                       # set by the Finish
+
+What the core does for every surface:
 
 - checks the limits that do not depend on the protocol (max tokens, prompt length);
-- applies the key's rate limits and waits for a generation slot (bounded queue);
+- applies the caller's rate limits and waits for a generation slot (bounded queue);
 - bounds each wait on the backend by the configured timeout (a slow backend is a 504,
   not a hung client);
-- starts a stream before the first byte is sent, so errors known up front (unknown model,
-  prompt too long, backend down) become proper HTTP errors instead of in-stream ones;
-- measures time to first token, tokens and tokens per second, and ends streams that
-  outlive the shutdown grace period.
+- starts the stream before the first byte is sent, so errors known up front (unknown
+  model, prompt too long, backend down) become proper HTTP errors instead of in-stream ones;
+- measures time to first token, tokens and tokens per second, records the tokens on the
+  caller's ``RequestInfo`` (the access log) and charges them to its rate limit, and ends
+  streams that outlive the shutdown grace period.
+
+Errors name fields as ``GenerationRequest`` does (``options.max_tokens``); each surface
+renames them to its own wire names (``liftoff.api.protocols.errors.FieldNames``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+import weakref
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +41,13 @@ from liftoff.api.backends.base import (
     Finish,
     GenerationEvent,
     GenerationRequest,
+    ModelInfo,
     TextDelta,
+    Usage,
+    collect,
 )
 from liftoff.api.errors import (
+    AboveLimit,
     BackendError,
     BackendTimeout,
     BackendUnavailable,
@@ -39,7 +58,7 @@ from liftoff.api.errors import (
 )
 from liftoff.api.limits import ConcurrencyLimiter, RateLimiter
 from liftoff.api.metrics import GatewayMetrics
-from liftoff.server.context import RequestInfo, logged_request
+from liftoff.server.context import RequestInfo
 
 
 @dataclass(frozen=True)
@@ -53,8 +72,8 @@ class Generator:
     """Runs generations on a backend with the gateway's limits, timeouts and metrics.
 
     >>> generator = Generator(backend, Limits(timeout=30))
-    >>> events = await generator.stream(request, max_tokens_field="max_tokens")
-    >>> async for event in events: ...
+    >>> stream = await generator.start(request, caller)
+    >>> completion = await stream.collect()    # or: async for event in stream: ...
     """
 
     def __init__(
@@ -72,42 +91,32 @@ class Generator:
         self.rate_limiter = rate_limiter
         self.concurrency = concurrency
         self.metrics = metrics
-        self._must_stop = must_stop
+        self.must_stop = must_stop
 
-    async def stream(
-        self, request: GenerationRequest, *, max_tokens_field: str
-    ) -> AsyncIterator[GenerationEvent]:
-        """Start a generation; raises ``ServiceError`` if it fails before its first event."""
-        self._check_limits(request, max_tokens_field)
-        cleanup = await self._admit()
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    async def start(self, request: GenerationRequest, caller: RequestInfo) -> GenerationStream:
+        """Start a generation for ``caller``; raises ``ServiceError`` if it fails before its
+        first event (limits, rate limits, a full queue, the backend's refusal or silence)."""
+        self._check_limits(request)
+        slot = await self._admit(caller)
         try:
-            events = self._supervised(_as_generator(self.backend.generate(request)))
-            cleanup.push_async_callback(events.aclose)
-            first = await anext(events)
-        except StopAsyncIteration:
-            await cleanup.aclose()
-            raise BackendError(f"the {self.backend.name} backend produced nothing") from None
+            stream = GenerationStream(self, self.backend.generate(request), caller, slot)
         except BaseException:
-            await cleanup.aclose()
+            await slot.aclose()
             raise
-        return _then_close(first, events, cleanup)
+        await stream.begin()  # closes the stream, and so the slot, if it fails
+        return stream
 
-    async def complete(self, request: GenerationRequest, *, max_tokens_field: str) -> Completion:
-        events = await self.stream(request, max_tokens_field=max_tokens_field)
-        parts: list[str] = []
-        async for event in events:
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-            else:
-                return Completion("".join(parts), event.reason, event.usage)
-        raise BackendError(f"the {self.backend.name} backend ended without finishing")
-
-    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
+    async def embed(self, model: str, inputs: list[str], caller: RequestInfo) -> Embeddings:
+        """One vector per input, for ``caller``, under the same limits as generations."""
         check_model_name(model)
         too_long = next((i for i, text in enumerate(inputs) if len(text) > self._max_chars), None)
         if too_long is not None:
             raise InvalidRequest(self._too_long_message(), param=f"input.{too_long}")
-        async with await self._admit():
+        async with await self._admit(caller):
             try:
                 async with asyncio.timeout(self.limits.timeout):
                     result = await self.backend.embed(model, inputs)
@@ -116,21 +125,27 @@ class Generator:
             except ServiceError as exc:
                 self._count_backend_error(exc)
                 raise
-        self._record_tokens(result.prompt_tokens, 0)
+        self._record_tokens(caller, result.prompt_tokens, 0)
         return result
+
+    async def list_models(self) -> list[ModelInfo]:
+        """The models requests may name."""
+        return await self.backend.list_models()
+
+    async def check_ready(self) -> None:
+        """Return when the backend answers and the model is loaded; raise BackendUnavailable."""
+        await self.backend.check_ready()
 
     @property
     def _max_chars(self) -> int:
         return self.limits.max_prompt_chars
 
-    def _check_limits(self, request: GenerationRequest, max_tokens_field: str) -> None:
+    def _check_limits(self, request: GenerationRequest) -> None:
         check_model_name(request.model)
         max_tokens = request.options.max_tokens
         if max_tokens is not None and max_tokens > self.limits.max_tokens:
-            raise InvalidRequest(
-                f"{max_tokens_field} is {max_tokens}, above this gateway's limit of "
-                f"{self.limits.max_tokens} (LIFTOFF_MAX_TOKENS_LIMIT)",
-                param=max_tokens_field,
+            raise AboveLimit(
+                "options.max_tokens", max_tokens, self.limits.max_tokens, "LIFTOFF_MAX_TOKENS_LIMIT"
             )
         if request.prompt is not None:
             length = len(request.prompt)
@@ -147,87 +162,35 @@ class Generator:
             "(LIFTOFF_MAX_PROMPT_CHARS)"
         )
 
-    async def _admit(self) -> AsyncExitStack:
+    async def _admit(self, caller: RequestInfo) -> AsyncExitStack:
         """Rate limits, then a generation slot, held until the returned stack is closed."""
         admitted = AsyncExitStack()
         try:
             if self.rate_limiter is not None:
-                self.rate_limiter.admit(_rate_key())
+                self.rate_limiter.admit(caller.rate_key)
             if self.concurrency is not None:
                 try:
                     await admitted.enter_async_context(self.concurrency.slot())
                 except Overloaded:
                     # A request the gateway could not serve does not use up the key's rate.
                     if self.rate_limiter is not None:
-                        self.rate_limiter.refund_request(_rate_key())
+                        self.rate_limiter.refund_request(caller.rate_key)
                     raise
         except (RateLimited, Overloaded) as exc:
-            self._count_rejection(exc)
+            if self.metrics is not None:
+                self.metrics.rejections.labels(exc.error_type).inc()
             raise
         return admitted
 
-    async def _supervised(
-        self, events: AsyncGenerator[GenerationEvent, None]
-    ) -> AsyncGenerator[GenerationEvent, None]:
-        """The backend's events, bounded by the idle timeout and the shutdown grace period,
-        and measured (time to first token, tokens, tokens per second)."""
-        watchdog = _Watchdog(self.limits.timeout)
-        started = time.perf_counter()
-        first_text_at: float | None = None
-        try:
-            while True:
-                try:
-                    with watchdog:
-                        event = await anext(events)
-                except StopAsyncIteration:
-                    return
-                if first_text_at is None and isinstance(event, TextDelta):
-                    first_text_at = time.perf_counter()
-                    if self.metrics is not None:
-                        self.metrics.time_to_first_token.labels(self.backend.name).observe(
-                            first_text_at - started
-                        )
-                elif isinstance(event, Finish):
-                    self._record_finish(event, started, first_text_at)
-                yield event
-                if self._must_stop():
-                    raise BackendUnavailable(
-                        "the gateway is shutting down and its grace period is over; retry"
-                    )
-        except _IdleTimeout:
-            error = self._timeout_error()
-            self._count_backend_error(error)
-            raise error from None
-        except ServiceError as exc:
-            self._count_backend_error(exc)
-            raise
-        finally:
-            watchdog.close()
-            # Closing the backend's stream is what cancels the upstream generation.
-            await events.aclose()
-
-    def _record_finish(self, finish: Finish, started: float, first_text_at: float | None) -> None:
-        usage = finish.usage
-        self._record_tokens(usage.prompt_tokens, usage.completion_tokens)
-        if self.metrics is None or usage.completion_tokens == 0:
-            return
-        if usage.generation_duration_ns:
-            seconds = usage.generation_duration_ns / 1e9
-        else:
-            seconds = time.perf_counter() - (first_text_at or started)
-        if seconds > 0:
-            rate = usage.completion_tokens / seconds
-            self.metrics.tokens_per_second.labels(self.backend.name).observe(rate)
-
-    def _record_tokens(self, prompt_tokens: int, completion_tokens: int) -> None:
-        info = _caller()
-        info.prompt_tokens += prompt_tokens
-        info.completion_tokens += completion_tokens
+    def _record_tokens(self, caller: RequestInfo, prompt: int, completion: int) -> None:
+        """Tokens used for ``caller``: on its record (the access log), its rate limit, metrics."""
+        caller.prompt_tokens += prompt
+        caller.completion_tokens += completion
         if self.rate_limiter is not None:
-            self.rate_limiter.record_tokens(_rate_key(), prompt_tokens + completion_tokens)
+            self.rate_limiter.record_tokens(caller.rate_key, prompt + completion)
         if self.metrics is not None:
-            self.metrics.prompt_tokens.labels(info.key_id).inc(prompt_tokens)
-            self.metrics.completion_tokens.labels(info.key_id).inc(completion_tokens)
+            self.metrics.prompt_tokens.labels(caller.key_id).inc(prompt)
+            self.metrics.completion_tokens.labels(caller.key_id).inc(completion)
 
     def _timeout_error(self) -> BackendTimeout:
         return BackendTimeout(
@@ -239,80 +202,173 @@ class Generator:
         if self.metrics is not None and isinstance(exc, BackendError):
             self.metrics.backend_errors.labels(exc.error_type).inc()
 
-    def _count_rejection(self, exc: ServiceError) -> None:
-        if self.metrics is not None:
-            self.metrics.rejections.labels(exc.error_type).inc()
 
+class GenerationStream:
+    """One generation under way: an async iterator of ``TextDelta`` events and one ``Finish``.
 
-class _IdleTimeout(Exception):
-    """The backend sent nothing for the whole idle timeout."""
+    Each wait on the backend is bounded by the idle timeout; the stream ends with an error
+    once the shutdown grace period is over. It closes itself exactly once, at its ``Finish``,
+    at an error, or when ``aclose()`` is called (a client that went away): closing closes
+    the backend's stream, which cancels the upstream generation, and frees the generation
+    slot. Whoever iterates it without reaching the end must call ``aclose()``.
 
-
-class _Watchdog:
-    """An idle timeout for a stream, without a timer per token.
-
-    ``with watchdog:`` marks a wait on the backend. One timer per stream checks, when it
-    fires, whether the current wait has lasted the whole timeout; if so it cancels the
-    waiting task and the wait raises ``_IdleTimeout``. Time the consumer spends writing to
-    a slow client is not counted against the backend.
+    The idle timeout costs no timer per token: ``__anext__`` notes when each wait on the
+    backend begins, and one timer per stream (``_check_idle``) checks, when it fires,
+    whether the current wait has lasted the whole timeout; if so it cancels the waiting
+    task, and the wait ends as a ``BackendTimeout``. Time the consumer spends writing to a
+    slow client is not counted against the backend.
     """
 
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
+    def __init__(
+        self,
+        core: Generator,
+        events: AsyncIterator[GenerationEvent],
+        caller: RequestInfo,
+        slot: AsyncExitStack,
+    ) -> None:
+        self.usage: Usage | None = None  # the Finish's, once the generation has finished
+        self._core = core
+        self._events = events
+        self._next_event = events.__anext__
+        self._must_stop = core.must_stop
+        self._caller = caller
+        self._slot = slot
         self._loop = asyncio.get_running_loop()
-        self._task: asyncio.Task[Any] | None = None
-        self._since = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-        self._fired = False
+        self._timeout = core.limits.timeout
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle_fired = False
+        self._waiting: asyncio.Task[Any] | None = None  # the task waiting on the backend
+        self._waiting_since = 0.0
+        self._started = time.perf_counter()
+        self._first_text_at: float | None = None
+        self._peeked: GenerationEvent | None = None
+        self._closed = False
 
-    def __enter__(self) -> None:
-        self._task = asyncio.current_task()
-        self._since = self._loop.time()
-        if self._timer is None:
-            self._timer = self._loop.call_at(self._since + self.timeout, self._check)
+    async def begin(self) -> None:
+        """Wait for the first event, so that a failure before it raises before any byte."""
+        self._peeked = await self.__anext__()
 
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        task, self._task = self._task, None
-        if self._fired and kind is asyncio.CancelledError and task is not None:
-            self._fired = False
-            if task.uncancel() == 0:  # nobody else asked for cancellation too
-                self._stop()
-                raise _IdleTimeout
-        if kind is not None:
-            self._stop()
+    def __aiter__(self) -> GenerationStream:
+        return self
 
-    def _check(self) -> None:
-        self._timer = None
-        if self._task is None:
-            return  # not waiting on the backend now; the next wait re-arms
-        deadline = self._since + self.timeout
-        if self._loop.time() >= deadline:
-            self._fired = True
-            self._task.cancel()
+    async def __anext__(self) -> GenerationEvent:
+        # The hot path: once per token of every open stream.
+        if (peeked := self._peeked) is not None:
+            self._peeked = None
+            return peeked
+        if self._closed:
+            raise StopAsyncIteration
+        error: ServiceError
+        try:
+            if self._must_stop():
+                raise BackendUnavailable(
+                    "the gateway is shutting down and its grace period is over; retry"
+                )
+            self._waiting = asyncio.current_task()
+            self._waiting_since = self._loop.time()
+            if self._idle_timer is None:
+                self._arm_idle_timer(self._waiting_since + self._timeout)
+            try:
+                event = await self._next_event()
+            finally:
+                self._waiting = None
+        except StopAsyncIteration:
+            error = BackendError(f"the {self._core.backend_name} backend ended without finishing")
+        except ServiceError as exc:
+            error = exc
+        except asyncio.CancelledError:
+            if not self._cancelled_by_idle_timer():
+                await self.aclose()  # the client went away
+                raise
+            error = self._core._timeout_error()
+        except BaseException:
+            await self.aclose()
+            raise
         else:
-            self._timer = self._loop.call_at(deadline, self._check)
+            if isinstance(event, TextDelta):
+                if self._first_text_at is None:
+                    self._first_text()
+                return event
+            await self._finish(event)
+            return event
+        self._core._count_backend_error(error)
+        await self.aclose()
+        raise error
 
-    def close(self) -> None:
-        self._stop()
+    async def collect(self) -> Completion:
+        """The whole generation: its text, finish reason and usage."""
+        try:
+            return await collect(self)
+        finally:
+            await self.aclose()
 
-    def _stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    async def aclose(self) -> None:
+        """End the generation now (idempotent): the backend's stream, then the slot."""
+        if self._closed:
+            return
+        self._closed = True
+        self._peeked = None
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        try:
+            close = getattr(self._events, "aclose", None)
+            if close is not None:
+                # Closing the backend's stream is what cancels the upstream generation.
+                await close()
+        finally:
+            await self._slot.aclose()
+
+    def _arm_idle_timer(self, deadline: float) -> None:
+        # The timer holds the stream weakly: a stream its response abandoned must not live
+        # on, holding its generation slot, until the timer fires.
+        self._idle_timer = self._loop.call_at(deadline, _check_idle, weakref.ref(self))
+
+    def _check_idle(self) -> None:
+        self._idle_timer = None
+        if self._waiting is None:
+            return  # not waiting on the backend now; the next wait re-arms
+        deadline = self._waiting_since + self._timeout
+        if self._loop.time() >= deadline:
+            self._idle_fired = True
+            self._waiting.cancel()
+        else:
+            self._arm_idle_timer(deadline)
+
+    def _cancelled_by_idle_timer(self) -> bool:
+        """Whether the cancellation being handled is the idle timer's, and only its."""
+        if not self._idle_fired:
+            return False
+        self._idle_fired = False
+        task = asyncio.current_task()
+        return task is not None and task.uncancel() == 0  # nobody else asked for it too
+
+    def _first_text(self) -> None:
+        self._first_text_at = time.perf_counter()
+        metrics = self._core.metrics
+        if metrics is not None:
+            metrics.time_to_first_token.labels(self._core.backend_name).observe(
+                self._first_text_at - self._started
+            )
+
+    async def _finish(self, finish: Finish) -> None:
+        self.usage = usage = finish.usage
+        core = self._core
+        core._record_tokens(self._caller, usage.prompt_tokens, usage.completion_tokens)
+        if core.metrics is not None and usage.completion_tokens:
+            if usage.generation_duration_ns:
+                seconds = usage.generation_duration_ns / 1e9
+            else:
+                seconds = time.perf_counter() - (self._first_text_at or self._started)
+            if seconds > 0:
+                rate = usage.completion_tokens / seconds
+                core.metrics.tokens_per_second.labels(core.backend_name).observe(rate)
+        await self.aclose()  # nothing follows a Finish: free the slot before the last bytes
 
 
-def _as_generator(
-    events: AsyncIterator[GenerationEvent],
-) -> AsyncGenerator[GenerationEvent, None]:
-    """Backends are async generators; any other iterator is wrapped to gain ``aclose``."""
-    if isinstance(events, AsyncGenerator):
-        return events
-
-    async def wrapped() -> AsyncGenerator[GenerationEvent, None]:
-        async for event in events:
-            yield event
-
-    return wrapped()
+def _check_idle(stream: weakref.ref[GenerationStream]) -> None:
+    if (alive := stream()) is not None:
+        alive._check_idle()
 
 
 def check_model_name(model: str) -> None:
@@ -321,27 +377,3 @@ def check_model_name(model: str) -> None:
     suspicious = ".." in model or "\\" in model or any(ord(c) < 32 for c in model)
     if suspicious or len(model) > 256:
         raise InvalidRequest(f"model name {model[:64]!r} is not valid", param="model")
-
-
-def _caller() -> RequestInfo:
-    # TODO(issue 8): the caller becomes an explicit argument of the core.
-    return logged_request.get() or RequestInfo()
-
-
-def _rate_key() -> str:
-    """Rate limits apply per key; without authentication, per client address."""
-    return _caller().rate_key
-
-
-async def _then_close(
-    first: GenerationEvent,
-    rest: AsyncGenerator[GenerationEvent, None],
-    cleanup: AsyncExitStack,
-) -> AsyncIterator[GenerationEvent]:
-    try:
-        yield first
-        async for event in rest:
-            yield event
-    finally:
-        # Closes the backend stream and gives the generation slot back.
-        await cleanup.aclose()

@@ -1,4 +1,4 @@
-"""The ``liftoff`` command: a thin layer over the gateway and evaluation packages."""
+"""The ``liftoff`` command: a thin layer over the gateway, evaluation and retrieval services."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from liftoff.cli import doctor, pull, serve, tunnel, up
+from liftoff.cli import doctor, pull, rag, serve, tunnel, up
 from liftoff.cli import eval as eval_cli
 from liftoff.server.settings import SettingsError
 
@@ -23,6 +23,7 @@ app.command("pull")(pull.pull)
 app.command("doctor")(doctor.doctor)
 app.command("tunnel")(tunnel.tunnel)
 app.add_typer(eval_cli.app, name="eval")
+app.add_typer(rag.app, name="rag")
 
 
 def main() -> None:

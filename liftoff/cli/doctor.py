@@ -140,6 +140,14 @@ def _backend_fix(settings: Settings) -> str:
         )
     if settings.backend == "openai":
         return "check OPENAI_BASE_URL, OPENAI_API_KEY and LIFTOFF_MODEL"
+    if settings.backend == "gemini" and settings.gemini_vertexai:
+        return (
+            "check Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS or "
+            "`gcloud auth application-default login`), GOOGLE_CLOUD_PROJECT, "
+            "GOOGLE_CLOUD_LOCATION and LIFTOFF_MODEL"
+        )
+    if settings.backend == "gemini":
+        return "check GEMINI_API_KEY, LIFTOFF_MODEL and LIFTOFF_EMBEDDING_MODEL"
     return "check LIFTOFF_MODEL points at a loadable GGUF file"
 
 

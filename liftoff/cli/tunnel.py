@@ -1,4 +1,4 @@
-"""``liftoff tunnel``: the gateway on a public HTTPS URL through ngrok, for demos.
+"""``liftoff tunnel``: the gateway (or the chat UI) on a public HTTPS URL through ngrok, for demos.
 
 Only the Liftoff gateway is ever published, and only with its API keys on. Before opening
 anything the command asks the target itself: Ollama's port (11434) and anything that lists
@@ -6,6 +6,10 @@ models without a key and is not Liftoff (every Liftoff response carries ``x-requ
 are refused, and so is a gateway that answers ``GET /v1/models`` without a key. ngrok can
 put its own gate in front, as a traffic policy on the endpoint: basic auth, or an OAuth
 login with an allow-list. The tunnel closes on Ctrl-C or SIGTERM.
+
+``--ui`` publishes the chat UI instead, only while the UI itself asks for a password login
+(``LIFTOFF_UI_USERS``): its ``/healthz`` says which login it runs. A header login is refused
+there: it trusts a proxy in front to set the header, and through the tunnel anyone could.
 
 The ngrok agent is run by pyngrok (the ``tunnel`` extra), with ``NGROK_AUTHTOKEN``;
 ``PYNGROK_NGROK_PATH`` points pyngrok at another agent binary (the tests use a fake one).
@@ -35,6 +39,7 @@ console = Console(soft_wrap=True)  # snippets stay on one line, ready to paste
 OLLAMA_PORT = 11434
 PROBE_TIMEOUT_S = 5.0
 ENDPOINT_NAME = "liftoff-gateway"
+UI_ENDPOINT_NAME = "liftoff-ui"
 MAX_CREDENTIALS = 10  # ngrok's basic-auth action takes up to 10, passwords of 8-128 characters
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}")
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}")
@@ -123,14 +128,14 @@ class EdgeAuth:
             )
         return {"on_http_request": rules}
 
-    def describe(self) -> str:
+    def describe(self, then: str = "the gateway's API key") -> str:
         if self.basic_auth:
-            return f"ngrok basic auth (users: {', '.join(self.users)}), then the gateway's API key"
+            return f"ngrok basic auth (users: {', '.join(self.users)}), then {then}"
         if self.oauth:
             allowed = [*self.allow_emails, *(f"*@{d}" for d in self.allow_domains)]
             who = f" (allowed: {', '.join(allowed)})" if allowed else " (any account!)"
-            return f"a {self.oauth.value} login at ngrok{who}, then the gateway's API key"
-        return "the gateway's API key"
+            return f"a {self.oauth.value} login at ngrok{who}, then {then}"
+        return then
 
 
 def tunnel(
@@ -163,6 +168,12 @@ def tunnel(
         str | None,
         typer.Option(help="A domain reserved in your ngrok account, e.g. liftoff-demo.ngrok.app."),
     ] = None,
+    ui: Annotated[
+        bool,
+        typer.Option(
+            "--ui", help="Publish the chat UI (default http://127.0.0.1:8003); needs its login."
+        ),
+    ] = False,
 ) -> None:
     """Publish the gateway (never Ollama) on a public HTTPS URL through ngrok; Ctrl-C closes it."""
     try:
@@ -173,10 +184,13 @@ def tunnel(
             tuple(oauth_allow_domain or ()),
         )
         options = _endpoint_options(edge, domain)
-        target = _target(url)
+        target = _ui_target(url) if ui else _target(url)
         token = _authtoken()
-        check_target(target)
-        _serve(target, token, options, edge)
+        if ui:
+            check_ui_target(target)
+        else:
+            check_target(target)
+        _serve(target, token, options, edge, ui=ui)
     except TunnelError as exc:
         console.print(
             f"[red]{'refused' if exc.code == 2 else 'failed'}:[/red] {escape(exc.message)}"
@@ -217,7 +231,39 @@ def check_target(url: str) -> None:
         raise TunnelError(f"the gateway at {url} answered {models.status_code}", code=1)
 
 
-def _serve(target: str, token: str, options: dict[str, Any], edge: EdgeAuth) -> None:
+def check_ui_target(url: str) -> None:
+    """Refuse unless ``url`` is the Liftoff chat UI and it asks for a password login."""
+    try:
+        health = httpx.get(f"{url}/healthz", timeout=PROBE_TIMEOUT_S)
+    except httpx.TransportError as exc:
+        raise TunnelError(
+            f"nothing answers at {url} ({exc}): start the chat UI first (`make run` or "
+            "`liftoff up`), or point --url at it",
+            code=1,
+        ) from exc
+    try:
+        answer = health.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or answer.get("service") != "liftoff-ui":
+        raise TunnelError(f"{url} does not answer like the Liftoff chat UI (GET /healthz)")
+    logins = str(answer.get("login", "off")).split("+")
+    if "header" in logins:
+        raise TunnelError(
+            f"the chat UI at {url} accepts a header login (LIFTOFF_UI_AUTH_HEADER): it trusts a "
+            "proxy in front to set that header, and through a tunnel anyone could set it. "
+            "Restart it with LIFTOFF_UI_USERS=user:password only before publishing it"
+        )
+    if "password" not in logins:
+        raise TunnelError(
+            f"the chat UI at {url} asks for no login: turn it on before publishing it, e.g. "
+            "restart it with LIFTOFF_UI_USERS=<user>:<password> (8 characters or more)"
+        )
+
+
+def _serve(
+    target: str, token: str, options: dict[str, Any], edge: EdgeAuth, *, ui: bool = False
+) -> None:
     try:
         from pyngrok import conf, ngrok
         from pyngrok.exception import PyngrokError
@@ -234,11 +280,18 @@ def _serve(target: str, token: str, options: dict[str, Any], edge: EdgeAuth) -> 
     try:
         with console.status("Starting the ngrok agent"):
             endpoint = ngrok.connect(
-                target, proto="http", name=ENDPOINT_NAME, pyngrok_config=config, **options
+                target,
+                proto="http",
+                name=UI_ENDPOINT_NAME if ui else ENDPOINT_NAME,
+                pyngrok_config=config,
+                **options,
             )
             agent = ngrok.get_ngrok_process(config).proc
         public_url = endpoint.public_url
-        _print_welcome(str(public_url), target, edge)
+        if ui:
+            _print_ui_welcome(str(public_url), target, edge)
+        else:
+            _print_welcome(str(public_url), target, edge)
         while agent.poll() is None:
             time.sleep(0.5)
         raise TunnelError(f"the ngrok agent exited with code {agent.returncode}", code=1)
@@ -301,6 +354,25 @@ def _target(url: str | None) -> str:
     if parsed.path not in ("", "/") or parsed.query:
         raise TunnelError(f"--url takes the gateway's base URL, without a path: {url!r}")
     return url.rstrip("/")
+
+
+def _ui_target(url: str | None) -> str:
+    if url is None:
+        from liftoff.ui.config import Settings as UISettings
+
+        try:
+            port = load_settings(UISettings).port
+        except SettingsError as exc:  # names the variables, never a value
+            raise TunnelError(f"the chat UI settings are invalid, give --url:\n{exc}") from None
+        return f"http://127.0.0.1:{port}"
+    return _target(url)
+
+
+def _print_ui_welcome(public_url: str, target: str, edge: EdgeAuth) -> None:
+    console.print(f"\n[green]Tunnel open[/green]  {escape(public_url)}  ->  {escape(target)}")
+    console.print(f"Visitors need: {escape(edge.describe(then='a login of LIFTOFF_UI_USERS'))}.")
+    console.print(f"\nOpen {escape(public_url)} in a browser and log in.")
+    console.print("\nPress Ctrl-C to close the tunnel.")
 
 
 def _print_welcome(public_url: str, target: str, edge: EdgeAuth) -> None:

@@ -3,7 +3,9 @@
     EvaluationError                 base of everything raised on purpose here
      ├── InvalidInput (ValueError)  predictions, references, metric names or options are wrong;
      │                              ``param`` names the offending argument
-     └── WordNetUnavailable         METEOR cannot find WordNet 3.0; the message gives the fix
+     └── DataUnavailable            data a metric needs is missing; the message gives the fix
+          ├── WordNetUnavailable    METEOR cannot find WordNet 3.0
+          └── PunktUnavailable      METEOR's ``nltk-word-tokenize`` cannot find NLTK's Punkt
 
 Messages say what was wrong and, where there is one, the command that fixes it.
 """
@@ -27,5 +29,13 @@ class InvalidInput(EvaluationError, ValueError):
         self.param = param
 
 
-class WordNetUnavailable(EvaluationError, RuntimeError):
+class DataUnavailable(EvaluationError, RuntimeError):
+    """Data a metric is defined on is not installed where NLTK can read it."""
+
+
+class WordNetUnavailable(DataUnavailable):
     """WordNet 3.0 is not installed where NLTK can read it, and could not be provisioned."""
+
+
+class PunktUnavailable(DataUnavailable):
+    """NLTK's English Punkt model (``punkt_tab``) is missing, or is not the verified one."""

@@ -24,7 +24,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from liftoff.evaluation.errors import WordNetUnavailable
 
@@ -174,8 +174,6 @@ def load_wordnet(data_dir: Path | None = None) -> WordNetCorpusReader:
 @functools.lru_cache(maxsize=4)
 def _open_reader(root: Path) -> WordNetCorpusReader:
     import nltk.data
-    from nltk.corpus.reader import CorpusReader, WordNetCorpusReader
-    from nltk.corpus.util import LazyCorpusLoader
 
     if str(root) not in nltk.data.path:
         nltk.data.path.append(str(root))  # NLTK opens files only under its data roots
@@ -185,8 +183,7 @@ def _open_reader(root: Path) -> WordNetCorpusReader:
             pointer = nltk.data.find("corpora/wordnet", paths=[str(root)])
         except LookupError:
             pointer = nltk.data.find("corpora/wordnet.zip/wordnet/", paths=[str(root)])
-        omw = LazyCorpusLoader("omw-2.0", CorpusReader, r".*/wn-data-.*\.tab", encoding="utf8")
-        reader = _reader_class(WordNetCorpusReader)(pointer, omw)
+        reader = new_reader(pointer)
         version = reader.get_version()
     except (LookupError, OSError, ValueError) as exc:
         raise WordNetUnavailable(f"NLTK cannot read WordNet in {root} ({exc}); {fix}.") from exc
@@ -198,15 +195,40 @@ def _open_reader(root: Path) -> WordNetCorpusReader:
     return reader
 
 
+def new_reader(pointer: Any) -> WordNetCorpusReader:
+    """A fresh NLTK WordNet reader (see :func:`_reader_class`) on an NLTK path pointer."""
+    from nltk.corpus.reader import CorpusReader, WordNetCorpusReader
+    from nltk.corpus.util import LazyCorpusLoader
+
+    omw = LazyCorpusLoader("omw-2.0", CorpusReader, r".*/wn-data-.*\.tab", encoding="utf8")
+    reader: WordNetCorpusReader = _reader_class(WordNetCorpusReader)(pointer, omw)
+    return reader
+
+
 def _reader_class(base: type[WordNetCorpusReader]) -> type[WordNetCorpusReader]:
     class WordNet30Reader(base):  # type: ignore[misc]
-        """NLTK's reader, minus the WordNet-3.0-to-loaded-version sense map it builds for
-        multilingual lookups: the loaded version is 3.0, so that map is the identity
-        (``map_wn`` compares "3.0" with the package name "wordnet" and rereads
-        ``index.sense`` twice, half the load time). English lookups are unaffected."""
+        """NLTK's reader, with two changes:
+
+        * no WordNet-3.0-to-loaded-version sense map for multilingual lookups: the loaded
+          version is 3.0, so that map is the identity (``map_wn`` compares "3.0" with the
+          package name "wordnet" and rereads ``index.sense`` twice, half the load time);
+        * data files opened per process: NLTK keeps each ``data.*`` file open and seeks in
+          it, and a forked worker inherits the open file *with its offset*, so two workers
+          reading synsets at once read each other's lines (wrong synsets, or none, and a
+          warning). ``get_version()`` leaves ``data.adj`` open before any fork.
+
+        English lookups are otherwise NLTK's own."""
+
+        _data_files_pid = -1
 
         def map_wn(self, version: str = "wordnet") -> None:
             return None
+
+        def _data_file(self, pos: str) -> Any:
+            if self._data_files_pid != os.getpid():
+                self._data_file_map: dict[str, Any] = {}  # the parent's stay the parent's
+                self._data_files_pid = os.getpid()
+            return super()._data_file(pos)
 
     return WordNet30Reader
 

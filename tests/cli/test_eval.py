@@ -71,6 +71,8 @@ def test_score_prints_and_writes_the_library_scores(tmp_path: Path) -> None:
         ('"a"\n', '"a"\n', ["-m", "blue"], "unknown metric 'blue'"),
         ('"a"\n', '"a"\n', ["--options", '{"rouge": {"stem": true}}'],
          "invalid --options: rouge.stem: Extra inputs are not permitted"),
+        ('"a"\n', '"a"\n', ["--options", '{"meteor": {"tokenize": "spacy"}}'],
+         "invalid --options: meteor.tokenize: Input should be 'nltk-word' or"),
         ('"a"\n', "[]\n", [], "r.jsonl:1: references must be a string or a non-empty list"),
     ],
 )  # fmt: skip

@@ -350,3 +350,58 @@ def test_agent_dying_ends_the_command_with_an_error(
         code = tunnel.process.wait(timeout=30)
     assert code == 1
     assert "the ngrok agent exited" in tunnel.output()
+
+
+# --ui: the chat UI goes public only with its own password login on.
+
+UI_LOGIN = "ana:correct-horse"
+
+
+def _ui(tmp: Path, **extra: str) -> ServerProcess:
+    from tests.ui.conftest import ui_env
+
+    return ServerProcess(
+        "liftoff.ui.main:app", ui_env(tmp, f"http://127.0.0.1:{free_port()}/v1", **extra)
+    )
+
+
+def test_ui_with_a_password_login_is_published_under_its_own_endpoint(
+    fake_ngrok: FakeNgrokAgent, tmp_path: Path
+) -> None:
+    with _ui(tmp_path / "ui", LIFTOFF_UI_USERS=UI_LOGIN) as ui:
+        env = _env(fake_ngrok, LIFTOFF_UI_USERS=UI_LOGIN)
+        with _tunnel(["--ui", "--url", ui.url], env, fake_ngrok.directory / "ui.log") as tunnel:
+            assert _posted(fake_ngrok) == [{"name": "liftoff-ui", "upstream": {"url": ui.url}}]
+            output = tunnel.output()
+    assert f"Tunnel open  {tunnel.public_url()}  ->  {ui.url}" in output
+    assert f"Open {tunnel.public_url()} in a browser and log in." in output
+    assert "Visitors need: a login of LIFTOFF_UI_USERS." in output
+    assert "correct-horse" not in output and KEY not in output and TOKEN not in output
+
+
+@pytest.mark.parametrize(
+    ("login", "message"),
+    [
+        ({}, "asks for no login"),
+        ({"LIFTOFF_UI_USERS": UI_LOGIN, "LIFTOFF_UI_AUTH_HEADER": "X-Forwarded-Email"},
+         "accepts a header login"),
+    ],
+    ids=["no-login", "header-login"],
+)  # fmt: skip
+def test_ui_without_a_password_only_login_is_refused(
+    fake_ngrok: FakeNgrokAgent, tmp_path: Path, login: dict[str, str], message: str
+) -> None:
+    with _ui(tmp_path / "ui", **login) as ui:
+        result = _run(["--ui", "--url", ui.url], _env(fake_ngrok))
+    assert result.returncode == 2, result.stdout
+    assert message in result.stdout and "LIFTOFF_UI_USERS=" in result.stdout
+    assert fake_ngrok.events() == []
+
+
+def test_ui_flag_refuses_a_target_that_is_not_the_chat_ui(
+    gateway: ServerProcess, fake_ngrok: FakeNgrokAgent
+) -> None:
+    result = _run(["--ui", "--url", gateway.url], _env(fake_ngrok))
+    assert result.returncode == 2, result.stdout
+    assert "does not answer like the Liftoff chat UI" in result.stdout
+    assert fake_ngrok.events() == []

@@ -128,6 +128,7 @@ def test_render_sets_the_kubernetes_images_and_model() -> None:
         "--model", "llama3.1:70b",
         "--image", "liftoff-api=reg/liftoff-api:sha-1",
         "--image", "liftoff-evaluation=reg/liftoff-evaluation:sha-1",
+        "--image", "liftoff-retrieval=reg/liftoff-retrieval:sha-1",
     )  # fmt: skip
     assert result.returncode == 0, explain(result)
     docs = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
@@ -135,6 +136,7 @@ def test_render_sets_the_kubernetes_images_and_model() -> None:
     assert images == {
         "reg/liftoff-api:sha-1",
         "reg/liftoff-evaluation:sha-1",
+        "reg/liftoff-retrieval:sha-1",
         "ollama/ollama:0.24.0",
     }
     config = [d for d in manifests.find(docs, "ConfigMap") if "LIFTOFF_MODEL" in d.get("data", {})]

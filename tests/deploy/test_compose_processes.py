@@ -187,3 +187,55 @@ def test_evaluation_reaches_the_gateway_by_its_compose_url_and_key(
         model="gemma-3-270m-q4_k_m", prompt="The sky is", max_tokens=3, temperature=0
     )
     assert reply.usage is not None and reply.usage.completion_tokens >= 1
+
+
+# The chat UI: its image command with the Compose environment, reaching the gateway by name.
+
+UI_USERS = "ana:correct-horse"
+
+
+def _ui_env(ports: processes.PortMap, users: str, data: Path) -> tuple[dict[str, str], int]:
+    project = compose.load(COMPOSE_FILE, env={"LIFTOFF_API_KEYS": KEY, "LIFTOFF_UI_USERS": users})
+    service = project.services["ui"]
+    port = free_port()
+    env = processes.container_env(service, ports, paths={"/home/liftoff/ui": str(data)})
+    env["LIFTOFF_UI_PORT"] = str(port)  # 8003 in the container
+    return env, port
+
+
+def test_ui_without_a_login_stops_with_the_variable_to_set(
+    ports: processes.PortMap, tmp_path: Path
+) -> None:
+    env, _ = _ui_env(ports, "", tmp_path)
+    env["LIFTOFF_UI_HOST"] = "0.0.0.0"  # as in the container; it refuses before binding
+    result = subprocess.run(
+        processes.command(PROJECT.services["ui"]), env=env, capture_output=True, text=True,
+        timeout=60, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "needs a login: set LIFTOFF_UI_USERS=user:password" in result.stderr
+
+
+def test_ui_serves_with_a_login_and_its_gateway_url_and_key_work(
+    api: tuple[processes.Container, dict[str, str], str],
+    ports: processes.PortMap,
+    tmp_path: Path,
+) -> None:
+    env, port = _ui_env(ports, UI_USERS, tmp_path)
+    assert PROJECT.services["ui"].environment["LIFTOFF_UI_GATEWAY_URL"] == "http://api:8000/v1"
+    assert env["LIFTOFF_UI_HOST"] == "127.0.0.1"  # 0.0.0.0 in the container
+    assert env["LIFTOFF_UI_GATEWAY_URL"] == api[2] + "/v1"
+    container = processes.Container(processes.command(PROJECT.services["ui"]), env, tmp_path)
+    container.start(f"http://127.0.0.1:{port}/readyz", timeout=180)
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["login"] == "password"
+        assert processes.healthcheck(PROJECT.services["ui"], env).returncode == 0
+        image = PROJECT.services["ui"].dockerfile
+        assert image is not None and processes.image_healthcheck(image, env).returncode == 0
+        # What the UI's OpenAI client gets from its environment reaches the gateway.
+        client = openai.OpenAI(
+            base_url=env["LIFTOFF_UI_GATEWAY_URL"], api_key=env["LIFTOFF_UI_GATEWAY_API_KEY"]
+        )
+        assert [model.id for model in client.models.list()] == ["gemma-3-270m-q4_k_m"]
+    finally:
+        container.stop()

@@ -17,7 +17,7 @@ def project() -> compose.Project:
 
 
 def test_the_stack_has_a_gpu_and_a_cpu_profile(project: compose.Project) -> None:
-    assert project.profiles == set(PROFILES)
+    assert project.profiles == {*PROFILES, "pgvector"}  # pgvector: Postgres for retrieval
     for profile in PROFILES:
         names = {service.name for service in project.enabled(profile)}
         assert {"evaluation", f"ollama-{profile}", f"pull-{profile}", f"api-{profile}"} <= names
@@ -80,6 +80,8 @@ def test_published_ports_bind_loopback_by_default(project: compose.Project) -> N
         "api-gpu": ["127.0.0.1:8000:8000"],
         "api-cpu": ["127.0.0.1:8000:8000"],
         "evaluation": ["127.0.0.1:8001:8001"],
+        "retrieval": ["127.0.0.1:8002:8002"],
+        "ui": ["127.0.0.1:8003:8003"],
     }
 
 

@@ -123,7 +123,7 @@ def test_k8s_secrets_reach_the_cluster_through_files_never_the_command_line(
     assert result.returncode == 0, result.log
     creates = [c for c in fakes.calls("kubectl") if "generic" in c.argv]
     by_name = {c.argv[c.argv.index("generic") + 1]: c for c in creates}
-    assert set(by_name) == {"liftoff-api-keys", "liftoff-evaluation"}
+    assert set(by_name) == {"liftoff-api-keys", "liftoff-evaluation", "liftoff-retrieval"}
     for call in creates:
         assert not any(secret in " ".join(call.argv) for secret in ("sk-gateway", "sk-eval"))
 
@@ -138,7 +138,28 @@ def test_k8s_secrets_reach_the_cluster_through_files_never_the_command_line(
         "OPENAI_API_KEY": "sk-gateway-one",
         "LIFTOFF_EVAL_API_KEYS": "sk-eval-one",
     }
+    # So does the retrieval service's; without a database URL its index stays on a PVC.
+    assert stored(by_name["liftoff-retrieval"]) == {
+        "OPENAI_API_KEY": "sk-gateway-one",
+        "LIFTOFF_RAG_DATABASE_URL": "",
+    }
     assert not list((tmp_path / "work").glob("tmp*"))  # the files are gone
+
+
+def test_k8s_retrieval_database_url_reaches_its_secret_through_a_file(tmp_path: Path) -> None:
+    fakes = FakeCli(tmp_path / "fakes")
+    fakes.add("kubectl")
+    url = "postgresql://rag:pg-secret-pass@10.0.0.5/liftoff"
+    secrets = {**GOOD, "LIFTOFF_RAG_DATABASE_URL": url}
+    result = _run(tmp_path, K8S, "Namespace and secrets", secrets=secrets, fakes=fakes)
+    assert result.returncode == 0, result.log
+    (call,) = [c for c in fakes.calls("kubectl") if "liftoff-retrieval" in c.argv]
+    assert "pg-secret-pass" not in " ".join(call.argv)
+    pairs = [a.removeprefix("--from-file=").split("=", 1) for a in call.argv if "--from-file=" in a]
+    assert {key: call.files[path] for key, path in pairs} == {
+        "OPENAI_API_KEY": "sk-gateway-one",
+        "LIFTOFF_RAG_DATABASE_URL": url,
+    }
 
 
 # --- Cloud Run: the revision serving now ------------------------------------------------

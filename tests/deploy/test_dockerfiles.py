@@ -50,6 +50,8 @@ def test_images_workflow_builds_every_dockerfile() -> None:
         "images/api/Dockerfile",
         "images/evaluation/Dockerfile",
         "images/ollama/Dockerfile",
+        "images/retrieval/Dockerfile",
+        "images/ui/Dockerfile",
     ]
 
 
@@ -233,7 +235,7 @@ def test_ollama_image_bakes_the_model_given_as_build_argument() -> None:
     assert parsed.final.all("ENTRYPOINT") == ['["/bin/ollama"]']
 
 
-EXTRAS = {"api": "api", "evaluation": "evaluation"}
+EXTRAS = {"api": "api", "evaluation": "evaluation", "ui": "ui"}
 
 
 @pytest.mark.parametrize("image", sorted(EXTRAS))
@@ -254,6 +256,10 @@ COMMAND_CHECKS = {
         ["import liftoff.evaluation.main", "import liftoff.evaluation.wordnet"],
         ["xllamacpp", "ollama"],
     ),
+    "ui": (
+        ["import liftoff.ui.config, liftoff.ui.sources, chainlit.server"],
+        ["xllamacpp", "sacrebleu", "ollama"],
+    ),
 }
 
 
@@ -267,7 +273,10 @@ def test_image_environment_installs_from_the_lock_and_its_command_imports(
     venv = tmp_path / "venv"
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)}
     env.pop("VIRTUAL_ENV", None)
-    synced = run([*uv(), "sync", *parsed.uv_syncs()[-1], "--quiet"], env=env)
+    # --reinstall-package: uv caches a build of this project keyed on pyproject.toml alone,
+    # so without it an edited module could be tested as its old build.
+    sync = [*uv(), "sync", *parsed.uv_syncs()[-1], "--reinstall-package", "liftoff", "--quiet"]
+    synced = run(sync, env=env)
     assert synced.returncode == 0, explain(synced)
 
     image_env = {**os.environ, **parsed.env(), "LIFTOFF_API_KEYS": "sk-image-test"}

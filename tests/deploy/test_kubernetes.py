@@ -20,6 +20,7 @@ EVALUATION_CLIENT_LABEL = ("liftoff.dev/evaluation-client", "true")
 SECRETS = {
     "liftoff-api-keys": {"LIFTOFF_API_KEYS"},
     "liftoff-evaluation": {"OPENAI_API_KEY", "LIFTOFF_EVAL_API_KEYS"},
+    "liftoff-retrieval": {"OPENAI_API_KEY", "LIFTOFF_RAG_DATABASE_URL"},
 }
 
 

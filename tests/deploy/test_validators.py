@@ -38,6 +38,8 @@ def test_the_deploy_files_are_all_there() -> None:
         "images/api/Dockerfile",
         "images/evaluation/Dockerfile",
         "images/ollama/Dockerfile",
+        "images/retrieval/Dockerfile",
+        "images/ui/Dockerfile",
     ]
     assert {path.name for path in WORKFLOWS} >= {
         "ci.yml",

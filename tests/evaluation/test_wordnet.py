@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import itertools
+import multiprocessing
 import os
 import re
 import shutil
 import subprocess
 import sys
+import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import nltk.data
 import pytest
@@ -25,6 +30,7 @@ from liftoff.evaluation.wordnet import (
     lexnames_text,
     load_wordnet,
     main,
+    new_reader,
 )
 
 # Installed with wordnet-base, which `make` provisions.
@@ -178,3 +184,29 @@ def test_module_entry_point_fails_with_the_fix(
     monkeypatch.setenv("PATH", "")
     assert main(["--data-dir", str(tmp_path / "data")]) == 1
     assert APT_INSTALL in capsys.readouterr().err
+
+
+_forked: dict[str, Any] = {}  # the reader under test, inherited by forked workers
+
+
+def _adjective_names(offsets: list[int], reader: Any = None) -> list[list[str]]:
+    reader = reader if reader is not None else _forked["reader"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NLTK warns, then returns None, on a misread line
+        synsets = [reader.synset_from_pos_and_offset("a", offset) for offset in offsets]
+    return [[lemma.name() for lemma in synset.lemmas()] for synset in synsets]
+
+
+def test_forked_workers_read_wordnet_through_their_own_files(built: Path) -> None:
+    # get_version() leaves data.adj open; a forked process inherits that open file, offset
+    # included, so two workers seeking and reading it at once read each other's lines.
+    known = load_wordnet(built)  # puts `built` on NLTK's path
+    reader = new_reader(nltk.data.find("corpora/wordnet", paths=[str(built)]))
+    assert reader.get_version() == "3.0"
+    offsets = sorted({s.offset() for s in itertools.islice(known.all_synsets("a"), 4000)})
+    expected = _adjective_names(offsets, known)
+    _forked["reader"] = reader
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        results = list(pool.map(_adjective_names, [offsets] * 4))
+    assert all(result == expected for result in results)

@@ -7,8 +7,9 @@ and durations; ``{"error": ...}`` bodies and in-stream error lines; pull progres
 
 Its "model" is deterministic: a token is a whitespace-separated word, and the reply cycles
 through the words of the prompt (the last user message for chat) backwards, starting at
-an offset set by ``seed``. ``num_predict``, ``stop`` and ``num_ctx`` behave as in Ollama,
-so tests can see options take effect; every request body is recorded for exact asserts.
+an offset set by ``seed`` (none when decoding is greedy: temperature 0 or top_k 1).
+``num_predict``, ``stop`` and ``num_ctx`` behave as in Ollama, so tests can see options take
+effect; every request body is recorded for exact asserts.
 Over-long prompts are truncated to ``num_ctx`` tokens like Ollama's runner does (the
 count reported is ``num_ctx``), or refused with HTTP 400 when the request says
 ``"truncate": false`` and the fake plays Ollama 0.12.6 or later (``honours_truncate``).
@@ -390,7 +391,9 @@ def _reply(
 ) -> tuple[list[str], str]:
     """The canned answer as (tokens, done_reason), honouring num_predict, stop and seed."""
     words = source[::-1] or ["ok"]
-    start = int(options.get("seed") or 0) % len(words)
+    # Greedy decoding (temperature 0, or top_k 1) has nothing left for a seed to change.
+    greedy = options.get("temperature") == 0 or options.get("top_k") == 1
+    start = 0 if greedy else int(options.get("seed") or 0) % len(words)
     # Left alone, the fake "model" ends its answer after natural_length tokens.
     length, reason = natural_length, "stop"
     limit = options.get("num_predict")

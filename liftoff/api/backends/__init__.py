@@ -36,6 +36,23 @@ def create_backend(settings: Settings) -> Backend:
             connect_timeout=settings.connect_timeout,
             timeout=settings.request_timeout,
         )
+    if settings.backend == "gemini":
+        from liftoff.api.backends.gemini import GeminiBackend
+
+        key = settings.gemini_api_key
+        return GeminiBackend(
+            settings.model,
+            embedding_model=settings.embedding_model,
+            api_key=None if settings.gemini_vertexai or key is None else key.get_secret_value(),
+            vertexai=settings.gemini_vertexai,
+            project=settings.google_cloud_project,
+            location=settings.google_cloud_location,
+            base_url=settings.vertex_base_url
+            if settings.gemini_vertexai
+            else settings.gemini_base_url,
+            timeout=settings.request_timeout,
+            probe_timeout=settings.connect_timeout,
+        )
     from liftoff.api.backends.llamacpp import LlamaCppBackend
     from liftoff.api.model_files import resolve_gguf
 

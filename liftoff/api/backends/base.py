@@ -1,8 +1,9 @@
 """The one small interface every backend implements, and the values that cross it.
 
 A backend turns a ``GenerationRequest`` into a stream of ``TextDelta`` events closed by
-exactly one ``Finish``. Non-streaming responses are the same stream, collected. That keeps
-each backend to one generation method, and every protocol surface to one code path::
+exactly one ``Finish``. Non-streaming responses are the same stream, collected
+(``collect``). That keeps each backend to one generation method, and every protocol surface
+to one code path::
 
     async for event in backend.generate(request):
         if isinstance(event, TextDelta):
@@ -11,7 +12,8 @@ each backend to one generation method, and every protocol surface to one code pa
             print(f"\\n[{event.reason}, {event.usage.completion_tokens} tokens]")
 
 Backends raise only ``liftoff.api.errors`` exceptions; closing the iterator early (a client that
-went away) must stop the upstream generation.
+went away) must stop the upstream generation. What backends share on the wire (sampling
+options under each backend's names, finish reasons) is in ``liftoff.api.backends.wire``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from typing import Literal
 from liftoff.api.errors import BackendError
 
 Role = Literal["system", "user", "assistant", "tool"]
-FinishReason = Literal["stop", "length"]
+# "content_filter": the backend's safety filter ended the answer or blocked the prompt
+# (OpenAI's value for the same thing).
+FinishReason = Literal["stop", "length", "content_filter"]
 
 
 @dataclass(frozen=True)
@@ -142,12 +146,18 @@ class Backend(abc.ABC):
     async def embed(self, model: str, inputs: list[str]) -> Embeddings:
         """One vector per input, in order."""
 
-    async def complete(self, request: GenerationRequest) -> Completion:
-        """The whole generation at once."""
-        parts: list[str] = []
-        async for event in self.generate(request):
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-            else:
-                return Completion("".join(parts), event.reason, event.usage)
-        raise BackendError(f"the {self.name} backend ended its stream without finishing")
+
+async def collect(events: AsyncIterator[GenerationEvent]) -> Completion:
+    """A whole generation from its events: the texts joined, and the ``Finish``'s reason and
+    usage. Reads the stream to its end, so the backend finishes its clean-up; raises
+    ``BackendError`` if the stream ends without a ``Finish``."""
+    parts: list[str] = []
+    finish: Finish | None = None
+    async for event in events:
+        if isinstance(event, TextDelta):
+            parts.append(event.text)
+        else:
+            finish = event
+    if finish is None:
+        raise BackendError("the backend ended its stream without finishing")
+    return Completion("".join(parts), finish.reason, finish.usage)

@@ -26,6 +26,7 @@ from liftoff.api.backends.base import (
     TextDelta,
     Usage,
 )
+from liftoff.api.backends.wire import finish_reason, openai_body
 from liftoff.api.errors import (
     BackendError,
     BackendUnavailable,
@@ -46,7 +47,7 @@ class LlamaCppBackend(Backend):
 
     >>> backend = LlamaCppBackend(Path("gemma-3-270m-q4_k_m.gguf"), context_size=2048)
     >>> await backend.start()          # loads the model (about 2 s for Gemma 3 270M)
-    >>> await backend.complete(GenerationRequest(model=backend.model_id, prompt="Hello"))
+    >>> await collect(backend.generate(GenerationRequest(model=backend.model_id, prompt="Hi")))
     """
 
     name = "llamacpp"
@@ -118,7 +119,7 @@ class LlamaCppBackend(Backend):
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         self._check_model(request.model)
-        body = _llamacpp_body(request)
+        body = openai_body(request, backend=self.name)
         chat = request.messages is not None
         reason: FinishReason = "stop"
         async for chunk in self._stream(body, chat=chat):
@@ -130,7 +131,7 @@ class LlamaCppBackend(Backend):
                 if text:
                     yield TextDelta(text)
                 if choice.get("finish_reason"):
-                    reason = _finish_reason(choice["finish_reason"])
+                    reason = finish_reason(choice["finish_reason"])
             if "usage" in chunk:
                 yield Finish(reason, _usage(chunk))
                 return
@@ -196,26 +197,6 @@ class LlamaCppBackend(Backend):
         return self._server
 
 
-def _llamacpp_body(request: GenerationRequest) -> dict[str, Any]:
-    options = request.options
-    body: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
-    if request.messages is not None:
-        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
-    else:
-        body["prompt"] = request.prompt
-    sampling = {
-        "temperature": options.temperature,
-        "top_p": options.top_p,
-        "top_k": options.top_k,
-        "max_tokens": options.max_tokens,
-        "seed": options.seed,
-    }
-    body.update({key: value for key, value in sampling.items() if value is not None})
-    if options.stop:
-        body["stop"] = list(options.stop)
-    return body
-
-
 def _translate_error(error: dict[str, Any], *, param: str) -> Exception:
     message = str(error.get("message", "llama.cpp error"))
     if error.get("type") == "exceed_context_size_error":
@@ -227,10 +208,6 @@ def _translate_error(error: dict[str, Any], *, param: str) -> Exception:
     if error.get("code") == 400:
         return InvalidRequest(message, param=param)
     return BackendError(f"llama.cpp: {message}")
-
-
-def _finish_reason(reason: str) -> FinishReason:
-    return "length" if reason == "length" else "stop"
 
 
 def _usage(chunk: dict[str, Any]) -> Usage:

@@ -46,7 +46,6 @@ from liftoff.api.backends.base import (
     Backend,
     Embeddings,
     Finish,
-    FinishReason,
     GenerationEvent,
     GenerationRequest,
     ModelInfo,
@@ -54,6 +53,7 @@ from liftoff.api.backends.base import (
     TextDelta,
     Usage,
 )
+from liftoff.api.backends.wire import OLLAMA_NAMES, finish_reason, sampling_fields
 from liftoff.api.errors import (
     BackendError,
     BackendTimeout,
@@ -89,7 +89,7 @@ class OllamaBackend(Backend):
     >>> backend = OllamaBackend("http://127.0.0.1:11434", "llama3.1:8b", num_ctx=8192)
     >>> await backend.start()          # returns at once; pull and load run in the background
     >>> await backend.check_ready()    # BackendUnavailable until the model is loaded
-    >>> await backend.complete(GenerationRequest(model="llama3.1:8b", prompt="Hello"))
+    >>> await collect(backend.generate(GenerationRequest(model="llama3.1:8b", prompt="Hello")))
     """
 
     name = "ollama"
@@ -180,7 +180,7 @@ class OllamaBackend(Backend):
                         yield TextDelta(text)
                     if chunk.get("done"):
                         self._check_not_truncated(request.model, chunk, param)
-                        yield Finish(_finish_reason(chunk.get("done_reason")), _usage(chunk))
+                        yield Finish(finish_reason(chunk.get("done_reason")), _usage(chunk))
                         return
             finally:
                 # Closes the HTTP response: Ollama sees its client leave and stops generating.
@@ -322,17 +322,8 @@ class OllamaBackend(Backend):
         return path, body
 
     def _options(self, sampling: SamplingOptions) -> dict[str, Any]:
-        options: dict[str, Any] = {
-            "temperature": sampling.temperature,
-            "top_p": sampling.top_p,
-            "top_k": sampling.top_k,
-            "num_predict": sampling.max_tokens,
-            "seed": sampling.seed,
-            **(self._load_options() or {}),
-        }
-        if sampling.stop:
-            options["stop"] = list(sampling.stop)
-        return {key: value for key, value in options.items() if value is not None}
+        options = sampling_fields(sampling, OLLAMA_NAMES, backend=self.name)
+        return {**options, **(self._load_options() or {})}
 
     def _load_options(self) -> dict[str, Any] | None:
         return {"num_ctx": self._num_ctx} if self._num_ctx else None
@@ -447,10 +438,6 @@ def _model_info(model: ListResponse.Model) -> ModelInfo:
         modified_at=model.modified_at.isoformat() if model.modified_at else None,
         digest=model.digest,
     )
-
-
-def _finish_reason(reason: str | None) -> FinishReason:
-    return "length" if reason == "length" else "stop"
 
 
 def _usage(final: dict[str, Any]) -> Usage:

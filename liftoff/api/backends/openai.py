@@ -27,6 +27,7 @@ from liftoff.api.backends.base import (
     TextDelta,
     Usage,
 )
+from liftoff.api.backends.wire import finish_reason, openai_body
 from liftoff.api.errors import (
     BackendError,
     BackendTimeout,
@@ -42,7 +43,7 @@ class OpenAIBackend(Backend):
     """Forwards to an OpenAI-compatible server.
 
     >>> backend = OpenAIBackend("http://127.0.0.1:8080/v1", model="qwen2.5", api_key=None)
-    >>> await backend.complete(GenerationRequest(model="qwen2.5", prompt="Hello"))
+    >>> await collect(backend.generate(GenerationRequest(model="qwen2.5", prompt="Hello")))
     """
 
     name = "openai"
@@ -107,7 +108,7 @@ class OpenAIBackend(Backend):
                         if text:
                             yield TextDelta(text)
                         if choice.get("finish_reason"):
-                            reason = "length" if choice["finish_reason"] == "length" else "stop"
+                            reason = finish_reason(choice["finish_reason"])
                     if chunk.get("usage"):
                         usage = _usage(chunk["usage"])
                 # The body was read to its end: the connection goes back to the pool
@@ -134,28 +135,8 @@ class OpenAIBackend(Backend):
         line here: the SDK's typed ``create`` spent more CPU turning the request and each
         chunk into typed objects than everything else the gateway does per request.
         """
-        options = request.options
-        body: dict[str, Any] = {
-            "model": self.model_id,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        sampling = {
-            "temperature": options.temperature,
-            "top_p": options.top_p,
-            # Not in OpenAI's schema; vLLM, llama.cpp and TGI accept it.
-            "top_k": options.top_k,
-            "max_tokens": options.max_tokens,
-            "seed": options.seed,
-            "stop": list(options.stop) or None,
-        }
-        body.update({key: value for key, value in sampling.items() if value is not None})
-        if request.messages is not None:
-            path = "/chat/completions"
-            body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
-        else:
-            path = "/completions"
-            body["prompt"] = request.prompt or ""
+        body = {"model": self.model_id, **openai_body(request, backend=self.name)}
+        path = "/chat/completions" if request.messages is not None else "/completions"
         post = self._client.post
         try:
             response = await post(path, body=body, cast_to=httpx2.Response, stream=True)

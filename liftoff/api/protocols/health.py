@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from liftoff.api.backends.base import Backend
-from liftoff.api.deps import BackendDep
+from liftoff.api.deps import GeneratorDep
 from liftoff.api.errors import BackendUnavailable
+from liftoff.api.generation import Generator
 from liftoff.api.lifecycle import Lifecycle
 from liftoff.api.protocols.errors import OLLAMA_ERRORS
 from liftoff.server.observability import metrics_response
@@ -14,13 +14,13 @@ from liftoff.server.observability import metrics_response
 router = APIRouter(tags=["health"], responses=OLLAMA_ERRORS)
 
 
-async def readiness(backend: Backend, lifecycle: Lifecycle) -> dict[str, str]:
+async def readiness(generator: Generator, lifecycle: Lifecycle) -> dict[str, str]:
     """Raises ``BackendUnavailable`` (503 with Retry-After) until the backend can serve,
     and again from the moment the gateway starts shutting down."""
     if lifecycle.draining:
         raise BackendUnavailable("the gateway is shutting down")
-    await backend.check_ready()
-    return {"status": "ready", "backend": backend.name}
+    await generator.check_ready()
+    return {"status": "ready", "backend": generator.backend_name}
 
 
 @router.get("/healthz")
@@ -30,9 +30,9 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request, backend: BackendDep) -> dict[str, str]:
+async def readyz(request: Request, generator: GeneratorDep) -> dict[str, str]:
     """The backend answers and the model is loaded; 503 otherwise."""
-    return await readiness(backend, request.app.state.lifecycle)
+    return await readiness(generator, request.app.state.lifecycle)
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -24,10 +24,10 @@ from liftoff.api.backends.base import (
     SamplingOptions,
     Usage,
 )
-from liftoff.api.deps import BackendDep, GeneratorDep
+from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.errors import Forbidden, InvalidRequest, ServiceError
-from liftoff.api.protocols.errors import OLLAMA_ERRORS
-from liftoff.api.protocols.streaming import TEXT_MARK, encode_stream, json_string, json_template
+from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
+from liftoff.api.protocols.streaming import TEXT_MARK, json_string, json_template, respond
 from liftoff.server.errors import plain_error_body
 from liftoff.server.openapi import streaming_response
 
@@ -36,6 +36,12 @@ router = APIRouter(prefix="/api", tags=["Ollama-compatible"], responses=OLLAMA_E
 # The Ollama release whose API this surface follows (docs/api.md); clients gate features on it.
 OLLAMA_API_VERSION = "0.12.6"
 MANAGEMENT_PATHS = ("pull", "push", "create", "copy", "delete", "blobs/{digest}")
+
+# Sampling options are `options.*` here too; the token limit is `options.num_predict`.
+_NAMES = {"options.max_tokens": "options.num_predict"}
+FIELDS = FieldNames(_NAMES)
+# /api/generate without `raw` sends its prompt as a one-turn chat.
+TEMPLATED_PROMPT_FIELDS = FieldNames({**_NAMES, "messages": "prompt"})
 
 
 class _Strict(BaseModel):
@@ -150,30 +156,33 @@ class EmbedRequest(_Strict):
 
 
 @router.post("/chat", response_model=None, responses=streaming_response("application/x-ndjson"))
-async def chat(body: ChatRequest, generator: GeneratorDep) -> dict[str, Any] | StreamingResponse:
+async def chat(
+    body: ChatRequest, generator: GeneratorDep, caller: CallerDep
+) -> dict[str, Any] | StreamingResponse:
     """Chat; NDJSON stream unless ``stream`` is false."""
-    return await _generate(body.to_generation(), body.stream, generator, _ChatWire(body.model))
+    wire = _ChatWire(body.model, FIELDS)
+    return await respond(generator, body.to_generation(), caller, wire, stream=body.stream)
 
 
 @router.post("/generate", response_model=None, responses=streaming_response("application/x-ndjson"))
 async def generate(
-    body: GenerateRequest, generator: GeneratorDep
+    body: GenerateRequest, generator: GeneratorDep, caller: CallerDep
 ) -> dict[str, Any] | StreamingResponse:
     """Completion of a prompt; NDJSON stream unless ``stream`` is false."""
-    wire = _GenerateWire(body.model)
+    wire = _GenerateWire(body.model, FIELDS if body.raw else TEMPLATED_PROMPT_FIELDS)
     if not body.prompt and not body.system:
         # Ollama answers an empty prompt by loading the model; ours is ready when served.
-        await generator.backend.check_ready()
+        await generator.check_ready()
         loaded = {**wire.header(), "response": "", "done": True, "done_reason": "load"}
         return _ndjson_once(loaded) if body.stream else loaded
-    return await _generate(body.to_generation(), body.stream, generator, wire)
+    return await respond(generator, body.to_generation(), caller, wire, stream=body.stream)
 
 
 @router.get("/tags")
-async def tags(backend: BackendDep) -> dict[str, Any]:
+async def tags(generator: GeneratorDep) -> dict[str, Any]:
     """The models requests may name, in Ollama's listing shape."""
     models = []
-    for model in await backend.list_models():
+    for model in await generator.list_models():
         details = {
             "format": "gguf",
             "family": model.family or "",
@@ -195,13 +204,13 @@ async def tags(backend: BackendDep) -> dict[str, Any]:
 
 
 @router.post("/embed")
-async def embed(body: EmbedRequest, generator: GeneratorDep) -> dict[str, Any]:
+async def embed(body: EmbedRequest, generator: GeneratorDep, caller: CallerDep) -> dict[str, Any]:
     """One embedding per input."""
     if body.dimensions is not None:
         raise InvalidRequest("dimensions is not supported by this model", param="dimensions")
     started = time.perf_counter_ns()
     inputs = [body.input] if isinstance(body.input, str) else body.input
-    result = await generator.embed(body.model, inputs)
+    result = await generator.embed(body.model, inputs, caller)
     return {
         "model": body.model,
         "embeddings": result.vectors,
@@ -238,15 +247,6 @@ for _path in MANAGEMENT_PATHS:
     )
 
 
-async def _generate(
-    request: GenerationRequest, stream: bool, generator: GeneratorDep, wire: _Wire
-) -> dict[str, Any] | StreamingResponse:
-    if stream:
-        events = await generator.stream(request, max_tokens_field="options.num_predict")
-        return StreamingResponse(encode_stream(events, wire), media_type="application/x-ndjson")
-    return wire.whole(await generator.complete(request, max_tokens_field="options.num_predict"))
-
-
 def _ndjson_once(payload: dict[str, Any]) -> StreamingResponse:
     async def body() -> Any:
         yield _line(payload)
@@ -263,8 +263,12 @@ def _now() -> str:
 
 
 class _Wire:
-    def __init__(self, model: str) -> None:
+    media_type = "application/x-ndjson"
+    headers = None
+
+    def __init__(self, model: str, fields: FieldNames) -> None:
         self.model = model
+        self.fields = fields
         self.started_ns = time.perf_counter_ns()
         # Each delta line is the same JSON but for its time and text: encode it once.
         template = {"model": model, "created_at": TEXT_MARK, **self.content(TEXT_MARK)}

@@ -23,16 +23,23 @@ from liftoff.api.backends.base import (
     SamplingOptions,
     Usage,
 )
-from liftoff.api.deps import BackendDep, GeneratorDep
+from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.errors import InvalidRequest, ServiceError
-from liftoff.api.protocols.errors import OPENAI_ERRORS
-from liftoff.api.protocols.streaming import TEXT_MARK, encode_stream, json_string, json_template
+from liftoff.api.protocols.errors import OPENAI_ERRORS, FieldNames
+from liftoff.api.protocols.streaming import TEXT_MARK, json_string, json_template, respond
 from liftoff.server.errors import openai_error_body
 from liftoff.server.openapi import streaming_response
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], responses=OPENAI_ERRORS)
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+# The request's sampling options are top-level fields here.
+FIELDS = FieldNames({"options": ""})
+# A chat request's limit is max_completion_tokens when the client sent it.
+COMPLETION_TOKENS_FIELDS = FieldNames(
+    {"options": "", "options.max_tokens": "max_completion_tokens"}
+)
 
 
 class _Strict(BaseModel):
@@ -130,46 +137,40 @@ class EmbeddingRequest(_Strict):
     "/chat/completions", response_model=None, responses=streaming_response("text/event-stream")
 )
 async def chat_completions(
-    body: ChatCompletionRequest, generator: GeneratorDep
+    body: ChatCompletionRequest, generator: GeneratorDep, caller: CallerDep
 ) -> dict[str, Any] | StreamingResponse:
     """Chat completion, streamed as server-sent events when ``stream`` is true."""
-    request = body.to_generation()
-    field = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"
-    wire = _ChatWire(body.model, include_usage=body.include_usage)
-    if body.stream:
-        events = await generator.stream(request, max_tokens_field=field)
-        return _sse(encode_stream(events, wire))
-    return wire.whole(await generator.complete(request, max_tokens_field=field))
+    fields = COMPLETION_TOKENS_FIELDS if body.max_completion_tokens else FIELDS
+    wire = _ChatWire(body.model, include_usage=body.include_usage, fields=fields)
+    return await respond(generator, body.to_generation(), caller, wire, stream=body.stream)
 
 
 @router.post("/completions", response_model=None, responses=streaming_response("text/event-stream"))
 async def completions(
-    body: CompletionRequest, generator: GeneratorDep
+    body: CompletionRequest, generator: GeneratorDep, caller: CallerDep
 ) -> dict[str, Any] | StreamingResponse:
     """Raw text completion, streamed as server-sent events when ``stream`` is true."""
-    request = body.to_generation()
-    wire = _CompletionWire(body.model, include_usage=body.include_usage)
-    if body.stream:
-        events = await generator.stream(request, max_tokens_field="max_tokens")
-        return _sse(encode_stream(events, wire))
-    return wire.whole(await generator.complete(request, max_tokens_field="max_tokens"))
+    wire = _CompletionWire(body.model, include_usage=body.include_usage, fields=FIELDS)
+    return await respond(generator, body.to_generation(), caller, wire, stream=body.stream)
 
 
 @router.get("/models")
-async def list_models(backend: BackendDep) -> dict[str, Any]:
+async def list_models(generator: GeneratorDep) -> dict[str, Any]:
     """The models requests may name."""
-    models = await backend.list_models()
+    models = await generator.list_models()
     data = [{"id": m.id, "object": "model", "created": 0, "owned_by": "liftoff"} for m in models]
     return {"object": "list", "data": data}
 
 
 @router.post("/embeddings")
-async def embeddings(body: EmbeddingRequest, generator: GeneratorDep) -> dict[str, Any]:
+async def embeddings(
+    body: EmbeddingRequest, generator: GeneratorDep, caller: CallerDep
+) -> dict[str, Any]:
     """One embedding per input, as floats or base64-encoded little-endian float32."""
     if body.dimensions is not None:
         raise InvalidRequest("dimensions is not supported by this model", param="dimensions")
     inputs = [body.input] if isinstance(body.input, str) else body.input
-    result = await generator.embed(body.model, inputs)
+    result = await generator.embed(body.model, inputs, caller)
     encode = _base64_floats if body.encoding_format == "base64" else list
     data = [
         {"object": "embedding", "index": i, "embedding": encode(vector)}
@@ -181,10 +182,6 @@ async def embeddings(body: EmbeddingRequest, generator: GeneratorDep) -> dict[st
 
 def _base64_floats(vector: list[float]) -> str:
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
-
-
-def _sse(body: Any) -> StreamingResponse:
-    return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 def _usage(usage: Usage) -> dict[str, int]:
@@ -202,13 +199,16 @@ def _event(payload: dict[str, Any]) -> bytes:
 class _Wire:
     """Shared parts of the chat and completion wire formats."""
 
+    media_type = "text/event-stream"
+    headers = SSE_HEADERS
     object_name: str
     chunk_object_name: str
     id_prefix: str
 
-    def __init__(self, model: str, *, include_usage: bool) -> None:
+    def __init__(self, model: str, *, include_usage: bool, fields: FieldNames) -> None:
         self.model = model
         self.include_usage = include_usage
+        self.fields = fields
         self.id = f"{self.id_prefix}-{uuid.uuid4().hex}"
         self.created = int(time.time())
         self._delta_template: list[bytes] | None = None
@@ -258,8 +258,8 @@ class _ChatWire(_Wire):
     chunk_object_name = "chat.completion.chunk"
     id_prefix = "chatcmpl"
 
-    def __init__(self, model: str, *, include_usage: bool) -> None:
-        super().__init__(model, include_usage=include_usage)
+    def __init__(self, model: str, *, include_usage: bool, fields: FieldNames) -> None:
+        super().__init__(model, include_usage=include_usage, fields=fields)
         self._sent_role = False
 
     def _template_ready(self) -> bool:

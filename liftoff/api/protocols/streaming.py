@@ -1,19 +1,25 @@
-"""Turning a stream of generation events into bytes on the wire.
+"""Turning a generation into a surface's response: a stream of bytes, or the whole answer.
 
 Once the first byte has gone out the status code is fixed, so a failure after that point
 travels inside the stream in the protocol's own error shape, and the stream then ends
-cleanly (OpenAI's ``data: [DONE]``, or the last NDJSON line).
+cleanly (OpenAI's ``data: [DONE]``, or the last NDJSON line). A failure before it is an
+HTTP error. Either way the error names the field as the surface does (``Wire.fields``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from json.encoder import encode_basestring_ascii
-from typing import Protocol
+from typing import Any, Protocol
 
-from liftoff.api.backends.base import Finish, GenerationEvent, TextDelta
+from fastapi.responses import StreamingResponse
+
+from liftoff.api.backends.base import Completion, Finish, GenerationRequest, TextDelta
 from liftoff.api.errors import ServiceError
+from liftoff.api.generation import GenerationStream, Generator
+from liftoff.api.protocols.errors import FieldNames
+from liftoff.server.context import RequestInfo
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +43,21 @@ def json_string(text: str) -> bytes:
     return encode_basestring_ascii(text).encode()
 
 
-class StreamFormat(Protocol):
+class Wire(Protocol):
+    """One surface's wire format for one generation."""
+
+    @property
+    def media_type(self) -> str:
+        """Of the stream."""
+
+    @property
+    def headers(self) -> Mapping[str, str] | None:
+        """Of the stream."""
+
+    @property
+    def fields(self) -> FieldNames:
+        """The surface's names for the request's fields, in its errors."""
+
     def delta(self, text: str) -> bytes: ...
 
     def finish(self, finish: Finish) -> bytes: ...
@@ -46,10 +66,42 @@ class StreamFormat(Protocol):
 
     def end(self) -> bytes: ...
 
+    def whole(self, completion: Completion) -> dict[str, Any]: ...
 
-async def encode_stream(
-    events: AsyncIterator[GenerationEvent], wire: StreamFormat
-) -> AsyncIterator[bytes]:
+
+async def respond(
+    generator: Generator,
+    request: GenerationRequest,
+    caller: RequestInfo,
+    wire: Wire,
+    *,
+    stream: bool,
+) -> dict[str, Any] | StreamingResponse:
+    """``request`` generated for ``caller``, as ``wire``'s stream or whole answer."""
+    if not stream:
+        return wire.whole(await complete(generator, request, caller, wire.fields))
+    try:
+        events = await generator.start(request, caller)
+    except ServiceError as exc:
+        wire.fields.rename(exc)
+        raise
+    return StreamingResponse(
+        encode_stream(events, wire), media_type=wire.media_type, headers=wire.headers
+    )
+
+
+async def complete(
+    generator: Generator, request: GenerationRequest, caller: RequestInfo, fields: FieldNames
+) -> Completion:
+    """``request`` generated whole for ``caller``; errors name fields by ``fields``."""
+    try:
+        return await (await generator.start(request, caller)).collect()
+    except ServiceError as exc:
+        fields.rename(exc)
+        raise
+
+
+async def encode_stream(events: GenerationStream, wire: Wire) -> AsyncIterator[bytes]:
     try:
         async for event in events:
             if isinstance(event, TextDelta):
@@ -58,8 +110,13 @@ async def encode_stream(
                 yield wire.finish(event)
     except ServiceError as exc:
         logger.warning("stream ended by %s: %s", type(exc).__name__, exc.message)
+        wire.fields.rename(exc)
         yield wire.error(exc)
     except Exception:
         logger.exception("stream failed")
         yield wire.error(ServiceError("the gateway failed while streaming; see its log"))
+    finally:
+        # Also when the response is abandoned mid-stream (the client went away while a
+        # chunk was being sent): the generation and its slot end with this generator.
+        await events.aclose()
     yield wire.end()

@@ -15,11 +15,13 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from liftoff.api.backends.base import Completion, GenerationRequest, SamplingOptions
 from liftoff.api.config import Settings
-from liftoff.api.deps import GeneratorDep
+from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.generation import Generator
-from liftoff.api.protocols.errors import OLLAMA_ERRORS
+from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.health import readiness
 from liftoff.api.protocols.openai import Message
+from liftoff.api.protocols.streaming import complete
+from liftoff.server.context import RequestInfo
 
 MAX_INSTANCES = 64
 
@@ -82,31 +84,47 @@ def build_router(settings: Settings) -> APIRouter:
     @router.get(settings.vertex_health_route)
     async def vertex_health(request: Request, generator: GeneratorDep) -> dict[str, str]:
         """Vertex AI's health check: 200 once the model can serve."""
-        return await readiness(generator.backend, request.app.state.lifecycle)
+        return await readiness(generator, request.app.state.lifecycle)
 
     @router.post(settings.vertex_predict_route)
-    async def vertex_predict(body: PredictRequest, generator: GeneratorDep) -> dict[str, Any]:
+    async def vertex_predict(
+        body: PredictRequest, generator: GeneratorDep, caller: CallerDep
+    ) -> dict[str, Any]:
         """Vertex AI prediction: one generation per instance, in order."""
-        return {"predictions": await _predict(body, generator)}
+        return {"predictions": await _predict(body, generator, caller)}
 
     return router
 
 
-async def _predict(body: PredictRequest, generator: Generator) -> list[dict[str, Any]]:
-    model = body.parameters.model or (await generator.backend.list_models())[0].id
+async def _predict(
+    body: PredictRequest, generator: Generator, caller: RequestInfo
+) -> list[dict[str, Any]]:
+    model = body.parameters.model or (await generator.list_models())[0].id
     requests = [_to_generation(instance, model, body.parameters) for instance in body.instances]
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [
-                group.create_task(
-                    generator.complete(request, max_tokens_field="parameters.max_output_tokens")
-                )
-                for request in requests
+                group.create_task(complete(generator, request, caller, _fields(index)))
+                for index, request in enumerate(requests)
             ]
     except ExceptionGroup as failures:
         # The first failure speaks for the request; the other instances were cancelled.
         raise failures.exceptions[0] from None
     return [_prediction(task.result()) for task in tasks]
+
+
+def _fields(index: int) -> FieldNames:
+    """Vertex's names for the fields of instance ``index``'s generation."""
+    return FieldNames(
+        {
+            "model": "parameters.model",
+            "options": "parameters",
+            "options.max_tokens": "parameters.max_output_tokens",
+            "options.stop": "parameters.stop_sequences",
+            "prompt": f"instances.{index}.prompt",
+            "messages": f"instances.{index}.messages",
+        }
+    )
 
 
 def _to_generation(instance: Instance, model: str, parameters: Parameters) -> GenerationRequest:

@@ -17,7 +17,9 @@
 References are one string per example or a list of strings per example (any number, at
 least one). Names and scales: ``bleu``, ``chrf``, ``ter`` on 0-100 (sacrebleu);
 ``rouge1``, ``rouge2``, ``rougeL``, ``rougeLsum``, ``meteor`` on 0-1. Each module says
-exactly which reference-library call its scores equal.
+exactly which reference-library call its scores equal. Where a faster copy of library code
+pays, it lives in :mod:`liftoff.evaluation.metrics.accelerators`, pinned to the exact library
+version it mirrors; with any other version the libraries' public API computes the scores.
 """
 
 from __future__ import annotations
@@ -39,7 +41,12 @@ from liftoff.evaluation.metrics.base import (
 from liftoff.evaluation.metrics.bleu import BLEU
 from liftoff.evaluation.metrics.chrf import CHRF
 from liftoff.evaluation.metrics.meteor import Meteor
-from liftoff.evaluation.metrics.options import BootstrapOptions, RougeOptions, ScoreOptions
+from liftoff.evaluation.metrics.options import (
+    BootstrapOptions,
+    MeteorOptions,
+    RougeOptions,
+    ScoreOptions,
+)
 from liftoff.evaluation.metrics.rouge import Rouge
 from liftoff.evaluation.metrics.ter import TER
 
@@ -48,6 +55,7 @@ __all__ = [
     "METRICS",
     "BootstrapOptions",
     "ConfidenceInterval",
+    "MeteorOptions",
     "RougeOptions",
     "Score",
     "ScoreOptions",
@@ -73,7 +81,9 @@ def score(
     Raises :class:`~liftoff.evaluation.errors.InvalidInput` (a ``ValueError``) naming the problem:
     lengths that differ, an item that is not a string, an example without references, an
     unknown metric or option. METEOR raises :class:`~liftoff.evaluation.errors.WordNetUnavailable`
-    when WordNet 3.0 cannot be provisioned.
+    when WordNet 3.0 cannot be provisioned, and
+    :class:`~liftoff.evaluation.errors.PunktUnavailable` when its ``nltk-word-tokenize``
+    tokenization lacks NLTK's Punkt model.
     """
     settings = _check_options(options)
     hypotheses = _check_predictions(predictions)

@@ -27,7 +27,7 @@ import statistics
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from liftoff.evaluation.metrics.options import BootstrapOptions, ScoreOptions
 
@@ -178,19 +178,30 @@ class Metric(ABC):
 
 
 class SacrebleuMetric(Metric):
-    """BLEU, chrF, TER: sacrebleu's sufficient statistics per example.
+    """BLEU, chrF, TER: sacrebleu's own sufficient statistics, computed once per example.
 
-    Per example: sacrebleu's ``sentence_*`` from the example's statistics. Corpus: from the
-    statistics summed with sacrebleu's own ``sum_of_lists``, exactly as ``corpus_*`` does.
+    Statistics come from sacrebleu's ``Metric._extract_corpus_statistics`` and scores from its
+    ``_compute_score_from_stats``: the two statistics hooks that sacrebleu's own
+    ``corpus_score``, ``sentence_score`` and paired significance tests are built on (same
+    names and meaning since sacrebleu 2.0). Per example: the sentence-level metric on the
+    example's statistics, which is ``sentence_*``; corpus: the corpus-level metric on the
+    statistics summed with sacrebleu's ``sum_of_lists``, which is ``corpus_*``.
     """
 
     @abstractmethod
+    def sacrebleu_metric(self, sentence: bool) -> Any:
+        """The sacrebleu metric object: sentence-level (``sentence_*``) or corpus-level."""
+
+    def segment_statistics(self, predictions: Sequence[str], references: References) -> list[Row]:
+        return library_statistics(self.sacrebleu_metric(False), predictions, references)
+
     def sentence_score_from_stats(self, row: Row) -> float:
         """sacrebleu's sentence-level score from one example's statistics."""
+        return float(self.sacrebleu_metric(True)._compute_score_from_stats(list(row)).score)
 
-    @abstractmethod
     def corpus_score_from_stats(self, totals: Row) -> float:
         """sacrebleu's corpus-level score from summed statistics."""
+        return float(self.sacrebleu_metric(False)._compute_score_from_stats(list(totals)).score)
 
     def version(self) -> str:
         return f"sacrebleu-{package_version('sacrebleu')}"
@@ -211,6 +222,18 @@ class SacrebleuMetric(Metric):
 
         totals = counts @ matrix
         return np.array([self.corpus_score_from_stats(row) for row in totals.tolist()])
+
+
+def library_statistics(
+    metric: Any, predictions: Sequence[str], references: References
+) -> list[Row]:
+    """sacrebleu's per-example statistics of ``metric`` (each example's own references)."""
+    if not predictions:
+        return []  # a worker's chunk can be empty
+    width = max(len(refs) for refs in references)
+    streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(width)]
+    rows: list[Row] = metric._extract_corpus_statistics(list(predictions), streams)
+    return rows
 
 
 class MeanMetric(Metric):

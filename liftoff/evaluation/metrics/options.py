@@ -3,10 +3,13 @@
     >>> options = ScoreOptions.model_validate({"rouge": {"use_stemmer": True}, "workers": 1})
     >>> options.rouge.use_stemmer, options.bootstrap.resamples, options.bootstrap.seed
     (True, 1000, 12345)
+    >>> options.meteor.tokenize
+    'nltk-word'
 
 Everything else (BLEU's 13a tokenizer and ``exp`` smoothing, chrF's character 6-grams, TER's
 tercom settings, METEOR's alpha 0.9 / beta 3 / gamma 0.5) is fixed to the reference
-libraries' defaults, so a score means the same thing everywhere; signatures record it.
+libraries' defaults, so a score means the same thing everywhere; signatures record every
+option (``stem:yes``, ``tok:nltk-word-tokenize``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,26 @@ class RougeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     use_stemmer: bool = False
+
+
+MeteorTokenization = Literal["nltk-word", "nltk-word-tokenize"]
+
+
+class MeteorOptions(BaseModel):
+    """``tokenize``: how METEOR splits texts into words (the signature's ``tok:``).
+
+    * ``"nltk-word"`` (default): ``NLTKWordTokenizer().tokenize`` over the whole text, as one
+      sentence: ``"centre. It"`` gives ``centre.``, ``It``.
+    * ``"nltk-word-tokenize"``: ``nltk.word_tokenize``, which first splits sentences with
+      NLTK's English Punkt model (``punkt_tab``), then tokenizes each: ``centre``, ``.``,
+      ``It``. This is what Hugging Face ``evaluate``'s ``meteor`` and most published "NLTK
+      METEOR" numbers use; it needs the ``punkt_tab`` data
+      (``python -m liftoff.evaluation.punkt``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tokenize: MeteorTokenization = "nltk-word"
 
 
 class BootstrapOptions(BaseModel):
@@ -50,6 +73,7 @@ class ScoreOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rouge: RougeOptions = RougeOptions()
+    meteor: MeteorOptions = MeteorOptions()
     bootstrap: BootstrapOptions = BootstrapOptions()
     workers: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = "auto"
 

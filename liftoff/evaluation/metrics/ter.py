@@ -2,8 +2,9 @@
 
 Per example, ``sacrebleu.sentence_ter(prediction, references).score``; corpus,
 ``sacrebleu.corpus_ter(predictions, reference_streams).score``. A row is sacrebleu's
-``[fewest edits over the references, average reference length]``; the edits come from
-:mod:`liftoff.evaluation.metrics._tercom`, a faster copy of sacrebleu's shift search.
+``[fewest edits over the references, average reference length]``. With the sacrebleu
+version it mirrors, :mod:`~liftoff.evaluation.metrics.accelerators.tercom` computes the rows
+(several times faster); with any other, sacrebleu does.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from liftoff.evaluation.metrics._tercom import translation_edit_rate
+from liftoff.evaluation.metrics.accelerators import tercom
 from liftoff.evaluation.metrics.base import References, Row, SacrebleuMetric
 
 
@@ -33,25 +34,13 @@ class TER(SacrebleuMetric):
     def prepare(self) -> None:
         sacrebleu_ter()
 
+    def sacrebleu_metric(self, sentence: bool) -> Any:
+        return sacrebleu_ter()
+
     def segment_statistics(self, predictions: Sequence[str], references: References) -> list[Row]:
-        preprocess = sacrebleu_ter()._preprocess_segment
-        rows: list[Row] = []
-        for prediction, refs in zip(predictions, references, strict=True):
-            words_hyp = preprocess(prediction).split()
-            best_edits: int = int(1e16)
-            ref_lengths = 0
-            for ref in refs:  # sacrebleu's TER._compute_segment_statistics
-                edits, ref_length = translation_edit_rate(words_hyp, preprocess(ref).split())
-                ref_lengths += ref_length
-                best_edits = min(best_edits, edits)
-            rows.append([best_edits, ref_lengths / len(refs)])
-        return rows
-
-    def sentence_score_from_stats(self, row: Row) -> float:
-        return float(sacrebleu_ter()._compute_score_from_stats(list(row)).score)
-
-    def corpus_score_from_stats(self, totals: Row) -> float:
-        return self.sentence_score_from_stats(totals)
+        if tercom.UPSTREAM.active():
+            return list(tercom.ter_statistics(predictions, references))
+        return super().segment_statistics(predictions, references)
 
     def signature_fields(self, name: str) -> dict[str, object]:
         return {"case": "lc", "tok": "tercom", "norm": False, "punct": True, "asian": False}

@@ -95,6 +95,8 @@ def compare(baseline: LoadedRun, candidate: LoadedRun) -> Comparison:
         name.startswith("rouge") for name in metrics
     ):
         raise RunNotComparable("the runs scored ROUGE with different options (use_stemmer)")
+    if options.meteor != baseline.run.options.meteor and "meteor" in metrics:
+        raise RunNotComparable("the runs scored METEOR with different tokenizations")
     base = {r.id: r for r in baseline.examples if r.prediction is not None}
     cand = {r.id: r for r in candidate.examples if r.prediction is not None}
     shared = [example_id for example_id in cand if example_id in base]

@@ -9,7 +9,7 @@ The shared layer (``liftoff.server.errors``) renders request validation, routing
     TargetError                     400 target_error            (unreachable, key, model)
     RunNotFound                     404 not_found
     RunNotComparable, RunBusy       409 conflict
-    WordNetUnavailable              503 scoring_unavailable     (the message gives the fix)
+    DataUnavailable (WordNet, Punkt) 503 scoring_unavailable    (the message gives the fix)
     StoreFull                       507 insufficient_storage    (nothing was written)
     ScoringTimeout                  504 scoring_timeout         (the work was stopped)
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from liftoff.evaluation.errors import EvaluationError, InvalidInput, WordNetUnavailable
+from liftoff.evaluation.errors import DataUnavailable, EvaluationError, InvalidInput
 from liftoff.evaluation.runs.errors import RunNotComparable, RunNotFound, StoreFull, TargetError
 from liftoff.server.errors import (
     Conflict,
@@ -83,7 +83,7 @@ def to_service_error(exc: EvaluationError) -> ServiceError:
         return NotFound(exc.message, param="run_id")
     if isinstance(exc, RunNotComparable):
         return Conflict(exc.message)
-    if isinstance(exc, WordNetUnavailable):
+    if isinstance(exc, DataUnavailable):
         return ScoringUnavailable(exc.message)
     if isinstance(exc, StoreFull):
         return InsufficientStorage(exc.message, retry_after=60)

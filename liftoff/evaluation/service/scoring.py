@@ -10,6 +10,8 @@ left) or whose time is up (``timeout``, queueing included) is taken out of the q
 when it is running, its worker process is terminated and replaced (pebble's ``ProcessPool``
 does this; the standard library's pool cannot stop a running job). The next job then gets
 the worker at once instead of after minutes of work for nobody.
+Workers exit on their own as soon as the service process dies, however it dies (SIGKILL,
+out of memory): a worker never outlives its service (``exit_with_parent``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from liftoff.evaluation.errors import InvalidInput
 from liftoff.evaluation.metrics import ScoreOptions, canonical_metrics, check_references, score
 from liftoff.evaluation.reports.scores import scores_json
 from liftoff.evaluation.service.errors import ScoringTimeout, ScoringUnavailable
+from liftoff.server.processes import exit_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +60,9 @@ class ScoringPool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool = pebble.ProcessPool(
-            max_workers=workers, context=multiprocessing.get_context("spawn")
+            max_workers=workers,
+            initializer=exit_with_parent,
+            context=multiprocessing.get_context("spawn"),
         )
         self._warm: Future[str] | None = None
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from liftoff.api.backends.base import GenerationRequest, SamplingOptions
+from liftoff.api.backends.base import GenerationRequest, SamplingOptions, collect
 from liftoff.api.backends.google_identity import GoogleIdentityToken
 from liftoff.api.backends.ollama import OllamaBackend
 from liftoff.api.errors import BackendUnavailable
@@ -20,8 +20,10 @@ async def test_every_ollama_request_carries_the_identity_token(
     auth = GoogleIdentityToken("https://ollama-abc-uc.a.run.app")
     backend = OllamaBackend(fake_ollama.url, DEFAULT_MODEL, auth=auth)
     try:
-        await backend.complete(
-            GenerationRequest(model=DEFAULT_MODEL, prompt="a b", options=SamplingOptions())
+        await collect(
+            backend.generate(
+                GenerationRequest(model=DEFAULT_MODEL, prompt="a b", options=SamplingOptions())
+            )
         )
         await backend.list_models()
     finally:

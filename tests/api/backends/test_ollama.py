@@ -12,6 +12,7 @@ import pytest
 
 from liftoff.api.backends.base import (
     ChatMessage,
+    Completion,
     Finish,
     GenerationEvent,
     GenerationRequest,
@@ -20,6 +21,7 @@ from liftoff.api.backends.base import (
     TextDelta,
     Usage,
 )
+from liftoff.api.backends.base import collect as collect_completion
 from liftoff.api.backends.ollama import OllamaBackend
 from liftoff.api.errors import (
     BackendError,
@@ -71,6 +73,10 @@ def prompt(text: str, **options: Any) -> GenerationRequest:
 
 async def collect(stream: AsyncIterator[GenerationEvent]) -> list[GenerationEvent]:
     return [event async for event in stream]
+
+
+async def complete(backend: OllamaBackend, request: GenerationRequest) -> Completion:
+    return await collect_completion(backend.generate(request))
 
 
 async def wait_ready(backend: OllamaBackend, timeout: float = 5.0) -> None:
@@ -269,7 +275,7 @@ async def test_chat_streams_text_then_finish_with_usage(
 async def test_prompt_request_is_a_raw_completion(
     fake_ollama: FakeOllama, backend: OllamaBackend
 ) -> None:
-    completion = await backend.complete(prompt("<start_of_turn>user hi"))
+    completion = await complete(backend, prompt("<start_of_turn>user hi"))
 
     assert completion.text == "hi <start_of_turn>user hi <start_of_turn>user hi <start_of_turn>user"
     [body] = fake_ollama.bodies("/api/generate")
@@ -284,7 +290,8 @@ async def test_sampling_options_reach_ollama(
     backend = make_backend(num_ctx=2048)
     options = {"temperature": 0.2, "top_p": 0.9, "top_k": 40, "seed": 7}
 
-    completion = await backend.complete(prompt("a b c d e", max_tokens=3, stop=("END",), **options))
+    request = prompt("a b c d e", max_tokens=3, stop=("END",), **options)
+    completion = await complete(backend, request)
 
     assert fake_ollama.bodies("/api/generate")[-1]["options"] == {
         **options,
@@ -298,7 +305,7 @@ async def test_sampling_options_reach_ollama(
 
 async def test_sampling_options_take_effect(backend: OllamaBackend) -> None:
     async def text(**options: Any) -> str:
-        return (await backend.complete(prompt("a b c d e", **options))).text
+        return (await complete(backend, prompt("a b c d e", **options))).text
 
     assert await text(max_tokens=2) == "e d"
     assert await text(stop=(" c",)) == "e d"
@@ -373,12 +380,12 @@ async def test_slow_ollama_times_out(fake_ollama: FakeOllama, make_backend: Make
 
     fake_ollama.token_delay = 2.0
     with pytest.raises(BackendTimeout):
-        await backend.complete(chat("one two three"))
+        await complete(backend, chat("one two three"))
 
     fake_ollama.token_delay = 0.0
     fake_ollama.hang = True
     with pytest.raises(BackendTimeout):
-        await backend.complete(chat("one two three"))
+        await complete(backend, chat("one two three"))
 
 
 @pytest.mark.parametrize(
@@ -427,9 +434,9 @@ async def test_silent_truncation_by_older_ollama_is_detected(
     fake_ollama.honours_truncate = False  # Ollama before 0.12.6 ignores "truncate"
     backend = make_backend(num_ctx=8)
 
-    assert (await backend.complete(prompt("a b c d e"))).usage.prompt_tokens == 5
+    assert (await complete(backend, prompt("a b c d e"))).usage.prompt_tokens == 5
     with pytest.raises(ContextLengthExceeded, match="longer than the model's context window of 8"):
-        await backend.complete(prompt("word " * 20))
+        await complete(backend, prompt("word " * 20))
 
 
 @pytest.mark.parametrize("from_ps", [True, False], ids=["api-ps", "modelfile-num-ctx"])
@@ -444,7 +451,7 @@ async def test_context_window_is_learned_from_ollama_when_not_configured(
     await wait_ready(backend)
 
     with pytest.raises(ContextLengthExceeded, match="context window of 16 tokens"):
-        await backend.complete(chat("word " * 30))
+        await complete(backend, chat("word " * 30))
 
 
 # Embeddings and listing ---------------------------------------------------------------

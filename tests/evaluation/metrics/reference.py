@@ -16,16 +16,26 @@ def reference_scores(
     *,
     wordnet: Any,
     use_stemmer: bool = False,
+    meteor_tokenize: str = "nltk-word",
+    only_meteor: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Per metric: ``per_example`` and ``corpus`` (and ROUGE's ``precision``/``recall``)."""
     import sacrebleu
-    from nltk.tokenize import NLTKWordTokenizer
+    from nltk.tokenize import NLTKWordTokenizer, word_tokenize
     from nltk.translate.meteor_score import meteor_score
     from rouge_score.rouge_scorer import RougeScorer
 
     streams = reference_streams(references)
     pairs = list(zip(predictions, references, strict=True))
     results: dict[str, dict[str, Any]] = {}
+    tokenize = NLTKWordTokenizer().tokenize if meteor_tokenize == "nltk-word" else word_tokenize
+    meteor = [
+        meteor_score([tokenize(ref) for ref in refs], tokenize(p), wordnet=wordnet)
+        for p, refs in pairs
+    ]
+    results["meteor"] = {"per_example": meteor, "corpus": statistics.fmean(meteor)}
+    if only_meteor:
+        return results
     for name, sentence, corpus in (
         ("bleu", sacrebleu.sentence_bleu, sacrebleu.corpus_bleu),
         ("chrf", sacrebleu.sentence_chrf, sacrebleu.corpus_chrf),
@@ -45,10 +55,4 @@ def reference_scores(
             "precision": [scores[name].precision for scores in rouge],
             "recall": [scores[name].recall for scores in rouge],
         }
-    tokenize = NLTKWordTokenizer().tokenize
-    meteor = [
-        meteor_score([tokenize(ref) for ref in refs], tokenize(p), wordnet=wordnet)
-        for p, refs in pairs
-    ]
-    results["meteor"] = {"per_example": meteor, "corpus": statistics.fmean(meteor)}
     return results

@@ -1,26 +1,29 @@
-# ruff: noqa: RUF001
-"""METEOR: NLTK's published values, its three matching stages, and failing loudly."""
+"""METEOR: NLTK's published values, its stages, both tokenizations, failing loudly; on both
+scoring paths."""
 
 from __future__ import annotations
 
-import random
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import nltk
 import nltk.data
 import pytest
-from nltk.tokenize import NLTKWordTokenizer
+from nltk.tokenize import NLTKWordTokenizer, word_tokenize
 from nltk.translate.meteor_score import meteor_score
 
 import liftoff.evaluation.wordnet
 from liftoff.evaluation.errors import WordNetUnavailable
 from liftoff.evaluation.metrics import score
-from liftoff.evaluation.metrics._lexicon import Lexicon
-from liftoff.evaluation.metrics._word_tokens import VERIFIED_NLTK, word_tokenizer
+
+pytestmark = pytest.mark.usefixtures("scoring_path")
 
 NO_BOOTSTRAP = {"bootstrap": {"resamples": 0}}
+SENTENCES = {**NO_BOOTSTRAP, "meteor": {"tokenize": "nltk-word-tokenize"}}
+
+# The example of issue 8: two sentences against one.
+ALIMENTUM = "Alimentum is located in the city centre. It is not family-friendly."
+ALIMENTUM_REFERENCE = "There is a place in the city centre, Alimentum, that is not family-friendly."
 
 # NLTK's meteor_score doctest.
 HYPOTHESIS_1 = (
@@ -65,35 +68,6 @@ def test_each_matching_stage_equals_nltk(prediction: str, reference: str, wordne
     assert result.per_example == (expected,)
 
 
-def test_synonym_sets_equal_nltk_synsets_lemma_names(wordnet: Any) -> None:
-    lexicon = Lexicon(wordnet)
-    rng = random.Random(4)
-    lemmas = sorted(wordnet._lemma_pos_offset_map)
-    words = rng.sample(lemmas, 1500) + [w + "s" for w in rng.sample(lemmas, 300)]
-    words += ["geese", "ran", "better", "Dogs", "", "東京", "ſ"]
-    for word in words:
-        expected = set(
-            chain.from_iterable(
-                (lemma.name() for lemma in synset.lemmas() if lemma.name().find("_") < 0)
-                for synset in wordnet.synsets(word)
-            )
-        ).union({word})
-        assert lexicon.synonyms(word) == expected, word
-
-
-def test_fast_word_tokenizer_equals_nltk_on_quotes_contractions_and_scripts() -> None:
-    pieces = ["a", "cannot", "CANNOT", "gimme", "gİmme", "Gonna", "wanna ", "'tis", " 'twas"]
-    pieces += ["d'ye", "don't", "I'm", "they'll", "'q'", '"dq"', "``", "''", "«", "»", "“", "”"]
-    pieces += ["‘", "’", "(", ")", "[", "]", "{", "}", "<", ">", "--", "—", "...", ".", ",", ":"]
-    pieces += [";", "@", "#", "$", "%", "&", "?", "!", "*", "3,000", "é", "東京", " ", "\n"]
-    pieces += ["x.", "Mr.", "'", "n't", "N'T", "'S", "ſ", "K", "ı", "İ"]
-    rng = random.Random(1)
-    texts = ["".join(rng.choices(pieces, k=rng.randint(0, 25))) for _ in range(5000)]
-    tokenize, reference = word_tokenizer(), NLTKWordTokenizer().tokenize
-    assert nltk.__version__ not in VERIFIED_NLTK or tokenize.__name__ == "fast_tokenize"
-    assert [tokenize(text) for text in texts] == [reference(text) for text in texts]
-
-
 def test_meteor_fails_loudly_with_the_fix_when_wordnet_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -113,3 +87,35 @@ def test_signature_names_settings_and_wordnet_version() -> None:
         "nrefs:1|tok:nltk-word|case:lc|stem:porter|wordnet:3.0|alpha:0.9|beta:3.0|gamma:0.5"
         f"|agg:mean|version:nltk-{nltk.__version__}"
     )
+
+
+@pytest.mark.parametrize(
+    ("tokenize", "expected"),
+    [("nltk-word", 0.5515986071541626), ("nltk-word-tokenize", 0.6165605095541401)],
+)
+def test_sentence_split_tokens_change_the_score_of_two_sentences(
+    tokenize: str, expected: float
+) -> None:
+    options = {**NO_BOOTSTRAP, "meteor": {"tokenize": tokenize}}
+    result = score([ALIMENTUM], [ALIMENTUM_REFERENCE], ["meteor"], options)["meteor"]
+    assert result.corpus == expected
+    assert f"|tok:{tokenize}|" in result.signature
+
+
+@pytest.mark.parametrize(
+    ("prediction", "references"),
+    [
+        (ALIMENTUM, [ALIMENTUM_REFERENCE, "Alimentum is in the centre. Not for families!"]),
+        ("Mr. Smith left at 5 p.m. He came back. Did he?", ["Mr. Smith came back at 5."]),
+        ("One.Two. Three...", ["one two three"]),
+        ("", ["a sentence. another one."]),
+    ],
+)
+def test_word_tokenize_option_equals_nltk_meteor_over_word_tokenize(
+    prediction: str, references: list[str], wordnet: Any
+) -> None:
+    expected = meteor_score(
+        [word_tokenize(ref) for ref in references], word_tokenize(prediction), wordnet=wordnet
+    )
+    result = score([prediction], [references], ["meteor"], SENTENCES)["meteor"]
+    assert result.per_example == (expected,)

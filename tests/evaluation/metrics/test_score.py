@@ -113,3 +113,10 @@ def test_format_reads_like_sacrebleu() -> None:
     result = score(["the cat sat"], ["the cat sat"], ["rouge1"], {"bootstrap": {"resamples": 20}})
     text = result["rouge1"].format(width=2)
     assert text.startswith("rouge1|nrefs:1|") and text.endswith(" = 1.00 [1.00, 1.00]")
+
+
+def test_more_worker_chunks_than_examples_still_score_every_metric() -> None:
+    options = {"bootstrap": {"resamples": 0}, "workers": 2}  # eight chunks, five of them empty
+    parallel = score(PREDICTIONS[:3], REFERENCES[:3], options=options)
+    serial = score(PREDICTIONS[:3], REFERENCES[:3], options={**options, "workers": 1})
+    assert parallel == serial

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from liftoff.evaluation.metrics import score
+from liftoff.evaluation.metrics import ScoreOptions, score
 from liftoff.evaluation.runs.compare import compare
 from liftoff.evaluation.runs.errors import RunNotComparable
-from liftoff.evaluation.runs.model import LoadedRun
+from liftoff.evaluation.runs.executor import RunExecutor
+from liftoff.evaluation.runs.model import Generation, LoadedRun
 from liftoff.evaluation.runs.store import RunStore
-from tests.evaluation.runs.stored import FAST, completed_run, examples, loaded
+from tests.evaluation.runs.stored import (
+    FAST,
+    SPEC,
+    completed_run,
+    examples,
+    loaded,
+    score_here,
+)
 
 REFERENCES = [
     ["the cat sat on the mat"], ["a dog barked at the mailman"], ["it is raining today"],
@@ -70,3 +78,21 @@ async def test_unfinished_or_disjoint_runs_do_not_compare(store: RunStore) -> No
     queued = await store.create_run(baseline.run, examples(REFERENCES), origin="test")
     with pytest.raises(RunNotComparable, match=f"run {queued.id} is queued, not completed"):
         compare(baseline, await loaded(store, queued.id))
+
+
+async def test_runs_scored_with_different_meteor_tokenizations_do_not_compare(
+    store: RunStore,
+) -> None:
+    runs = []
+    for tokenize in ("nltk-word", "nltk-word-tokenize"):
+        options = ScoreOptions.model_validate({"meteor": {"tokenize": tokenize}})
+        spec = SPEC.model_copy(update={"metrics": ("meteor",), "options": options})
+        run = await store.create_run(spec, examples(REFERENCES), origin="test")
+        for row, prediction in zip(examples(REFERENCES), BETTER, strict=True):
+            await store.record_output(
+                run.id, row.id, Generation(prediction=prediction, latency_s=0.01)
+            )
+        run = await RunExecutor(store, score_here).score(run.id)
+        runs.append(await loaded(store, run.id))
+    with pytest.raises(RunNotComparable, match="METEOR with different tokenizations"):
+        compare(*runs)

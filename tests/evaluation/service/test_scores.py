@@ -68,6 +68,22 @@ def test_one_reference_string_per_prediction_and_options_are_accepted(
     assert "stem:yes" in answer["signatures"]["rougeL"]
 
 
+def test_meteor_tokenization_option_is_honoured_and_named_in_the_signature(
+    service: ServerProcess,
+) -> None:
+    body = {
+        "predictions": ["Alimentum is located in the city centre. It is not family-friendly."],
+        "references": [
+            "There is a place in the city centre, Alimentum, that is not family-friendly."
+        ],
+        "metrics": ["meteor"],
+        "options": {"meteor": {"tokenize": "nltk-word-tokenize"}, "bootstrap": {"resamples": 0}},
+    }
+    answer = _post(service, body).json()
+    assert answer["corpus"] == {"meteor": 0.6165605095541401}
+    assert "|tok:nltk-word-tokenize|" in answer["signatures"]["meteor"]
+
+
 def test_ten_thousand_pairs_score_in_one_request_while_the_service_stays_responsive(
     service: ServerProcess,
 ) -> None:
@@ -122,6 +138,9 @@ def test_ten_thousand_pairs_score_in_one_request_while_the_service_stays_respons
          "options.rouge.stem", "options.rouge.stem is not a supported parameter"),
         ({"predictions": ["a"], "references": ["a"], "options": {"bootstrap": {"resamples": -1}}},
          400, "options.bootstrap.resamples", "options.bootstrap.resamples: Input should be"),
+        ({"predictions": ["a"], "references": ["a"], "options": {"meteor": {"tokenize": "spacy"}}},
+         400, "options.meteor.tokenize",
+         "options.meteor.tokenize: Input should be 'nltk-word' or 'nltk-word-tokenize'"),
         ({"predictions": ["a"], "references": ["a"], "colour": "blue"}, 400, "colour",
          "colour is not a supported parameter"),
         ({"references": ["a"]}, 400, "predictions", "predictions is required"),

@@ -1,7 +1,7 @@
-"""The word-level tools METEOR needs from NLTK, each cached per string.
+"""Stems and synonym sets as NLTK 3.10.4's METEOR gets them, each cached per word.
 
-* ``tokens``: ``NLTKWordTokenizer().tokenize`` (see :mod:`liftoff.evaluation.metrics._word_tokens`),
-  each token lowercased as ``meteor_score`` does.
+Part of the METEOR accelerator (:mod:`.meteor`, pinned to nltk 3.10.4 with it).
+
 * ``stem``: NLTK's ``PorterStemmer().stem``, METEOR's default stemmer.
 * ``synonyms``: what ``meteor_score`` collects for a word, namely the names without ``_`` of
   the lemmas of ``wordnet.synsets(word)``, plus the word itself.
@@ -20,14 +20,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from liftoff.evaluation.metrics._word_tokens import word_tokenizer
-
 _SYNTACTIC_MARKER = re.compile(r"(.*?)(\([^()]*\))?$")  # NLTK's, in _synset_from_pos_and_line
 _CACHE = 1 << 17
 
 
 class Lexicon:
-    """Tokenizer, stemmer and synonym sets over one NLTK WordNet reader."""
+    """Stemmer and synonym sets over one NLTK WordNet reader."""
 
     def __init__(self, wordnet: Any) -> None:
         from nltk.corpus.reader.wordnet import POS_LIST
@@ -37,10 +35,6 @@ class Lexicon:
         self._pos_list: list[str] = list(POS_LIST)
         self._data: dict[str, bytes] = {}
         self._names_cache: dict[tuple[str, int], tuple[str, ...]] = {}
-        tokenize = word_tokenizer()
-        self.tokens: Callable[[str], list[str]] = functools.lru_cache(maxsize=_CACHE)(
-            lambda text: [token.lower() for token in tokenize(text)]
-        )
         self.stem: Callable[[str], str] = functools.lru_cache(maxsize=_CACHE)(PorterStemmer().stem)
         self.synonyms: Callable[[str], frozenset[str]] = functools.lru_cache(maxsize=_CACHE)(
             self._synonyms

@@ -8,16 +8,15 @@ returned the text unchanged, so the tokens are NLTK's. Guards never use the lett
 and k, which case-insensitive Unicode matching also finds as U+0130, U+0131, U+017F and
 U+212A (Kelvin sign).
 
-The steps mirror ``tokenize`` of the NLTK versions in ``VERIFIED_NLTK``; with any other
-version (or a pattern without a known guard) NLTK's own code runs.
+Part of the METEOR accelerator (:mod:`.meteor`, pinned to nltk 3.10.4 with it): the steps
+mirror that version's ``tokenize``. Should a pattern have no known guard, NLTK's own
+tokenizer runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
-VERIFIED_NLTK = frozenset({"3.10.4"})
 
 _GUARDS: dict[str, tuple[str, ...]] = {
     # STARTING_QUOTES
@@ -67,7 +66,6 @@ _Step = tuple[Any, str, tuple[str, ...] | None, bool]
 
 def word_tokenizer() -> Callable[[str], list[str]]:
     """A function equal to ``NLTKWordTokenizer().tokenize`` (default arguments)."""
-    import nltk
     from nltk.tokenize import NLTKWordTokenizer
 
     cls = NLTKWordTokenizer
@@ -80,7 +78,7 @@ def word_tokenizer() -> Callable[[str], list[str]]:
             *((regexp, r" \1 \2 ") for regexp in (*cls.CONTRACTIONS2, *cls.CONTRACTIONS3)),
         ]
     )
-    if nltk.__version__ not in VERIFIED_NLTK or before is None or after is None:
+    if before is None or after is None:
         tokenize: Callable[[str], list[str]] = NLTKWordTokenizer().tokenize
         return tokenize
 
