@@ -60,7 +60,8 @@ class Exposure:
     """A service's exposure: where it binds, its auth mode, whether it has keys.
 
     ``keys_variable`` and ``auth_variable`` name the settings that fix a problem (messages
-    say which variable to set, never a value).
+    say which variable to set, never a value); ``credential`` says what the service calls
+    its keys (the chat UI has logins).
     """
 
     service: str
@@ -69,6 +70,7 @@ class Exposure:
     has_keys: bool
     keys_variable: str
     auth_variable: str
+    credential: str = "API keys"
 
     @property
     def beyond_loopback(self) -> bool:
@@ -80,6 +82,11 @@ class Exposure:
             return self.beyond_loopback or self.has_keys
         return self.auth == "on"
 
+    @property
+    def loopback_only(self) -> bool:
+        """Without keys on loopback: the service answers this machine only."""
+        return not self.keys_required and not self.beyond_loopback
+
     def problem(self) -> str | None:
         """Why the service must not start as configured, or None."""
         if not self.keys_required or self.has_keys:
@@ -89,8 +96,8 @@ class Exposure:
         else:
             why = f"{self.service} binds {self.host}, beyond this machine, so it"
         return (
-            f"{why} needs API keys: set {self.keys_variable}; behind a platform gate such as "
-            f"Cloud Run IAM, set {self.auth_variable}=off explicitly"
+            f"{why} needs {self.credential}: set {self.keys_variable}; behind a platform gate "
+            f"such as Cloud Run IAM, set {self.auth_variable}=off explicitly"
         )
 
 
@@ -111,7 +118,7 @@ def protect(
         app.add_middleware(AuthMiddleware, keys=api_keys, open_paths=set(open_paths),
                            shapes=shapes)  # fmt: skip
         logger.info("authentication on: %d API key(s)", len(api_keys))
-    elif not exposure.beyond_loopback:
+    elif exposure.loopback_only:
         app.add_middleware(LoopbackOnly, shapes=shapes, cors_origins=cors_origins)
         logger.info("no API keys: answering requests from this machine only")
     else:
@@ -143,7 +150,7 @@ class LoopbackOnly:
         if refusal is None:
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008, "reason": refusal})
+            await send({"type": "websocket.close", "code": 1008, "reason": refusal[:120]})
         else:
             await self.shapes.response(scope["path"], Forbidden(refusal))(scope, receive, send)
 
@@ -152,22 +159,23 @@ class LoopbackOnly:
         client = scope.get("client")
         if client and client[0] and not is_loopback_name(client[0]):
             return (
-                "this service has no API keys, so it answers only this machine; configure "
-                "API keys to serve other machines"
+                "this service runs without authentication, so it answers only this machine; "
+                "configure API keys (or logins) to serve other machines"
             )
         headers = dict(scope["headers"])
         host = headers.get(b"host", b"").decode("latin-1")
         if host and not is_loopback_name(_without_port(host)):
             return (
-                "this service has no API keys, so it answers only requests addressed to a "
-                "loopback name (localhost, 127.0.0.1, [::1]); configure API keys to serve "
-                "other names"
+                "this service runs without authentication, so it answers only requests "
+                "addressed to a loopback name (localhost, 127.0.0.1, [::1]); configure API "
+                "keys (or logins) to serve other names"
             )
         origin = headers.get(b"origin", b"").decode("latin-1").rstrip("/").lower()
         if origin and not self._allowed_origin(origin):
             return (
-                "this service has no API keys, so it answers no web page but its own and "
-                "those on this machine (the request's Origin is elsewhere)"
+                "this service runs without authentication, so it answers no web page but its "
+                "own and those on this machine (the request's Origin is elsewhere); "
+                "cross-origin requests are refused"
             )
         return None
 

@@ -9,6 +9,7 @@ Each run below sets every secret Liftoff reads, breaks one setting, and greps al
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -24,6 +25,10 @@ SECRETS = {
     "LIFTOFF_EVAL_TARGET_API_KEY": "sk-eval-target-9d0e1f",
     "NGROK_AUTHTOKEN": "ngrok-token-2a3b4c",
     "OPENAI_BASE_URL": "http://user:url-password-5d6e7f@127.0.0.1:9/v1",
+    "LIFTOFF_RAG_API_KEYS": "sk-rag-key-8e9f0a",
+    "LIFTOFF_RAG_DATABASE_URL": "postgresql://rag:db-password-1b2c3d@127.0.0.1:9/rag",
+    "LIFTOFF_UI_USERS": "ana:ui-password-4e5f6a",
+    "LIFTOFF_UI_AUTH_SECRET": "ui-cookie-secret-7b8c9d",
 }
 
 # What each mistake breaks: the gateway's settings, or the evaluation service's.
@@ -45,6 +50,27 @@ EVALUATION = {
     "exposed without keys": {"LIFTOFF_EVAL_HOST": "0.0.0.0", "LIFTOFF_EVAL_API_KEYS": ""},
 }
 
+RETRIEVAL = {
+    "a bad value": {"LIFTOFF_RAG_CHUNK_SIZE": SECRETS["LIFTOFF_RAG_API_KEYS"]},
+    "a URL with credentials and a bad scheme": {
+        "LIFTOFF_RAG_GATEWAY_URL": "ftp://user:rag-url-password-2d3e4f@host/v1"
+    },
+    "a database URL that is not Postgres": {
+        "LIFTOFF_RAG_DATABASE_URL": "mysql://rag:db-password-5a6b7c@host/rag"
+    },
+    "exposed without keys": {
+        "LIFTOFF_RAG_HOST": "0.0.0.0",
+        "LIFTOFF_RAG_API_KEYS": "",
+        "LIFTOFF_API_KEYS": "",
+    },
+}
+UI = {
+    "a short password": {"LIFTOFF_UI_USERS": "ana:short,bob:ui-password-8c9d0e"},
+    "a secret in the wrong variable": {"LIFTOFF_UI_PORT": SECRETS["LIFTOFF_UI_AUTH_SECRET"]},
+    "a header name that is a secret": {"LIFTOFF_UI_AUTH_HEADER": "ui-header-secret-1f2a3b!"},
+    "exposed without a login": {"LIFTOFF_UI_HOST": "0.0.0.0", "LIFTOFF_UI_USERS": ""},
+}
+
 PY = sys.executable
 
 
@@ -59,6 +85,9 @@ ENTRY_POINTS = {
     "liftoff doctor": ([PY, "-m", "liftoff", "doctor"], GATEWAY),
     "uvicorn liftoff.api.main:app": (_uvicorn("liftoff.api.main:app"), GATEWAY),
     "uvicorn liftoff.evaluation.main:app": (_uvicorn("liftoff.evaluation.main:app"), EVALUATION),
+    "uvicorn liftoff.retrieval.main:app": (_uvicorn("liftoff.retrieval.main:app"), RETRIEVAL),
+    "python -m liftoff.ui": ([PY, "-m", "liftoff.ui"], UI),
+    "uvicorn liftoff.ui.main:app": (_uvicorn("liftoff.ui.main:app"), UI),
     # The CLI serves nothing: where the service would bind is not its business.
     "liftoff eval run": (
         [PY, "-m", "liftoff", "eval", "run", "data.jsonl"],
@@ -78,15 +107,18 @@ def test_settings_errors_never_print_a_secret(
 ) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("LIFTOFF_", "OPENAI_"))}
     # The evaluation service refuses credentials in its target URL: a mistake of its own.
-    secrets = {k: v for k, v in SECRETS.items() if mistakes is GATEWAY or k != "OPENAI_BASE_URL"}
+    secrets = {
+        k: v for k, v in SECRETS.items() if mistakes is not EVALUATION or k != "OPENAI_BASE_URL"
+    }
     env = {**clean, **secrets, **mistake}
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
                             timeout=120, check=False)  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    values = [*SECRETS.values(), *mistake.values()]
-    fragments = {part for value in values for part in value.replace("@", ":").split(":")}
-    leaked = [part for part in fragments if len(part) >= 8 and part in output]
+    # Every secret above ends in "<kind>-<six hex digits>": keys, passwords, tokens.
+    secret = re.compile(r"[\w-]*(?:key|password|secret|token)-[0-9a-f]{6}")
+    values = " ".join([*SECRETS.values(), *mistake.values()])
+    leaked = [token for token in secret.findall(values) if token in output]
     assert not leaked, output
     assert "input_value" not in output and "Traceback" not in output, output
     named = [name for name in mistake if name in output]
