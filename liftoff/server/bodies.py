@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from liftoff.server.errors import (
@@ -94,6 +95,7 @@ class RequireJSON:
             scope["type"] == "http"
             and scope["method"] in ("POST", "PUT", "PATCH")
             and not is_json(dict(scope["headers"]).get(b"content-type", b""))
+            and _routed(scope)  # else the router answers (404, 405 with Allow)
         ):
             error = UnsupportedMediaType(
                 "send the request as JSON, with 'Content-Type: application/json' (an empty "
@@ -103,6 +105,14 @@ class RequireJSON:
             await response(scope, _no_receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def _routed(scope: Scope) -> bool:
+    """Whether some route of the app takes this method on this path."""
+    router = getattr(scope.get("app"), "router", None)
+    if router is None:
+        return True
+    return any(route.matches(scope)[0] is Match.FULL for route in router.routes)
 
 
 def is_json(content_type: bytes) -> bool:

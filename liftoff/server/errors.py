@@ -305,8 +305,11 @@ def _field_of(problem: Any) -> list[str]:
 
 
 def _is_type_tag(part: object) -> bool:
-    # Pydantic puts the union member's type in the location: ("input", "list[str]").
-    return isinstance(part, str) and (part in _TYPE_NAMES or "[" in part)
+    # Pydantic puts the union member's type in the location: ("input", "list[str]"),
+    # ("stop", "constrained-str").
+    return isinstance(part, str) and (
+        part in _TYPE_NAMES or "[" in part or part.startswith("constrained-")
+    )
 
 
 _TYPE_NAMES = {"str", "int", "float", "bool", "list", "dict", "none"}
