@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -20,6 +21,7 @@ from liftoff.api.limits import ConcurrencyLimiter, RateLimiter
 from liftoff.api.metrics import GatewayMetrics
 from liftoff.api.middleware import OllamaJSONBodies
 from liftoff.api.protocols import health, ollama, openai, vertex
+from liftoff.api.protocols.bounds import document_limits
 from liftoff.api.protocols.errors import SHAPES
 from liftoff.server.access import protect
 from liftoff.server.bodies import BodySizeLimit
@@ -87,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(ollama.router)
     app.include_router(vertex.build_router(settings))
     install_error_handlers(app, SHAPES, log_hint="the gateway's log")
+    _document_limits(app, settings)
     _add_middleware(app, settings, metrics)
     return app
 
@@ -123,6 +126,21 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: GatewayMetrics) -
     app.add_middleware(
         RequestObserver, metrics=metrics.http, paths=route_paths(app.routes), log_name="api.access"
     )
+
+
+def _document_limits(app: FastAPI, settings: Settings) -> None:
+    """The OpenAPI document states the limits these settings set (``bounds.document_limits``)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            document_limits(document, max_tokens=settings.max_tokens_limit,
+                            max_chars=settings.max_prompt_chars)  # fmt: skip
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _served(backend: Backend) -> str:

@@ -27,6 +27,7 @@ renames them to its own wire names (``liftoff.api.protocols.errors.FieldNames``)
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -371,9 +372,16 @@ def _check_idle(stream: weakref.ref[GenerationStream]) -> None:
         alive._check_idle()
 
 
+MAX_MODEL_NAME = 256
+# What a model name may be, as the OpenAPI document says it (ECMA-262 and Rust regex alike:
+# no lookaround): no control character or backslash, and no ".." anywhere.
+MODEL_NAME_PATTERN = r"^\.?([^.\\\x00-\x1f]+\.?)*$"
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
+
+
 def check_model_name(model: str) -> None:
     """Refuse names that could mean something else to a backend: paths that climb out
-    (``../``, the CVE-2024-37032 pattern), backslashes, control characters, huge names."""
-    suspicious = ".." in model or "\\" in model or any(ord(c) < 32 for c in model)
-    if suspicious or len(model) > 256:
+    (``../``, the CVE-2024-37032 pattern), backslashes, control characters, huge names
+    (``MODEL_NAME_PATTERN``, at most ``MAX_MODEL_NAME`` characters)."""
+    if len(model) > MAX_MODEL_NAME or not _MODEL_NAME.fullmatch(model):
         raise InvalidRequest(f"model name {model[:64]!r} is not valid", param="model")

@@ -26,6 +26,13 @@ from liftoff.api.backends.base import (
 )
 from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.errors import Forbidden, InvalidRequest, ServiceError
+from liftoff.api.protocols.bounds import (
+    MAX_EMBEDDING_INPUTS,
+    MAX_MESSAGES,
+    ModelName,
+    StopList,
+    Unsupported,
+)
 from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.streaming import TEXT_MARK, json_string, json_template, respond
 from liftoff.server.errors import plain_error_body
@@ -55,8 +62,13 @@ class Options(_Strict):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     top_k: int | None = Field(default=None, ge=1)
-    num_predict: int | None = Field(default=None, ge=-2, description="-1: no limit")
-    stop: list[str] | None = None
+    num_predict: int | None = Field(
+        default=None,
+        ge=-2,
+        description="-1: no limit; not 0",
+        json_schema_extra={"not": {"const": 0}},
+    )
+    stop: StopList | None = None
     seed: int | None = None
     num_ctx: int | None = Field(default=None, ge=1)
     num_keep: int | None = None
@@ -108,7 +120,7 @@ class Message(_Strict):
 
 
 class _Request(_Strict):
-    model: str = Field(min_length=1)
+    model: ModelName
     stream: bool = True
     options: Options | None = None
     keep_alive: str | int | float | None = None  # the gateway's setting decides
@@ -120,7 +132,7 @@ class _Request(_Strict):
 
 
 class ChatRequest(_Request):
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     tools: Annotated[list[Any], Field(max_length=0)] | None = None
 
     def to_generation(self) -> GenerationRequest:
@@ -147,12 +159,12 @@ class GenerateRequest(_Request):
 
 
 class EmbedRequest(_Strict):
-    model: str = Field(min_length=1)
-    input: str | Annotated[list[str], Field(min_length=1, max_length=2048)]
+    model: ModelName
+    input: str | Annotated[list[str], Field(min_length=1, max_length=MAX_EMBEDDING_INPUTS)]
     truncate: bool = True
     options: Options | None = None
     keep_alive: str | int | float | None = None
-    dimensions: int | None = None
+    dimensions: Unsupported = None
 
 
 @router.post("/chat", response_model=None, responses=streaming_response("application/x-ndjson"))
@@ -205,7 +217,7 @@ async def tags(generator: GeneratorDep) -> dict[str, Any]:
 
 @router.post("/embed")
 async def embed(body: EmbedRequest, generator: GeneratorDep, caller: CallerDep) -> dict[str, Any]:
-    """One embedding per input."""
+    """One embedding per input; stops when the client leaves."""
     if body.dimensions is not None:
         raise InvalidRequest("dimensions is not supported by this model", param="dimensions")
     started = time.perf_counter_ns()

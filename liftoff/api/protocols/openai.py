@@ -25,6 +25,16 @@ from liftoff.api.backends.base import (
 )
 from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.errors import InvalidRequest, ServiceError
+from liftoff.api.protocols.bounds import (
+    MAX_CONTENT_PARTS,
+    MAX_EMBEDDING_INPUTS,
+    MAX_MESSAGES,
+    Metadata,
+    ModelName,
+    StopList,
+    StopString,
+    Unsupported,
+)
 from liftoff.api.protocols.errors import OPENAI_ERRORS, FieldNames
 from liftoff.api.protocols.streaming import TEXT_MARK, json_string, json_template, respond
 from liftoff.server.errors import openai_error_body
@@ -53,7 +63,7 @@ class TextPart(_Strict):
 
 class Message(_Strict):
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart]
+    content: str | Annotated[list[TextPart], Field(max_length=MAX_CONTENT_PARTS)]
     name: str | None = None
 
     def to_chat_message(self) -> ChatMessage:
@@ -71,19 +81,19 @@ class StreamOptions(_Strict):
 
 
 class _Sampling(_Strict):
-    model: str = Field(min_length=1)
+    model: ModelName
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     top_k: int | None = Field(default=None, ge=1, description="extension, as in vLLM")
     max_tokens: int | None = Field(default=None, ge=1)
-    stop: str | list[str] | None = Field(default=None)
+    stop: StopString | StopList | None = None
     seed: int | None = None
     n: int = Field(default=1, ge=1, le=1, description="only one choice is generated")
     stream: bool = False
     stream_options: StreamOptions | None = None
     # Accepted for compatibility with clients that always send them; they change nothing.
     user: str | None = None
-    metadata: dict[str, str] | None = None
+    metadata: Metadata | None = None
     store: bool | None = None
 
     def sampling(self, max_tokens: int | None) -> SamplingOptions:
@@ -103,7 +113,7 @@ class _Sampling(_Strict):
 
 
 class ChatCompletionRequest(_Sampling):
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     parallel_tool_calls: bool | None = None
 
@@ -126,10 +136,10 @@ class CompletionRequest(_Sampling):
 
 
 class EmbeddingRequest(_Strict):
-    model: str = Field(min_length=1)
-    input: str | Annotated[list[str], Field(min_length=1, max_length=2048)]
+    model: ModelName
+    input: str | Annotated[list[str], Field(min_length=1, max_length=MAX_EMBEDDING_INPUTS)]
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = None
+    dimensions: Unsupported = None
     user: str | None = None
 
 
@@ -166,7 +176,8 @@ async def list_models(generator: GeneratorDep) -> dict[str, Any]:
 async def embeddings(
     body: EmbeddingRequest, generator: GeneratorDep, caller: CallerDep
 ) -> dict[str, Any]:
-    """One embedding per input, as floats or base64-encoded little-endian float32."""
+    """One embedding per input, as floats or base64-encoded little-endian float32; stops
+    when the client leaves."""
     if body.dimensions is not None:
         raise InvalidRequest("dimensions is not supported by this model", param="dimensions")
     inputs = [body.input] if isinstance(body.input, str) else body.input

@@ -17,20 +17,28 @@ from liftoff.api.backends.base import Completion, GenerationRequest, SamplingOpt
 from liftoff.api.config import Settings
 from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.generation import Generator
+from liftoff.api.protocols.bounds import MAX_INSTANCES, MAX_MESSAGES, ModelName, StopList
 from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.health import readiness
 from liftoff.api.protocols.openai import Message
 from liftoff.api.protocols.streaming import complete
 from liftoff.server.context import RequestInfo
 
-MAX_INSTANCES = 64
-
 
 class Instance(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Exactly one of the two, as the document says too.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["prompt"], "properties": {"prompt": {"type": "string"}}},
+                {"required": ["messages"], "properties": {"messages": {"type": "array"}}},
+            ]
+        },
+    )
 
     prompt: str | None = None
-    messages: list[Message] | None = Field(default=None, min_length=1)
+    messages: list[Message] | None = Field(default=None, min_length=1, max_length=MAX_MESSAGES)
 
     @model_validator(mode="after")
     def _prompt_or_messages(self) -> Instance:
@@ -44,7 +52,7 @@ class Parameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = None
+    model: ModelName | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(
         default=None, gt=0, le=1, validation_alias=AliasChoices("top_p", "topP")
@@ -55,7 +63,7 @@ class Parameters(BaseModel):
         ge=1,
         validation_alias=AliasChoices("max_output_tokens", "maxOutputTokens", "max_tokens"),
     )
-    stop_sequences: list[str] | None = Field(
+    stop_sequences: StopList | None = Field(
         default=None, validation_alias=AliasChoices("stop_sequences", "stopSequences", "stop")
     )
     seed: int | None = None
