@@ -41,7 +41,7 @@ class RequestScoreOptions(ScoreOptions):
 class ScoreRequest(_Strict):
     """``POST /v1/scores``: one reference string per prediction, or a list of them."""
 
-    predictions: list[StrictStr]
+    predictions: list[StrictStr] = Field(min_length=1)
     references: list[Any]  # checked with messages naming the item: references[3][1]
     metrics: list[StrictStr] = Field(
         default_factory=lambda: list(DEFAULT_METRICS), max_length=MAX_METRICS

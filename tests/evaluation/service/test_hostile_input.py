@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.api.test_hostile_input import run_schemathesis
 from tests.servers import ServerProcess
 
 KEY = "sk-eval-fuzz"
 
 
+@pytest.mark.timeout(900)  # 3,700 cases; a few minutes on a busy 2-core machine
 def test_two_thousand_generated_requests_find_no_server_error_or_schema_violation(
     tmp_path: Path,
 ) -> None:
@@ -24,6 +27,7 @@ def test_two_thousand_generated_requests_find_no_server_error_or_schema_violatio
             tmp_path / "report.json",
             headers=[f"Authorization: Bearer {KEY}"],
             max_examples=250,
+            config=Path(__file__).with_name("schemathesis.toml"),
         )
         assert service.process is not None and service.process.poll() is None
     cases = summary["test_cases"]

@@ -131,7 +131,7 @@ def test_ten_thousand_pairs_score_in_one_request_while_the_service_stays_respons
         ({"predictions": ["a"], "references": [[]]}, 400, "references",
          "references[0] is empty: give at least one"),
         ({"predictions": [], "references": []}, 400, "predictions",
-         "predictions is empty: nothing to score"),
+         "predictions: List should have at least 1 item"),
         ({"predictions": ["a"], "references": ["a"], "metrics": ["bleu", "blue"]}, 400, "metrics",
          "unknown metric 'blue'; known: bleu, chrf, ter, rouge1, rouge2, rougeL, rougeLsum"),
         ({"predictions": ["a"], "references": ["a"], "options": {"rouge": {"stem": True}}}, 400,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from liftoff.evaluation.metrics import canonical_metrics
+from liftoff.evaluation.metrics import METRICS, canonical_metrics
 from liftoff.evaluation.runs.compare import Comparison
 from liftoff.evaluation.runs.model import Run
 from liftoff.evaluation.service.deps import ManagerDep, SettingsDep, StoreDep
@@ -81,7 +81,7 @@ async def get_report(
     run_id: str,
     manager: ManagerDep,
     worst: Annotated[int, Query(ge=1, le=1000)] = 10,
-    metric: str | None = None,
+    metric: Annotated[str | None, Query(json_schema_extra={"enum": list(METRICS)})] = None,
 ) -> HTMLResponse:
     """A self-contained HTML page: scores, their distributions and the worst examples."""
     rank_by = canonical_metrics([metric])[0] if metric else None
@@ -98,9 +98,8 @@ async def compare_runs(
 
 
 @router.post("/{run_id}/resume", status_code=202, response_model=Run)
-async def resume_run(
-    run_id: str, manager: ManagerDep, body: ResumeRequest | None = None
-) -> Response:
-    """Continue a failed or interrupted run; only examples without output are generated."""
-    api_key = body.api_key.get_secret_value() if body and body.api_key else None
+async def resume_run(run_id: str, body: ResumeRequest, manager: ManagerDep) -> Response:
+    """Continue a failed or interrupted run; only examples without output are generated.
+    The body is JSON (``{}`` without a key), as every request to this service."""
+    api_key = body.api_key.get_secret_value() if body.api_key else None
     return _json(await manager.resume(run_id, api_key), 202)
