@@ -105,14 +105,22 @@ async def test_middleware_refusals_use_the_paths_shape(client: httpx.AsyncClient
 def services(
     shared_fake_ollama: FakeOllama, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[ServerProcess]]:
-    """Every Liftoff service, as a process."""
-    store = tmp_path_factory.mktemp("errors") / "runs.sqlite3"
+    """Every Liftoff service with an API of its own, as a process (the chat UI serves
+    Chainlit's)."""
+    stores = tmp_path_factory.mktemp("errors")
     gateway_env = {"LIFTOFF_BACKEND": "ollama", "OLLAMA_HOST": shared_fake_ollama.url}
     with (
         ServerProcess("liftoff.api.main:app", gateway_env) as gateway,
-        ServerProcess("liftoff.evaluation.main:app", {"LIFTOFF_EVAL_STORE": str(store)}) as ev,
-    ):
-        yield [gateway, ev]
+        ServerProcess(
+            "liftoff.evaluation.main:app", {"LIFTOFF_EVAL_STORE": str(stores / "runs.sqlite3")}
+        ) as ev,
+        ServerProcess(
+            "liftoff.retrieval.main:app",
+            {"LIFTOFF_RAG_STORE": str(stores / "rag.sqlite3"),
+             "LIFTOFF_RAG_GATEWAY_URL": f"{gateway.url}/v1"},
+        ) as rag,
+    ):  # fmt: skip
+        yield [gateway, ev, rag]
 
 
 def test_every_route_of_every_service_answers_a_wrong_method_with_405_and_allow(
