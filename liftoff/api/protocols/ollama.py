@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +35,7 @@ from liftoff.api.protocols.bounds import (
 )
 from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.streaming import TEXT_MARK, json_string, json_template, respond
+from liftoff.server.disconnect import unless_disconnected
 from liftoff.server.errors import plain_error_body
 from liftoff.server.openapi import streaming_response
 
@@ -169,16 +170,18 @@ class EmbedRequest(_Strict):
 
 @router.post("/chat", response_model=None, responses=streaming_response("application/x-ndjson"))
 async def chat(
-    body: ChatRequest, generator: GeneratorDep, caller: CallerDep
+    body: ChatRequest, generator: GeneratorDep, caller: CallerDep, http: Request
 ) -> dict[str, Any] | StreamingResponse:
     """Chat; NDJSON stream unless ``stream`` is false."""
     wire = _ChatWire(body.model, FIELDS)
-    return await respond(generator, body.to_generation(), caller, wire, stream=body.stream)
+    return await respond(
+        generator, body.to_generation(), caller, wire, stream=body.stream, connection=http
+    )
 
 
 @router.post("/generate", response_model=None, responses=streaming_response("application/x-ndjson"))
 async def generate(
-    body: GenerateRequest, generator: GeneratorDep, caller: CallerDep
+    body: GenerateRequest, generator: GeneratorDep, caller: CallerDep, http: Request
 ) -> dict[str, Any] | StreamingResponse:
     """Completion of a prompt; NDJSON stream unless ``stream`` is false."""
     wire = _GenerateWire(body.model, FIELDS if body.raw else TEMPLATED_PROMPT_FIELDS)
@@ -187,7 +190,9 @@ async def generate(
         await generator.check_ready()
         loaded = {**wire.header(), "response": "", "done": True, "done_reason": "load"}
         return _ndjson_once(loaded) if body.stream else loaded
-    return await respond(generator, body.to_generation(), caller, wire, stream=body.stream)
+    return await respond(
+        generator, body.to_generation(), caller, wire, stream=body.stream, connection=http
+    )
 
 
 @router.get("/tags")
@@ -216,13 +221,15 @@ async def tags(generator: GeneratorDep) -> dict[str, Any]:
 
 
 @router.post("/embed")
-async def embed(body: EmbedRequest, generator: GeneratorDep, caller: CallerDep) -> dict[str, Any]:
+async def embed(
+    body: EmbedRequest, generator: GeneratorDep, caller: CallerDep, http: Request
+) -> dict[str, Any]:
     """One embedding per input; stops when the client leaves."""
     if body.dimensions is not None:
         raise InvalidRequest("dimensions is not supported by this model", param="dimensions")
     started = time.perf_counter_ns()
     inputs = [body.input] if isinstance(body.input, str) else body.input
-    result = await generator.embed(body.model, inputs, caller)
+    result = await unless_disconnected(http, generator.embed(body.model, inputs, caller))
     return {
         "model": body.model,
         "embeddings": result.vectors,

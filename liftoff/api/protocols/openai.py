@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +37,7 @@ from liftoff.api.protocols.bounds import (
 )
 from liftoff.api.protocols.errors import OPENAI_ERRORS, FieldNames
 from liftoff.api.protocols.streaming import TEXT_MARK, json_string, json_template, respond
+from liftoff.server.disconnect import unless_disconnected
 from liftoff.server.errors import openai_error_body
 from liftoff.server.openapi import streaming_response
 
@@ -147,21 +148,25 @@ class EmbeddingRequest(_Strict):
     "/chat/completions", response_model=None, responses=streaming_response("text/event-stream")
 )
 async def chat_completions(
-    body: ChatCompletionRequest, generator: GeneratorDep, caller: CallerDep
+    body: ChatCompletionRequest, generator: GeneratorDep, caller: CallerDep, http: Request
 ) -> dict[str, Any] | StreamingResponse:
     """Chat completion, streamed as server-sent events when ``stream`` is true."""
     fields = COMPLETION_TOKENS_FIELDS if body.max_completion_tokens else FIELDS
     wire = _ChatWire(body.model, include_usage=body.include_usage, fields=fields)
-    return await respond(generator, body.to_generation(), caller, wire, stream=body.stream)
+    return await respond(
+        generator, body.to_generation(), caller, wire, stream=body.stream, connection=http
+    )
 
 
 @router.post("/completions", response_model=None, responses=streaming_response("text/event-stream"))
 async def completions(
-    body: CompletionRequest, generator: GeneratorDep, caller: CallerDep
+    body: CompletionRequest, generator: GeneratorDep, caller: CallerDep, http: Request
 ) -> dict[str, Any] | StreamingResponse:
     """Raw text completion, streamed as server-sent events when ``stream`` is true."""
     wire = _CompletionWire(body.model, include_usage=body.include_usage, fields=FIELDS)
-    return await respond(generator, body.to_generation(), caller, wire, stream=body.stream)
+    return await respond(
+        generator, body.to_generation(), caller, wire, stream=body.stream, connection=http
+    )
 
 
 @router.get("/models")
@@ -174,14 +179,14 @@ async def list_models(generator: GeneratorDep) -> dict[str, Any]:
 
 @router.post("/embeddings")
 async def embeddings(
-    body: EmbeddingRequest, generator: GeneratorDep, caller: CallerDep
+    body: EmbeddingRequest, generator: GeneratorDep, caller: CallerDep, http: Request
 ) -> dict[str, Any]:
     """One embedding per input, as floats or base64-encoded little-endian float32; stops
     when the client leaves."""
     if body.dimensions is not None:
         raise InvalidRequest("dimensions is not supported by this model", param="dimensions")
     inputs = [body.input] if isinstance(body.input, str) else body.input
-    result = await generator.embed(body.model, inputs, caller)
+    result = await unless_disconnected(http, generator.embed(body.model, inputs, caller))
     encode = _base64_floats if body.encoding_format == "base64" else list
     data = [
         {"object": "embedding", "index": i, "embedding": encode(vector)}

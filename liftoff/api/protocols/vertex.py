@@ -23,6 +23,7 @@ from liftoff.api.protocols.health import readiness
 from liftoff.api.protocols.openai import Message
 from liftoff.api.protocols.streaming import complete
 from liftoff.server.context import RequestInfo
+from liftoff.server.disconnect import unless_disconnected
 
 
 class Instance(BaseModel):
@@ -96,10 +97,12 @@ def build_router(settings: Settings) -> APIRouter:
 
     @router.post(settings.vertex_predict_route)
     async def vertex_predict(
-        body: PredictRequest, generator: GeneratorDep, caller: CallerDep
+        body: PredictRequest, generator: GeneratorDep, caller: CallerDep, request: Request
     ) -> dict[str, Any]:
-        """Vertex AI prediction: one generation per instance, in order."""
-        return {"predictions": await _predict(body, generator, caller)}
+        """Vertex AI prediction: one generation per instance, in order; stops when the
+        client leaves."""
+        predictions = await unless_disconnected(request, _predict(body, generator, caller))
+        return {"predictions": predictions}
 
     return router
 
