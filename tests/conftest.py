@@ -17,11 +17,14 @@ from liftoff.api.model_files import packaged_gguf
 
 # Fakes of what cannot run here, as fixtures for every test package: fake_ollama,
 # fake_ollama_down (Ollama's HTTP API), fake_metadata (GCP's metadata server) and fake_gemini
-# (the Gemini API, Vertex AI and Google's OAuth token endpoint).
+# (the Gemini API, Vertex AI and Google's OAuth token endpoint); and real servers: Postgres
+# (``postgres``, one per session) and Redis (``redis_server``, one per test).
 pytest_plugins = [
     "tests.fakes.ollama_server",
     "tests.fakes.metadata_server",
     "tests.fakes.gemini_server",
+    "tests.postgres",
+    "tests.redis",
 ]
 
 # Every process the suite starts inherits this variable (tests extend os.environ), so one

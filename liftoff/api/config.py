@@ -77,6 +77,11 @@ class Settings(ServiceSettings):
     # concurrency limit defaults to what the backend generates in parallel.
     rate_limit_rpm: int | None = Field(default=None, ge=1)
     rate_limit_tpm: int | None = Field(default=None, ge=1)
+    # Rate limits shared by every instance through Redis (Memorystore): redis://[:password@]
+    # host:port/db, rediss:// with TLS, or unix:///path. Unset: each instance limits on its own.
+    # Seconds Redis may take to answer before this instance limits on its own for a while.
+    redis_url: SecretStr | None = None
+    redis_timeout: float = Field(default=0.25, gt=0, le=10)
     max_concurrency: int | None = Field(default=None, ge=1)
     ollama_num_parallel: int | None = Field(
         default=None, ge=1, validation_alias=AliasChoices("OLLAMA_NUM_PARALLEL")
@@ -150,6 +155,22 @@ class Settings(ServiceSettings):
         if not route.startswith("/"):
             raise ValueError("a route must start with '/'")
         return route
+
+    @field_validator("redis_url", "rate_limit_rpm", "rate_limit_tpm", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose passes unset variables as empty strings.
+        return None if value == "" else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_is_redis(cls, url: SecretStr | None) -> SecretStr | None:
+        # The URL may carry a password: the message never repeats it.
+        if url is not None and not url.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("LIFTOFF_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        return url
 
     @field_validator("ollama_host")
     @classmethod

@@ -1,12 +1,14 @@
 """``liftoff eval``: score files, or run a dataset against an endpoint and gate on the scores.
 
     liftoff eval score --predictions p.jsonl --references r.jsonl --metrics bleu,rougeL
+    liftoff eval score --predictions p.jsonl --retrieved c.jsonl --passages a.jsonl -m mrr@4
     liftoff eval run examples/sample.jsonl --target http://127.0.0.1:8000/v1 \\
         --gate "bleu>=20" --gate "rougeL>=0.35" --baseline RUN_OR_FILE --max-drop 2 \\
         --report out.html --junit out.xml --json out.json
 
 Runs happen in this process with the evaluation library (no service needed) and are kept in
-the same store as the service's (``LIFTOFF_EVAL_STORE``), so a run id can be a baseline.
+the same store as the service's (``LIFTOFF_EVAL_DATABASE_URL``, else ``LIFTOFF_EVAL_STORE``),
+so a run id can be a baseline.
 Exit codes: 0 all gates pass, 1 a gate or the regression check fails (or the run could not
 be completed), 2 a usage error (bad option, gate, dataset line, or an unusable target).
 """
@@ -37,6 +39,7 @@ from liftoff.evaluation.metrics import (
     canonical_metrics,
     score,
 )
+from liftoff.evaluation.metrics.inputs import needed_inputs
 from liftoff.evaluation.reports.document import load_run_document, run_document
 from liftoff.evaluation.reports.html import load_report, render_report
 from liftoff.evaluation.reports.junit import render_junit
@@ -44,9 +47,9 @@ from liftoff.evaluation.reports.markdown import render_summary
 from liftoff.evaluation.reports.scores import scores_document
 from liftoff.evaluation.runs.compare import Comparison, compare
 from liftoff.evaluation.runs.dataset import Example, read_dataset
-from liftoff.evaluation.runs.errors import RunNotComparable, RunNotFound
+from liftoff.evaluation.runs.errors import RunNotComparable, RunNotFound, StoreError
 from liftoff.evaluation.runs.executor import RunExecutor, ScoringJob
-from liftoff.evaluation.runs.files import read_pairs
+from liftoff.evaluation.runs.files import read_lists, read_pairs, read_predictions
 from liftoff.evaluation.runs.gates import (
     Check,
     Gate,
@@ -55,9 +58,9 @@ from liftoff.evaluation.runs.gates import (
     parse_gate,
     parse_max_drop,
 )
+from liftoff.evaluation.runs.lease import new_owner
 from liftoff.evaluation.runs.model import GenerationParams, LoadedRun, Run, RunSpec, TargetRef
-from liftoff.evaluation.runs.store import RunStore
-from liftoff.evaluation.runs.store.sqlite import SQLiteRunStore
+from liftoff.evaluation.runs.store import Lease, RunStore, open_store
 from liftoff.evaluation.runs.target import Target
 from liftoff.server.settings import SettingsError, load_settings
 
@@ -95,18 +98,44 @@ def score_files(
         Path, typer.Option(help="JSONL: a string, or {id, prediction}, per line.")
     ],
     references: Annotated[
-        Path,
-        typer.Option(help="JSONL: a string, a list of strings, or {id, references}, per line."),
-    ],
+        Path | None,
+        typer.Option(
+            help="JSONL: a string, a list of strings, or {id, references}, per line (what "
+            "BLEU, chrF, TER, ROUGE and METEOR read)."
+        ),
+    ] = None,
+    retrieved: Annotated[
+        Path | None,
+        typer.Option(help="JSONL: each prediction's citations, best first, as a list per line."),
+    ] = None,
+    passages: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSONL: the passages that answer each question (ids, {text}), a list per line; "
+            "[]: none does."
+        ),
+    ] = None,
     metrics: Metrics = None,
     options: Options = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write every score here.")] = None,
 ) -> None:
-    """Score predictions against references (sacrebleu, rouge-score and NLTK semantics)."""
+    """Score predictions against references (sacrebleu, rouge-score and NLTK semantics), and
+    retrieval (hit_rate@K, mrr@K, abstention) against retrieved lists and answering passages."""
     try:
-        hypotheses, refs = read_pairs(predictions, references)
         names = _metrics(metrics or [])
-        results = score(hypotheses, refs, names, _options(options))
+        given = {"references": references, "retrieved": retrieved, "passages": passages}
+        for field, path in given.items():
+            if path is not None and field not in needed_inputs(names):
+                raise InvalidInput(
+                    f"--{field} is given, but none of the metrics ({', '.join(names)}) reads it"
+                )
+        if references is not None:
+            hypotheses, refs = read_pairs(predictions, references)
+        else:
+            hypotheses, refs = read_predictions(predictions), None
+        cited = None if retrieved is None else read_lists(retrieved, "retrieved")
+        answering = None if passages is None else read_lists(passages, "passages", nullable=True)
+        results = score(hypotheses, refs, names, _options(options), cited, answering)
     except InvalidInput as exc:
         usage_error(exc.message)
     except EvaluationError as exc:
@@ -136,7 +165,11 @@ def run_dataset(
         str | None, typer.Option(help="Key for the target (default OPENAI_API_KEY).")
     ] = None,
     gate: Annotated[
-        list[str] | None, typer.Option(help="A threshold such as 'bleu>=20'; repeatable.")
+        list[str] | None,
+        typer.Option(
+            help="A threshold such as 'bleu>=20' or 'hit_rate@4>=0.85' (its metric is "
+            "scored too); repeatable."
+        ),
     ] = None,
     baseline: Annotated[
         str | None,
@@ -166,7 +199,11 @@ def run_dataset(
         int | None, typer.Option(min=1, help="Requests in flight (default 4).")
     ] = None,
     store: Annotated[
-        Path | None, typer.Option(help="SQLite store (default LIFTOFF_EVAL_STORE).")
+        Path | None,
+        typer.Option(
+            help="SQLite store (default: LIFTOFF_EVAL_DATABASE_URL's Postgres, else "
+            "LIFTOFF_EVAL_STORE)."
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="A name for the run.")] = None,
     worst: Annotated[int, typer.Option(min=1, help="Worst examples in the report.")] = 10,
@@ -177,7 +214,8 @@ def run_dataset(
     try:
         gates = [parse_gate(text) for text in gate or []]
         drops = parse_max_drop(max_drop or [])
-        names = _metrics([*metrics, *(g.metric for g in gates)] if metrics else [])
+        # Every gated metric is scored, with the ones asked for (default: the text metrics).
+        names = _metrics([*(metrics or DEFAULT_METRICS), *(g.metric for g in gates)])
         spec = RunSpec(
             name=name,
             dataset=str(dataset),
@@ -205,10 +243,14 @@ def run_dataset(
         timeout=settings.request_timeout,
         probe_timeout=settings.probe_timeout,
     )
-    outcome = asyncio.run(
-        _run(store or settings.store, examples, spec, target_client, baseline, gates, drops,
-             report is not None, worst)
-    )  # fmt: skip
+    try:
+        outcome = asyncio.run(
+            _run(settings, store, examples, spec, target_client, baseline, gates, drops,
+                 report is not None, worst)
+        )  # fmt: skip
+    except StoreError as exc:  # unreachable, or written by a newer Liftoff
+        errors.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        raise typer.Exit(1) from exc
     loaded, checks, comparison, page = outcome
     _print_outcome(loaded, checks, comparison)
     if report is not None and page is not None:
@@ -226,7 +268,8 @@ def run_dataset(
 
 
 async def _run(
-    path: Path,
+    settings: Settings,
+    path: Path | None,
     examples: list[Example],
     spec: RunSpec,
     target: Target,
@@ -237,11 +280,13 @@ async def _run(
     worst: int,
 ) -> tuple[LoadedRun, list[Check], Comparison | None, str | None]:
     """The run, its checks and comparison, and the HTML report when asked for."""
-    store = await SQLiteRunStore.open(path)
+    store = await open_store(settings, path)
     try:
         async with target:
-            reference = await _baseline(baseline, store, path) if baseline else None
-            run = await _generate(RunExecutor(store, _score_here), examples, spec, target)
+            reference = await _baseline(baseline, store) if baseline else None
+            lease = Lease(new_owner(), settings.lease_seconds)  # this process owns its run
+            executor = RunExecutor(store, _score_here, lease=lease)
+            run = await _generate(executor, examples, spec, target)
         loaded = LoadedRun(run=run, examples=await store.examples(run.id))
         comparison = _compare(reference, loaded) if reference is not None else None
         checks = check_gates(run.scores, gates)
@@ -291,7 +336,7 @@ async def _score_here(job: ScoringJob) -> Mapping[str, Score]:
     return score(*job.arguments())
 
 
-async def _baseline(reference: str, store: RunStore, where: Path) -> LoadedRun:
+async def _baseline(reference: str, store: RunStore) -> LoadedRun:
     path = Path(reference)
     if path.is_file():
         try:
@@ -301,7 +346,7 @@ async def _baseline(reference: str, store: RunStore, where: Path) -> LoadedRun:
     try:
         run = await store.get_run(reference)
     except RunNotFound:
-        usage_error(f"baseline {reference!r} is neither a file nor a run in {where}")
+        usage_error(f"baseline {reference!r} is neither a file nor a run in {store.describe()}")
     return LoadedRun(run=run, examples=await store.examples(reference))
 
 

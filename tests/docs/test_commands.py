@@ -4,7 +4,8 @@ cloud account): a documented command with no entry in ``COVERAGE`` fails the sui
 
 Commands run as a reader runs them: through bash, from the repository, with the virtual
 environment active (``source .venv/bin/activate``, as the README says), on free loopback
-ports instead of 8000/8001 (``LIFTOFF_PORT`` / ``LIFTOFF_EVAL_PORT``, or the URL rewritten),
+ports instead of 8000-8003 (``LIFTOFF_PORT``, ``LIFTOFF_EVAL_PORT``, ``LIFTOFF_RAG_PORT``,
+``LIFTOFF_UI_PORT``, or the URL rewritten),
 with their placeholders filled in (``/path/to/any-model.gguf``, ``MODEL``, ``RUN_OR_FILE``,
 ``<commit>``). What cannot run here is met by the suite's fakes: the Ollama server
 (``tests/fakes/ollama_server.py``), ngrok's agent (``tests/fakes/ngrok_agent.py``); the
@@ -244,7 +245,9 @@ def make_run(command: str, env: dict[str, str], tmp: Path, key: str | None) -> I
     Ctrl-C, as at a terminal, and nothing it started may be left."""
     api_port, evaluation_port = free_port(), free_port()
     env = {**env, "LIFTOFF_PORT": str(api_port), "LIFTOFF_EVAL_PORT": str(evaluation_port),
-           "LIFTOFF_EVAL_STORE": str(tmp / "runs.sqlite3")}  # fmt: skip
+           "LIFTOFF_RAG_PORT": str(free_port()), "LIFTOFF_UI_PORT": str(free_port()),
+           "LIFTOFF_EVAL_STORE": str(tmp / "runs.sqlite3"),
+           "LIFTOFF_RAG_STORE": str(tmp / "retrieval.sqlite3")}  # fmt: skip
     process = ServiceProcess(
         ["bash", "-c", command], health_url=f"http://127.0.0.1:{api_port}/readyz", name=command,
         env=env, cwd=REPO, log=tmp / "make-run.log", ready_timeout=240,

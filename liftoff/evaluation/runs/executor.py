@@ -10,12 +10,18 @@
 2. :meth:`~RunExecutor.generate` sends every example without an output yet, at most
    ``concurrency`` at a time, committing each output as it arrives: a crash loses only the
    requests in flight.
-3. :meth:`~RunExecutor.score` hands predictions and references to the scorer (a worker
-   process in the service, this process in the CLI) and stores the scores.
+3. :meth:`~RunExecutor.score` hands predictions, references, the citations of each answer
+   and the passages that answer each question to the scorer (a worker process in the
+   service, this process in the CLI) and stores the scores.
 
 A run that cannot go on ends ``failed`` with the reason (examples that could not be
 generated, WordNet missing, a scoring worker that died); resuming it continues where it
 stopped. Cancelling a step leaves the run as it was, for the next start to resume.
+
+Each step holds the run's lease (``liftoff.evaluation.runs.lease``) and every write names
+its owner, so no two processes on one store ever work on the same run: a second one gets
+``RunBusy``, and a holder whose lease was taken over stops with ``LeaseLost``, leaving the
+run to its new owner.
 """
 
 from __future__ import annotations
@@ -26,9 +32,17 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from liftoff.evaluation.errors import EvaluationError
-from liftoff.evaluation.metrics import Score, ScoreOptions, canonical_metrics
+from liftoff.evaluation.metrics import (
+    Citation,
+    Passage,
+    Score,
+    ScoreOptions,
+    canonical_metrics,
+    check_applicable,
+)
 from liftoff.evaluation.runs.dataset import Example
-from liftoff.evaluation.runs.errors import DatasetError
+from liftoff.evaluation.runs.errors import DatasetError, LeaseLost
+from liftoff.evaluation.runs.lease import DEFAULT_SECONDS, held, new_owner
 from liftoff.evaluation.runs.model import (
     CorpusScores,
     ExampleRecord,
@@ -37,7 +51,7 @@ from liftoff.evaluation.runs.model import (
     Run,
     RunSpec,
 )
-from liftoff.evaluation.runs.store import RunStore
+from liftoff.evaluation.runs.store import Lease, RunStore
 from liftoff.evaluation.runs.target import GenerationFailed, Target
 
 logger = logging.getLogger(__name__)
@@ -53,14 +67,27 @@ class ScoringJob:
     references: tuple[tuple[str, ...], ...]
     metrics: tuple[str, ...]
     options: ScoreOptions
+    retrieved: tuple[tuple[Citation, ...], ...] = ()
+    passages: tuple[tuple[Passage, ...] | None, ...] = ()
 
-    def arguments(self) -> tuple[list[str], list[list[str]], list[str], ScoreOptions]:
+    def arguments(
+        self,
+    ) -> tuple[
+        list[str],
+        list[list[str]],
+        list[str],
+        ScoreOptions,
+        list[tuple[Citation, ...]] | None,
+        list[tuple[Passage, ...] | None] | None,
+    ]:
         """``liftoff.evaluation.metrics.score``'s positional arguments."""
         return (
             list(self.predictions),
             [list(refs) for refs in self.references],
             list(self.metrics),
             self.options,
+            list(self.retrieved) if self.retrieved else None,
+            list(self.passages) if self.passages else None,
         )
 
 
@@ -72,21 +99,28 @@ OnResult = Callable[[ExampleRecord, Generation | None, str | None], None]
 
 
 class RunExecutor:
-    """Creates, generates and scores runs kept in ``store``; ``scorer`` does the scoring."""
+    """Creates, generates and scores runs kept in ``store``; ``scorer`` does the scoring.
 
-    def __init__(self, store: RunStore, scorer: Scorer) -> None:
+    ``lease`` names this process as the owner of the runs it works on (default: a new name,
+    leases of 30 s); one executor per process is the intended use.
+    """
+
+    def __init__(self, store: RunStore, scorer: Scorer, *, lease: Lease | None = None) -> None:
         self.store = store
         self.scorer = scorer
+        self.lease = lease or Lease(new_owner(), DEFAULT_SECONDS)
 
     async def create(
         self, examples: Sequence[Example], spec: RunSpec, target: Target, *, origin: str
     ) -> Run:
         """Validate, probe the target, and store the queued run with all its examples.
 
-        Raises ``InvalidInput`` (an unknown metric, a messages row for the completions
-        endpoint) or ``TargetError`` before anything is stored.
+        Raises ``InvalidInput`` (an unknown metric, a retrieval metric no row can be scored
+        on, a messages row for the completions endpoint) or ``TargetError`` before anything
+        is stored.
         """
         metrics = canonical_metrics(spec.metrics)
+        check_applicable(metrics, [example.passages for example in examples], param="dataset")
         if spec.target.endpoint == "completions":
             for example in examples:
                 if example.messages is not None:
@@ -104,7 +138,7 @@ class RunExecutor:
                 "metrics": metrics,
             }
         )
-        run = await self.store.create_run(resolved, examples, origin=origin)
+        run = await self.store.create_run(resolved, examples, origin=origin, lease=self.lease)
         logger.info(
             "created run %s: %d examples, %s at %s",
             run.id,
@@ -118,19 +152,30 @@ class RunExecutor:
     async def execute(
         self, run_id: str, target: Target, *, on_result: OnResult | None = None
     ) -> Run:
-        """Generate what is missing, then score: the run ends ``completed`` or ``failed``."""
-        run = await self.generate(run_id, target, on_result=on_result)
-        if run.status == "scoring":
-            run = await self.score(run_id)
-        return run
+        """Generate what is missing, then score: the run ends ``completed`` or ``failed``
+        (a run another process completed meanwhile is returned as it is). Raises
+        ``RunBusy`` when another process holds the run, ``LeaseLost`` when it takes it over."""
+        async with held(self.store, run_id, self.lease):
+            run = await self.store.get_run(run_id)
+            if run.status == "completed":
+                return run
+            run = await self._generate(run_id, target, on_result)
+            if run.status == "scoring":
+                run = await self._score(run_id)
+            return run
 
     async def generate(
         self, run_id: str, target: Target, *, on_result: OnResult | None = None
     ) -> Run:
         """Generate every example without an output (pending, or failed before); the run
         becomes ``scoring``, or ``failed`` when examples still failed after the retries."""
+        async with held(self.store, run_id, self.lease):
+            return await self._generate(run_id, target, on_result)
+
+    async def _generate(self, run_id: str, target: Target, on_result: OnResult | None) -> Run:
+        owner = self.lease.owner
         try:
-            run = await self.store.set_status(run_id, "generating")
+            run = await self.store.set_status(run_id, "generating", owner=owner)
             todo = await self.store.examples(run_id, statuses=("pending", "failed"))
             if todo:
                 logger.info(
@@ -151,13 +196,13 @@ class RunExecutor:
                     workers.create_task(worker())
             run = await self.store.get_run(run_id)
             if not run.progress.failed:
-                return await self.store.set_status(run_id, "scoring")
+                return await self.store.set_status(run_id, "scoring", owner=owner)
             first = (await self.store.examples(run_id, statuses=("failed",), limit=1))[0]
             error = (
                 f"{run.progress.failed} of {run.progress.total} examples could not be "
                 f"generated (first: {first.id!r}: {first.error}); resume the run to retry them"
             )
-            return await self.store.set_status(run_id, "failed", error=error)
+            return await self.store.set_status(run_id, "failed", error=error, owner=owner)
         except Exception as exc:
             return await self._fail(run_id, exc)
 
@@ -169,24 +214,30 @@ class RunExecutor:
                 record, run.target.model, run.target.endpoint, run.generation
             )
         except GenerationFailed as exc:
-            await self.store.record_failure(run.id, record.id, str(exc))
+            await self.store.record_failure(run.id, record.id, str(exc), owner=self.lease.owner)
             logger.warning(
                 "run %s: example %s failed: %s", run.id, record.id, exc, extra={"run_id": run.id}
             )
             if on_result is not None:
                 on_result(record, None, str(exc))
             return
-        await self.store.record_output(run.id, record.id, generation)
+        await self.store.record_output(run.id, record.id, generation, owner=self.lease.owner)
         if on_result is not None:
             on_result(record, generation, None)
 
     async def score(self, run_id: str) -> Run:
         """Score every example and store the scores: the run is ``completed``."""
+        async with held(self.store, run_id, self.lease):
+            return await self._score(run_id)
+
+    async def _score(self, run_id: str) -> Run:
         try:
             job = await self.scoring_job(run_id)
             results = await self.scorer(job)
             scores, per_example = _stored_scores(results, job.example_ids)
-            run = await self.store.record_scores(run_id, scores, per_example)
+            run = await self.store.record_scores(
+                run_id, scores, per_example, owner=self.lease.owner
+            )
         except Exception as exc:
             return await self._fail(run_id, exc)
         logger.info(
@@ -210,30 +261,40 @@ class RunExecutor:
             references=tuple(r.references for r in records),
             metrics=run.metrics,
             options=run.options,
+            retrieved=tuple(r.citations or () for r in records),
+            passages=tuple(r.passages for r in records),
         )
 
     async def _fail(self, run_id: str, exc: Exception) -> Run:
-        if isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
-            cause = exc.exceptions[0]
-            exc = cause if isinstance(cause, Exception) else exc
+        if isinstance(exc, ExceptionGroup):  # from the generating workers' task group
+            causes = exc.exceptions
+            lost = next((cause for cause in causes if isinstance(cause, LeaseLost)), None)
+            if lost is not None:
+                raise lost from None
+            if len(causes) == 1 and isinstance(causes[0], Exception):
+                exc = causes[0]
+        if isinstance(exc, LeaseLost):  # not a failure of the run: its new owner goes on
+            raise exc
         if isinstance(exc, EvaluationError):
             error = exc.message
             logger.error("run %s failed: %s", run_id, error, extra={"run_id": run_id})
         else:
             error = f"internal error: {exc}"
             logger.error("run %s crashed", run_id, exc_info=exc, extra={"run_id": run_id})
-        return await self.store.set_status(run_id, "failed", error=error)
+        return await self.store.set_status(run_id, "failed", error=error, owner=self.lease.owner)
 
 
 def _stored_scores(
     results: Mapping[str, Score], example_ids: Sequence[str]
 ) -> tuple[CorpusScores, dict[str, dict[str, float]]]:
     """The metrics library's results as a run keeps them: corpus scores, and each example's
-    scores with ROUGE's components as ``<metric>_<component>``."""
+    scores with ROUGE's components as ``<metric>_<component>`` (a metric that does not apply
+    to an example has no score there)."""
     per_example: dict[str, dict[str, float]] = {example_id: {} for example_id in example_ids}
     for name, result in results.items():
         for example_id, value in zip(example_ids, result.per_example, strict=True):
-            per_example[example_id][name] = value
+            if value is not None:
+                per_example[example_id][name] = value
         for component, values in result.components.items():
             for example_id, value in zip(example_ids, values, strict=True):
                 per_example[example_id][f"{name}_{component}"] = value

@@ -17,6 +17,9 @@ them), errors name the HTTP status and never repeat the body (a service calling 
 caller chose must not become a way to read, or probe, what only it can reach), and an
 answer that is not the OpenAI shape (an HTML page with 200) is an error, not a crash. With
 ``public_only`` the client connects to public addresses only (:class:`PublicAddressesOnly`).
+
+The ``citations`` an answer carries (``rag:`` models) are kept with it
+(:mod:`~liftoff.evaluation.runs.citations`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import httpx2
 import openai
 from openai import NOT_GIVEN, AsyncOpenAI
 
+from liftoff.evaluation.runs.citations import citations_from
 from liftoff.evaluation.runs.dataset import Example
 from liftoff.evaluation.runs.errors import TargetError
 from liftoff.evaluation.runs.model import Endpoint, Generation, GenerationParams
@@ -161,6 +165,7 @@ class Target:
                 )
                 choice = completion.choices[0]
                 text, finish, usage = _text(choice.text), choice.finish_reason, completion.usage
+                extra = completion.model_extra
             else:
                 chat = await self.client.chat.completions.create(
                     model=model, messages=_messages(example), **sampling
@@ -168,13 +173,7 @@ class Target:
                 answer = chat.choices[0]
                 text = _text(answer.message.content or "")
                 finish, usage = answer.finish_reason, chat.usage
-            return Generation(
-                prediction=text,
-                latency_s=round(time.perf_counter() - started, 4),
-                prompt_tokens=usage.prompt_tokens if usage else None,
-                completion_tokens=usage.completion_tokens if usage else None,
-                finish_reason=finish,
-            )
+                extra = chat.model_extra
         except openai.APIStatusError as exc:
             raise GenerationFailed(f"the target answered {_status(exc.status_code)}") from exc
         except openai.APITimeoutError as exc:
@@ -186,6 +185,18 @@ class Target:
                 "the target's answer is not an OpenAI completion (is it an OpenAI-compatible "
                 "server?)"
             ) from exc
+        try:
+            citations = citations_from(extra)
+        except ValueError as exc:
+            raise GenerationFailed(f"unusable citations from the target: {exc}") from exc
+        return Generation(
+            prediction=text,
+            latency_s=round(time.perf_counter() - started, 4),
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            finish_reason=finish,
+            citations=citations,
+        )
 
 
 class NotPublic(httpx2.ConnectError):

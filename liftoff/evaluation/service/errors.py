@@ -12,6 +12,7 @@ The shared layer (``liftoff.server.errors``) renders request validation, routing
     DataUnavailable (WordNet, Punkt) 503 scoring_unavailable    (the message gives the fix)
     StoreFull                       507 insufficient_storage    (nothing was written)
     ScoringTimeout                  504 scoring_timeout         (the work was stopped)
+    StoreUnavailable                503 store_unavailable       (the database does not answer)
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from liftoff.evaluation.errors import DataUnavailable, EvaluationError, InvalidInput
-from liftoff.evaluation.runs.errors import RunNotComparable, RunNotFound, StoreFull, TargetError
+from liftoff.evaluation.runs.errors import (
+    RunBusy,
+    RunNotComparable,
+    RunNotFound,
+    StoreFull,
+    StoreUnavailable,
+    TargetError,
+)
 from liftoff.server.errors import (
     Conflict,
     ErrorShapes,
@@ -48,7 +56,8 @@ ERRORS = error_responses(
         409: "conflict with the run's state (not finished, already running, not comparable)",
         413: "request body too large",
         415: "the request is not JSON (Content-Type: application/json)",
-        503: "not ready (WordNet, the store, disk space); see Retry-After",
+        503: "not ready, or the store does not answer (WordNet, the database, disk space); "
+        "see Retry-After",
         504: "scoring took longer than this service allows; the work was stopped",
         507: "the store's disk is full; nothing was written (see Retry-After)",
     },
@@ -74,6 +83,10 @@ class ScoringTimeout(ServiceError):
     error_type = "scoring_timeout"
 
 
+class StoreDown(Unavailable):
+    error_type = "store_unavailable"
+
+
 def to_service_error(exc: EvaluationError) -> ServiceError:
     if isinstance(exc, TargetError):
         return TargetUnusable(exc.message, param=exc.param)
@@ -81,8 +94,10 @@ def to_service_error(exc: EvaluationError) -> ServiceError:
         return InvalidRequest(exc.message, param=exc.param)
     if isinstance(exc, RunNotFound):
         return NotFound(exc.message, param="run_id")
-    if isinstance(exc, RunNotComparable):
+    if isinstance(exc, RunNotComparable | RunBusy):
         return Conflict(exc.message)
+    if isinstance(exc, StoreUnavailable):
+        return StoreDown(exc.message)
     if isinstance(exc, DataUnavailable):
         return ScoringUnavailable(exc.message)
     if isinstance(exc, StoreFull):

@@ -16,6 +16,11 @@ A full disk: every write is one transaction, rolled back whole when SQLite canno
 (``SQLITE_FULL``), and raises :class:`StoreFull`. With ``min_free_bytes``, the store also
 counts as full while its disk has no more than that free: ``check_writable`` (readiness)
 and new runs say so before anything is tried.
+
+Several processes may open one file (one machine: SQLite's locks do not work over network
+file systems). Leases are columns of ``runs``, taken and checked inside ``BEGIN IMMEDIATE``
+transactions, which hold SQLite's single write lock: no two processes can both take a run,
+and a fenced write reads the owner under the same lock it writes with.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import json
 import shutil
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +41,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from liftoff.evaluation.metrics import METRICS
 from liftoff.evaluation.runs.dataset import Example
-from liftoff.evaluation.runs.errors import RunNotFound, StoreError, StoreFull
+from liftoff.evaluation.runs.errors import LeaseLost, RunNotFound, StoreError, StoreFull
 from liftoff.evaluation.runs.model import (
     UNFINISHED,
     CorpusScores,
@@ -47,7 +53,7 @@ from liftoff.evaluation.runs.model import (
     RunSpec,
     RunStatus,
 )
-from liftoff.evaluation.runs.store import now
+from liftoff.evaluation.runs.store import Lease, now
 from liftoff.evaluation.runs.store.sqlite_schema import (
     INDEX_SCORES,
     json_text,
@@ -57,7 +63,7 @@ from liftoff.evaluation.runs.store.sqlite_schema import (
 
 # Columns holding JSON, and those among them holding a record's own fields (spread into it).
 _JSON = frozenset({"spec", "row", "progress", "corpus", "confidence_intervals", "signatures",
-                   "scores"})  # fmt: skip
+                   "citations", "scores"})  # fmt: skip
 _SPREAD = frozenset({"spec", "row"})
 _SPEC_FIELDS = set(RunSpec.model_fields)  # a Run is a RunSpec too: store only the spec
 
@@ -73,7 +79,7 @@ ORDER BY r.created_at DESC, r.id
 """
 _EXAMPLES = (
     "SELECT row, status, prediction, error, attempts, latency_s, prompt_tokens, "
-    "completion_tokens, finish_reason, generated_at, scores FROM examples"
+    "completion_tokens, finish_reason, generated_at, citations, scores FROM examples"
 )
 
 P = ParamSpec("P")
@@ -92,6 +98,12 @@ def _record(row: sqlite3.Row) -> dict[str, Any]:
         else:
             record[key] = value
     return record
+
+
+def _citations(generation: Generation) -> str | None:
+    if generation.citations is None:
+        return None
+    return json_text([citation.model_dump(mode="json") for citation in generation.citations])
 
 
 class SQLiteRunStore:
@@ -169,23 +181,37 @@ class SQLiteRunStore:
     def _setup(self) -> None:
         prepare(self._db, self.path)
 
+    def describe(self) -> str:
+        return str(self.path)
+
     # Runs.
 
-    async def create_run(self, spec: RunSpec, examples: Sequence[Example], *, origin: str) -> Run:
-        return await self._write(self._create_run, spec, examples, origin)
+    async def create_run(
+        self,
+        spec: RunSpec,
+        examples: Sequence[Example],
+        *,
+        origin: str,
+        lease: Lease | None = None,
+    ) -> Run:
+        return await self._write(self._create_run, spec, examples, origin, lease)
 
-    def _create_run(self, spec: RunSpec, examples: Sequence[Example], origin: str) -> Run:
+    def _create_run(
+        self, spec: RunSpec, examples: Sequence[Example], origin: str, lease: Lease | None
+    ) -> Run:
         self._check_space()
         if spec.target.model is None:
             raise ValueError("a stored run names its model: resolve it first (RunExecutor.create)")
         run_id = uuid.uuid4().hex[:12]
         stamp = now()
+        owner, expires = (lease.owner, time.time() + lease.seconds) if lease else (None, None)
         with transaction(self._db) as db:
             db.execute(
-                "INSERT INTO runs (id, spec, status, origin, created_at, updated_at) "
-                "VALUES (?, ?, 'queued', ?, ?, ?)",
-                (run_id, spec.model_dump_json(include=_SPEC_FIELDS), origin, stamp, stamp),
-            )
+                "INSERT INTO runs (id, spec, status, origin, created_at, updated_at, owner, "
+                "lease_expires) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+                (run_id, spec.model_dump_json(include=_SPEC_FIELDS), origin, stamp, stamp,
+                 owner, expires),
+            )  # fmt: skip
             db.executemany(
                 "INSERT INTO examples (run_id, position, id, row) VALUES (?, ?, ?, ?)",
                 (
@@ -211,22 +237,67 @@ class SQLiteRunStore:
         rows = self._db.execute(_RUNS.format(where=where), (*params, limit, offset))
         return [Run.model_validate(_record(row)) for row in rows]
 
-    async def unfinished_runs(self, origin: str) -> list[str]:
-        return await self._read(self._unfinished_runs, origin)
+    async def unowned_runs(self, origin: str) -> list[str]:
+        return await self._read(self._unowned_runs, origin)
 
-    def _unfinished_runs(self, origin: str) -> list[str]:
+    def _unowned_runs(self, origin: str) -> list[str]:
         marks = ", ".join("?" for _ in UNFINISHED)
         rows = self._db.execute(
-            f"SELECT id FROM runs WHERE origin = ? AND status IN ({marks}) ORDER BY created_at",
-            (origin, *UNFINISHED),
+            f"SELECT id FROM runs WHERE origin = ? AND status IN ({marks}) "
+            "AND (owner IS NULL OR lease_expires < ?) ORDER BY created_at",
+            (origin, *UNFINISHED, time.time()),
         )
         return [row["id"] for row in rows]
 
-    async def set_status(self, run_id: str, status: RunStatus, *, error: str | None = None) -> Run:
-        return await self._write(self._set_status, run_id, status, error)
+    # Leases.
 
-    def _set_status(self, run_id: str, status: RunStatus, error: str | None) -> Run:
+    async def acquire(self, run_id: str, lease: Lease) -> bool:
+        return await self._write(self._acquire, run_id, lease)
+
+    def _acquire(self, run_id: str, lease: Lease) -> bool:
+        stamp = time.time()
         with transaction(self._db) as db:
+            taken = db.execute(
+                "UPDATE runs SET owner = :owner, lease_expires = :expires WHERE id = :id "
+                "AND (owner IS NULL OR owner = :owner OR lease_expires < :now)",
+                {"owner": lease.owner, "expires": stamp + lease.seconds, "id": run_id,
+                 "now": stamp},
+            ).rowcount  # fmt: skip
+            if not taken:
+                self._check_run(run_id)
+        return bool(taken)
+
+    async def release(self, run_id: str, owner: str) -> None:
+        await self._write(self._release, run_id, owner)
+
+    def _release(self, run_id: str, owner: str) -> None:
+        with transaction(self._db) as db:
+            db.execute(
+                "UPDATE runs SET owner = NULL, lease_expires = NULL WHERE id = ? AND owner = ?",
+                (run_id, owner),
+            )
+
+    def _fence(self, run_id: str, owner: str | None) -> None:
+        """Inside a write transaction: raise ``LeaseLost`` unless ``owner`` (when given) holds
+        the run. The transaction holds the write lock, so nobody takes the run meanwhile."""
+        if owner is None:
+            return
+        row = self._db.execute("SELECT owner FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        if row["owner"] != owner:
+            raise LeaseLost(run_id, "another process took the run over")
+
+    async def set_status(
+        self, run_id: str, status: RunStatus, *, error: str | None = None, owner: str | None = None
+    ) -> Run:
+        return await self._write(self._set_status, run_id, status, error, owner)
+
+    def _set_status(
+        self, run_id: str, status: RunStatus, error: str | None, owner: str | None
+    ) -> Run:
+        with transaction(self._db) as db:
+            self._fence(run_id, owner)
             db.execute(
                 "UPDATE runs SET status = ?, error = ?, updated_at = ? WHERE id = ?",
                 (status, error, now(), run_id),
@@ -234,15 +305,25 @@ class SQLiteRunStore:
         return self._get_run(run_id)
 
     async def record_scores(
-        self, run_id: str, scores: CorpusScores, per_example: Mapping[str, Mapping[str, float]]
+        self,
+        run_id: str,
+        scores: CorpusScores,
+        per_example: Mapping[str, Mapping[str, float]],
+        *,
+        owner: str | None = None,
     ) -> Run:
-        return await self._write(self._record_scores, run_id, scores, per_example)
+        return await self._write(self._record_scores, run_id, scores, per_example, owner)
 
     def _record_scores(
-        self, run_id: str, scores: CorpusScores, per_example: Mapping[str, Mapping[str, float]]
+        self,
+        run_id: str,
+        scores: CorpusScores,
+        per_example: Mapping[str, Mapping[str, float]],
+        owner: str | None,
     ) -> Run:
         fields = scores.model_dump(mode="json")
         with transaction(self._db) as db:
+            self._fence(run_id, owner)
             db.executemany(
                 "UPDATE examples SET scores = ? WHERE run_id = ? AND id = ?",
                 (
@@ -295,30 +376,39 @@ class SQLiteRunStore:
             ExampleRecord.model_validate(_record(row)) for row in self._db.execute(query, params)
         ]
 
-    async def record_output(self, run_id: str, example_id: str, generation: Generation) -> None:
-        await self._write(self._record_output, run_id, example_id, generation)
+    async def record_output(
+        self, run_id: str, example_id: str, generation: Generation, *, owner: str | None = None
+    ) -> None:
+        await self._write(self._record_output, run_id, example_id, generation, owner)
 
-    def _record_output(self, run_id: str, example_id: str, generation: Generation) -> None:
+    def _record_output(
+        self, run_id: str, example_id: str, generation: Generation, owner: str | None
+    ) -> None:
         with transaction(self._db) as db:
+            self._fence(run_id, owner)
             db.execute(
                 "UPDATE examples SET status = 'done', prediction = :prediction, error = NULL, "
                 "attempts = attempts + 1, latency_s = :latency_s, "
                 "prompt_tokens = :prompt_tokens, completion_tokens = :completion_tokens, "
-                "finish_reason = :finish_reason, generated_at = :now "
+                "finish_reason = :finish_reason, citations = :citations, generated_at = :now "
                 "WHERE run_id = :run_id AND id = :example_id",
                 {
-                    **generation.model_dump(),
+                    **generation.model_dump(exclude={"citations"}),
+                    "citations": _citations(generation),
                     "now": now(),
                     "run_id": run_id,
                     "example_id": example_id,
                 },
             )
 
-    async def record_failure(self, run_id: str, example_id: str, error: str) -> None:
-        await self._write(self._record_failure, run_id, example_id, error)
+    async def record_failure(
+        self, run_id: str, example_id: str, error: str, *, owner: str | None = None
+    ) -> None:
+        await self._write(self._record_failure, run_id, example_id, error, owner)
 
-    def _record_failure(self, run_id: str, example_id: str, error: str) -> None:
+    def _record_failure(self, run_id: str, example_id: str, error: str, owner: str | None) -> None:
         with transaction(self._db) as db:
+            self._fence(run_id, owner)
             db.execute(
                 "UPDATE examples SET status = 'failed', error = ?, attempts = attempts + 1 "
                 "WHERE run_id = ? AND id = ?",

@@ -19,14 +19,13 @@ router = APIRouter(prefix="/v1", tags=["scores"], responses=ERRORS)
 async def create_scores(
     body: ScoreRequest, request: Request, pool: PoolDep, settings: SettingsDep, metrics: MetricsDep
 ) -> Response:
-    """Score predictions with BLEU, chrF, TER (0-100), ROUGE-1/2/L/Lsum and METEOR (0-1).
+    """Score predictions with BLEU, chrF, TER (0-100), ROUGE-1/2/L/Lsum, METEOR, and the
+    retrieval metrics hit rate, MRR and abstention (0-1).
 
     Scoring stops when the client leaves and after LIFTOFF_EVAL_SCORE_TIMEOUT seconds (504)."""
-    references, names = check_score_request(
-        body.predictions, body.references, body.metrics, max_examples=settings.max_examples
-    )
+    corpus, names = check_score_request(body, max_examples=settings.max_examples)
     started = time.perf_counter()
-    work = pool.run(score_to_json, body.predictions, references, names, body.options.library(),
+    work = pool.run(score_to_json, body.predictions, corpus, names, body.options.library(),
                     timeout=settings.score_timeout)  # fmt: skip
     payload = await unless_disconnected(request, work)
     metrics.scoring_seconds.labels("scores").observe(time.perf_counter() - started)
