@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from liftoff.server.access import Exposure
+from liftoff.server.settings import ServiceSettings, load_settings
 
 BackendName = Literal["ollama", "openai", "gemini", "llamacpp"]
 
@@ -22,13 +25,11 @@ DEFAULT_OLLAMA_MODEL = "llama3.1:8b"
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "liftoff"
 
 
-class Settings(BaseSettings):
-    """Configuration of the generation gateway (``liftoff.api.main:app``)."""
+class Settings(ServiceSettings):
+    """Configuration of the generation gateway (``liftoff.api.main:app``). Validation errors
+    name the variables at fault, never a value (``liftoff.server.settings``)."""
 
-    # hide_input_in_errors: an invalid value (a key, a URL with a password) is never echoed.
-    model_config = SettingsConfigDict(
-        env_prefix="LIFTOFF_", extra="ignore", frozen=True, hide_input_in_errors=True
-    )
+    model_config = SettingsConfigDict(env_prefix="LIFTOFF_")
 
     backend: BackendName = "llamacpp"
     # Ollama: a model tag; openai: the served model's id; gemini: a Gemini model id (no
@@ -163,7 +164,7 @@ class Settings(BaseSettings):
     @classmethod
     def _route_starts_with_slash(cls, route: str) -> str:
         if not route.startswith("/"):
-            raise ValueError(f"route must start with '/': {route!r}")
+            raise ValueError("a route must start with '/'")
         return route
 
     @field_validator("redis_url", "rate_limit_rpm", "rate_limit_tpm", mode="before")
@@ -209,12 +210,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _exposed_gateway_has_keys(self) -> Settings:
-        if self.auth_required and not (self.api_keys or self.api_keys_file):
-            raise ValueError(
-                f"the gateway binds {self.host}, beyond this machine, so it needs API keys: set "
-                "LIFTOFF_API_KEYS (comma-separated) or LIFTOFF_API_KEYS_FILE; behind a platform "
-                "gate such as Cloud Run IAM, set LIFTOFF_AUTH=off explicitly"
-            )
+        problem = self.exposure.problem()
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property
@@ -222,14 +220,24 @@ class Settings(BaseSettings):
         return self.model or DEFAULT_OLLAMA_MODEL
 
     @property
+    def exposure(self) -> Exposure:
+        """The shared exposure rule applied to the gateway (``liftoff.server.access``)."""
+        return Exposure(
+            service="the gateway",
+            host=self.host,
+            auth=self.auth,
+            has_keys=bool(self.api_keys or self.api_keys_file),
+            keys_variable="LIFTOFF_API_KEYS (comma-separated) or LIFTOFF_API_KEYS_FILE",
+            auth_variable="LIFTOFF_AUTH",
+        )
+
+    @property
     def binds_beyond_loopback(self) -> bool:
-        return self.host not in ("127.0.0.1", "localhost", "::1")
+        return self.exposure.beyond_loopback
 
     @property
     def auth_required(self) -> bool:
-        if self.auth == "auto":
-            return self.binds_beyond_loopback or bool(self.api_keys or self.api_keys_file)
-        return self.auth == "on"
+        return self.exposure.keys_required
 
     def load_api_keys(self) -> list[str]:
         """Keys from LIFTOFF_API_KEYS and LIFTOFF_API_KEYS_FILE (one per line, # comments)."""
@@ -256,4 +264,5 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, read once; raises ``SettingsError`` naming the variables at fault."""
+    return load_settings(Settings)

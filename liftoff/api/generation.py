@@ -21,7 +21,12 @@ What the core does for every surface:
   model, prompt too long, backend down) become proper HTTP errors instead of in-stream ones;
 - measures time to first token, tokens and tokens per second, records the tokens on the
   caller's ``RequestInfo`` (the access log) and charges them to its rate limit, and ends
-  streams that outlive the shutdown grace period.
+  streams that outlive the shutdown grace period;
+- charges work a caller abandoned (its client left) for what it consumed: the prompt,
+  estimated at ``CHARS_PER_TOKEN`` characters a token (a backend reports its count only at
+  the end), and one token per piece of text generated; embeddings run in batches of
+  ``EMBED_BATCH`` inputs, so one abandoned mid-way stops at the end of its batch and is
+  charged for the batches embedded.
 
 Errors name fields as ``GenerationRequest`` does (``options.max_tokens``); each surface
 renames them to its own wire names (``liftoff.api.protocols.errors.FieldNames``).
@@ -30,9 +35,11 @@ renames them to its own wire names (``liftoff.api.protocols.errors.FieldNames``)
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +71,18 @@ from liftoff.api.errors import (
 from liftoff.api.limits import ConcurrencyLimiter, RateLimits
 from liftoff.api.metrics import GatewayMetrics
 from liftoff.server.context import RequestInfo
+
+# OpenAI's rule of thumb for English text ("a token is about four characters"); used only
+# for work abandoned before the backend reported its count.
+CHARS_PER_TOKEN = 4
+# Inputs per backend call of an embedding request: between two calls, a request whose
+# client left stops (a backend call under way, such as llama.cpp's in a thread, runs out).
+EMBED_BATCH = 32
+
+
+def estimated_tokens(texts: Sequence[str]) -> int:
+    """Tokens ``texts`` hold, estimated from their length (``CHARS_PER_TOKEN``)."""
+    return math.ceil(sum(len(text) for text in texts) / CHARS_PER_TOKEN)
 
 
 @dataclass(frozen=True)
@@ -113,12 +132,17 @@ class Generator:
         first event (limits, rate limits, a full queue, the backend's refusal or silence)."""
         self._check_limits(request)
         slot = await self._admit(caller)
+        texts = (
+            [request.prompt]
+            if request.prompt is not None
+            else [message.content for message in request.messages or ()]
+        )
         try:
             if request.choices > 1:
                 events = several_choices(self.backend, request)
             else:
                 events = self.backend.generate(request)
-            stream = GenerationStream(self, events, caller, slot)
+            stream = GenerationStream(self, events, caller, slot, estimated_tokens(texts))
         except BaseException:
             await slot.aclose()
             raise
@@ -136,24 +160,35 @@ class Generator:
     ) -> Embeddings:
         """One vector per input, for ``caller``, under the same limits as generations; an
         input longer than the model's window is cut to fit when ``truncate`` is true, else
-        refused (``Backend.embed``)."""
+        refused (``Backend.embed``). Asks the backend ``EMBED_BATCH`` inputs at a time, each
+        call within the timeout."""
         check_model_name(model)
         too_long = next((i for i, text in enumerate(inputs) if len(text) > self._max_chars), None)
         if too_long is not None:
             raise InvalidRequest(self._too_long_message(), param=f"input.{too_long}")
+        vectors: list[list[float]] = []
+        tokens = 0
         async with await self._admit(caller):
-            try:
-                async with asyncio.timeout(self.limits.timeout):
-                    result = await self.backend.embed(
-                        model, inputs, truncate=truncate, keep_alive=keep_alive
-                    )
-            except TimeoutError:
-                raise self._timeout_error() from None
-            except ServiceError as exc:
-                self._count_backend_error(exc)
-                raise
-        self._record_tokens(caller, result.prompt_tokens, 0)
-        return result
+            for start in range(0, len(inputs), EMBED_BATCH):
+                batch = inputs[start : start + EMBED_BATCH]
+                try:
+                    async with asyncio.timeout(self.limits.timeout):
+                        result = await self.backend.embed(
+                            model, batch, truncate=truncate, keep_alive=keep_alive
+                        )
+                except TimeoutError:
+                    raise self._timeout_error() from None
+                except ServiceError as exc:
+                    self._count_backend_error(exc)
+                    raise
+                except asyncio.CancelledError:
+                    # The client left: the batch under way was (or is being) embedded too.
+                    self._record_tokens(caller, tokens + estimated_tokens(batch), 0)
+                    raise
+                vectors += result.vectors
+                tokens += result.prompt_tokens
+        self._record_tokens(caller, tokens, 0)
+        return Embeddings(vectors=vectors, prompt_tokens=tokens)
 
     async def list_models(self) -> list[ModelInfo]:
         """The models requests may name."""
@@ -273,6 +308,7 @@ class GenerationStream:
         events: AsyncIterator[GenerationEvent],
         caller: RequestInfo,
         slot: AsyncExitStack,
+        prompt_estimate: int = 0,
     ) -> None:
         self.usage: Usage | None = None  # the Finish's, once the generation has finished
         self._core = core
@@ -291,6 +327,9 @@ class GenerationStream:
         self._first_text_at: float | None = None
         self._peeked: GenerationEvent | None = None
         self._closed = False
+        self._failed = False
+        self._prompt_estimate = prompt_estimate
+        self._texts = 0  # pieces of text received: a token each, for an abandoned stream
 
     async def begin(self) -> None:
         """Wait for the first event, so that a failure before it raises before any byte."""
@@ -330,10 +369,12 @@ class GenerationStream:
                 raise
             error = self._core._timeout_error()
         except BaseException:
+            self._failed = True  # not the caller's doing: nothing to charge
             await self.aclose()
             raise
         else:
             if isinstance(event, TextDelta):
+                self._texts += 1
                 if self._first_text_at is None:
                     self._first_text()
                 return event
@@ -343,6 +384,7 @@ class GenerationStream:
                 self._first_text()  # a tool call: the answer's first output
             return event
         self._core._count_backend_error(error)
+        self._failed = True
         await self.aclose()
         raise error
 
@@ -354,11 +396,15 @@ class GenerationStream:
             await self.aclose()
 
     async def aclose(self) -> None:
-        """End the generation now (idempotent): the backend's stream, then the slot."""
+        """End the generation now (idempotent): the backend's stream, then the slot. A
+        generation ended before its finish without an error (its client left) is charged
+        for what it consumed (see the module)."""
         if self._closed:
             return
         self._closed = True
         self._peeked = None
+        if self.usage is None and not self._failed:
+            self._core._record_tokens(self._caller, self._prompt_estimate, self._texts)
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
@@ -437,9 +483,16 @@ def check_stop_strings(stops: tuple[str, ...]) -> None:
             )
 
 
+MAX_MODEL_NAME = 256
+# What a model name may be, as the OpenAPI document says it (ECMA-262 and Rust regex alike:
+# no lookaround): no control character or backslash, and no ".." anywhere.
+MODEL_NAME_PATTERN = r"^\.?([^.\\\x00-\x1f]+\.?)*$"
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
+
+
 def check_model_name(model: str) -> None:
     """Refuse names that could mean something else to a backend: paths that climb out
-    (``../``, the CVE-2024-37032 pattern), backslashes, control characters, huge names."""
-    suspicious = ".." in model or "\\" in model or any(ord(c) < 32 for c in model)
-    if suspicious or len(model) > 256:
+    (``../``, the CVE-2024-37032 pattern), backslashes, control characters, huge names
+    (``MODEL_NAME_PATTERN``, at most ``MAX_MODEL_NAME`` characters)."""
+    if len(model) > MAX_MODEL_NAME or not _MODEL_NAME.fullmatch(model):
         raise InvalidRequest(f"model name {model[:64]!r} is not valid", param="model")

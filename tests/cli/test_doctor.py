@@ -47,7 +47,7 @@ def test_doctor_names_unreachable_ollama_and_how_to_fix_it() -> None:
 def test_doctor_reports_bad_settings_without_a_traceback() -> None:
     result = _doctor(LIFTOFF_BACKEND="tgi")
     assert result.returncode == 1
-    assert "FAIL  settings: backend:" in result.stdout
+    assert "FAIL  settings: LIFTOFF_BACKEND:" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
 

@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -33,6 +33,7 @@ from liftoff.api.backends.base import (
 )
 from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.errors import FieldError, Forbidden, InvalidRequest, ServiceError
+from liftoff.api.protocols.bounds import MAX_EMBEDDING_INPUTS, MAX_MESSAGES, ModelName, StopList
 from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.parameters import (
     OLLAMA_CHAT,
@@ -55,6 +56,7 @@ from liftoff.api.protocols.tool_fields import (
     to_tools,
     with_tool_names,
 )
+from liftoff.server.disconnect import unless_disconnected
 from liftoff.server.errors import plain_error_body
 from liftoff.server.openapi import streaming_response
 
@@ -103,7 +105,7 @@ class Options(Nested):
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     seed: int | None = Field(default=None, ge=-INT64, lt=INT64)
-    stop: str | list[str] | None = None
+    stop: str | StopList | None = None
     num_keep: int | None = None
     tfs_z: float | None = None
     mirostat: int | None = None
@@ -175,7 +177,7 @@ KeepAlive = str | float
 class _Request(Policed):
     __policy__: ClassVar[Policy]
 
-    model: str = Field(min_length=1)
+    model: ModelName
     stream: bool = True
     options: Options | None = None
     keep_alive: KeepAlive | None = None
@@ -207,7 +209,7 @@ class _Request(Policed):
 class ChatRequest(_Request):
     __policy__ = OLLAMA_CHAT
 
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     tools: Tools | None = None
 
     def to_generation(self) -> GenerationRequest:
@@ -250,8 +252,8 @@ class GenerateRequest(_Request):
 class EmbedRequest(Policed):
     __policy__ = OLLAMA_EMBED
 
-    model: str = Field(min_length=1)
-    input: str | Annotated[list[str], Field(min_length=1, max_length=2048)]
+    model: ModelName
+    input: str | Annotated[list[str], Field(min_length=1, max_length=MAX_EMBEDDING_INPUTS)]
     truncate: bool = True
     options: dict[str, Any] | None = None
     keep_alive: KeepAlive | None = None
@@ -270,16 +272,18 @@ def _keep_alive(value: KeepAlive | None) -> KeepAlive | None:
 
 @router.post("/chat", response_model=None, responses=streaming_response("application/x-ndjson"))
 async def chat(
-    body: ChatRequest, generator: GeneratorDep, caller: CallerDep
+    body: ChatRequest, generator: GeneratorDep, caller: CallerDep, http: Request
 ) -> dict[str, Any] | StreamingResponse:
     """Chat; NDJSON stream unless ``stream`` is false."""
     wire = _ChatWire(body.model, FIELDS)
-    return await respond(generator, body.to_generation(), caller, wire, stream=body.stream)
+    return await respond(
+        generator, body.to_generation(), caller, wire, stream=body.stream, connection=http
+    )
 
 
 @router.post("/generate", response_model=None, responses=streaming_response("application/x-ndjson"))
 async def generate(
-    body: GenerateRequest, generator: GeneratorDep, caller: CallerDep
+    body: GenerateRequest, generator: GeneratorDep, caller: CallerDep, http: Request
 ) -> dict[str, Any] | StreamingResponse:
     """Completion of a prompt; NDJSON stream unless ``stream`` is false."""
     wire = _GenerateWire(body.model, FIELDS if body.raw else TEMPLATED_PROMPT_FIELDS)
@@ -288,18 +292,24 @@ async def generate(
         reason = await generator.load(body.model, body.keep_alive)
         loaded = {**wire.header(), "response": "", "done": True, "done_reason": reason}
         return _ndjson_once(loaded) if body.stream else loaded
-    return await respond(generator, body.to_generation(), caller, wire, stream=body.stream)
+    return await respond(
+        generator, body.to_generation(), caller, wire, stream=body.stream, connection=http
+    )
 
 
 @router.post("/embed")
-async def embed(body: EmbedRequest, generator: GeneratorDep, caller: CallerDep) -> dict[str, Any]:
+async def embed(
+    body: EmbedRequest, generator: GeneratorDep, caller: CallerDep, http: Request
+) -> dict[str, Any]:
     """One embedding per input; inputs longer than the model's window are cut to fit unless
-    ``truncate`` is false (then a 400 names the input), as Ollama does."""
+    ``truncate`` is false (then a 400 names the input), as Ollama does. Stops when the
+    client leaves."""
     started = time.perf_counter_ns()
     inputs = [body.input] if isinstance(body.input, str) else body.input
-    result = await generator.embed(
+    embedding = generator.embed(
         body.model, inputs, caller, truncate=body.truncate, keep_alive=body.keep_alive
     )
+    result = await unless_disconnected(http, embedding)
     return {
         "model": body.model,
         "embeddings": result.vectors,

@@ -15,7 +15,7 @@ import time
 import uuid
 from typing import Annotated, Any, ClassVar, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -33,6 +33,15 @@ from liftoff.api.backends.base import (
 )
 from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.errors import FieldError, InvalidRequest, ServiceError
+from liftoff.api.protocols.bounds import (
+    MAX_CONTENT_PARTS,
+    MAX_EMBEDDING_INPUTS,
+    MAX_MESSAGES,
+    Metadata,
+    ModelName,
+    StopList,
+    StopString,
+)
 from liftoff.api.protocols.errors import OPENAI_ERRORS, FieldNames
 from liftoff.api.protocols.parameters import (
     OPENAI_CHAT,
@@ -57,6 +66,7 @@ from liftoff.api.protocols.tool_fields import (
     to_tools,
     with_tool_names,
 )
+from liftoff.server.disconnect import unless_disconnected
 from liftoff.server.errors import openai_error_body
 from liftoff.server.openapi import streaming_response
 
@@ -90,7 +100,7 @@ ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 class Message(_Strict):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     # None (or left out) only on an assistant turn that called tools.
-    content: str | list[ContentPart] | None = None
+    content: str | Annotated[list[ContentPart], Field(max_length=MAX_CONTENT_PARTS)] | None = None
     name: str | None = None
     tool_calls: Annotated[list[OpenAIToolCall], Field(max_length=MAX_TOOL_CALLS)] | None = None
     tool_call_id: str | None = Field(default=None, max_length=256)
@@ -151,7 +161,7 @@ Bias = Annotated[float, Field(ge=-100, le=100)]
 class _Sampling(Policed):
     __policy__: ClassVar[Policy]
 
-    model: str = Field(min_length=1)
+    model: ModelName
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     top_k: int | None = Field(default=None, ge=0, description="extension, as in vLLM")
@@ -163,7 +173,7 @@ class _Sampling(Policed):
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     logit_bias: dict[TokenId, Bias] | None = Field(default=None, max_length=1024)
     max_tokens: int | None = Field(default=None, ge=1)
-    stop: str | list[str] | None = None
+    stop: StopString | StopList | None = None
     seed: int | None = Field(default=None, ge=-INT64, lt=INT64)
     n: int = Field(default=1, ge=1, le=128)
     stream: bool = False
@@ -198,13 +208,11 @@ class _Sampling(Policed):
 class ChatCompletionRequest(_Sampling):
     __policy__ = OPENAI_CHAT
 
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
-    metadata: (
-        dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]] | None
-    ) = Field(default=None, max_length=16)
+    metadata: Metadata | None = None
     store: bool | None = None
     safety_identifier: str | None = Field(default=None, max_length=128)
     prompt_cache_key: str | None = Field(default=None, max_length=256)
@@ -263,8 +271,8 @@ class CompletionRequest(_Sampling):
 class EmbeddingRequest(Policed):
     __policy__ = OPENAI_EMBEDDINGS
 
-    model: str = Field(min_length=1)
-    input: str | Annotated[list[str], Field(min_length=1, max_length=2048)]
+    model: ModelName
+    input: str | Annotated[list[str], Field(min_length=1, max_length=MAX_EMBEDDING_INPUTS)]
     encoding_format: Literal["float", "base64"] = "float"
     user: str | None = Field(default=None, max_length=256)
 
@@ -273,21 +281,25 @@ class EmbeddingRequest(Policed):
     "/chat/completions", response_model=None, responses=streaming_response("text/event-stream")
 )
 async def chat_completions(
-    body: ChatCompletionRequest, generator: GeneratorDep, caller: CallerDep
+    body: ChatCompletionRequest, generator: GeneratorDep, caller: CallerDep, http: Request
 ) -> dict[str, Any] | StreamingResponse:
     """Chat completion, streamed as server-sent events when ``stream`` is true."""
     fields = COMPLETION_TOKENS_FIELDS if body.max_completion_tokens else FIELDS
     wire = _ChatWire(body.model, include_usage=body.include_usage, fields=fields)
-    return await respond(generator, body.to_generation(), caller, wire, stream=body.stream)
+    return await respond(
+        generator, body.to_generation(), caller, wire, stream=body.stream, connection=http
+    )
 
 
 @router.post("/completions", response_model=None, responses=streaming_response("text/event-stream"))
 async def completions(
-    body: CompletionRequest, generator: GeneratorDep, caller: CallerDep
+    body: CompletionRequest, generator: GeneratorDep, caller: CallerDep, http: Request
 ) -> dict[str, Any] | StreamingResponse:
     """Raw text completion, streamed as server-sent events when ``stream`` is true."""
     wire = _CompletionWire(body.model, include_usage=body.include_usage, fields=FIELDS)
-    return await respond(generator, body.to_generation(), caller, wire, stream=body.stream)
+    return await respond(
+        generator, body.to_generation(), caller, wire, stream=body.stream, connection=http
+    )
 
 
 @router.get("/models")
@@ -300,12 +312,13 @@ async def list_models(generator: GeneratorDep) -> dict[str, Any]:
 
 @router.post("/embeddings")
 async def embeddings(
-    body: EmbeddingRequest, generator: GeneratorDep, caller: CallerDep
+    body: EmbeddingRequest, generator: GeneratorDep, caller: CallerDep, http: Request
 ) -> dict[str, Any]:
-    """One embedding per input, as floats or base64-encoded little-endian float32."""
+    """One embedding per input, as floats or base64-encoded little-endian float32; stops
+    when the client leaves."""
     inputs = [body.input] if isinstance(body.input, str) else body.input
     try:
-        result = await generator.embed(body.model, inputs, caller)
+        result = await unless_disconnected(http, generator.embed(body.model, inputs, caller))
     except ServiceError as exc:
         if isinstance(body.input, str):
             FieldNames({"input.0": "input"}).rename(exc)  # the request sent one string

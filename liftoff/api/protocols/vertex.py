@@ -27,6 +27,7 @@ from liftoff.api.config import Settings
 from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.errors import FieldError, InvalidRequest
 from liftoff.api.generation import Generator
+from liftoff.api.protocols.bounds import MAX_INSTANCES, MAX_MESSAGES, ModelName, StopList
 from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.health import readiness
 from liftoff.api.protocols.openai import Message, to_chat_messages
@@ -34,15 +35,23 @@ from liftoff.api.protocols.parameters import VERTEX_PARAMETERS, Policed
 from liftoff.api.protocols.streaming import complete
 from liftoff.api.protocols.tool_fields import JSONObject, gemini_schema
 from liftoff.server.context import RequestInfo
-
-MAX_INSTANCES = 64
+from liftoff.server.disconnect import unless_disconnected
 
 
 class Instance(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Exactly one of the two, as the document says too.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["prompt"], "properties": {"prompt": {"type": "string"}}},
+                {"required": ["messages"], "properties": {"messages": {"type": "array"}}},
+            ]
+        },
+    )
 
     prompt: str | None = None
-    messages: list[Message] | None = Field(default=None, min_length=1)
+    messages: list[Message] | None = Field(default=None, min_length=1, max_length=MAX_MESSAGES)
 
     @model_validator(mode="after")
     def _prompt_or_messages(self) -> Instance:
@@ -61,7 +70,7 @@ class Parameters(Policed):
 
     __policy__ = VERTEX_PARAMETERS
 
-    model: str | None = None
+    model: ModelName | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1, validation_alias=_names("top_p", "topP"))
     top_k: int | None = Field(default=None, ge=0, validation_alias=_names("top_k", "topK"))
@@ -70,7 +79,7 @@ class Parameters(Policed):
         ge=1,
         validation_alias=_names("max_output_tokens", "maxOutputTokens", "max_tokens"),
     )
-    stop_sequences: list[str] | None = Field(
+    stop_sequences: StopList | None = Field(
         default=None, validation_alias=_names("stop_sequences", "stopSequences", "stop")
     )
     seed: int | None = Field(default=None, ge=-(2**63), lt=2**63)
@@ -164,10 +173,12 @@ def build_router(settings: Settings) -> APIRouter:
 
     @router.post(settings.vertex_predict_route)
     async def vertex_predict(
-        body: PredictRequest, generator: GeneratorDep, caller: CallerDep
+        body: PredictRequest, generator: GeneratorDep, caller: CallerDep, request: Request
     ) -> dict[str, Any]:
-        """Vertex AI prediction: one generation per instance, in order."""
-        return {"predictions": await _predict(body, generator, caller)}
+        """Vertex AI prediction: one generation per instance, in order; stops when the
+        client leaves."""
+        predictions = await unless_disconnected(request, _predict(body, generator, caller))
+        return {"predictions": predictions}
 
     return router
 
