@@ -24,12 +24,16 @@ def main(gguf: str) -> None:
 
     params = xllamacpp.CommonParams()
     params.model.path = gguf
-    params.n_ctx = 1024
-    params.n_parallel = 2
     params.use_jinja = False
     params.chat_template = "gemma"
     params.endpoint_metrics = True
-    # /v1/embeddings too, pooled as the embedded backend pools them.
+    # /v1/embeddings too, configured as docs/embeddings.md tells operators: one slot, so that
+    # each input is embedded alone (with two, llama.cpp puts a request's inputs in one batch
+    # and a causal model's vectors then depend on their neighbours: up to 0.15 for Gemma 3
+    # 270M), and a micro-batch as large as the window, so that every input up to the
+    # window fits in one (an input beyond n_ubatch is llama.cpp's HTTP 500).
+    params.n_parallel = 1
+    params.n_ctx = params.n_batch = params.n_ubatch = 512
     params.embedding = True
     params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
     params.verbosity = 0

@@ -110,8 +110,11 @@ class Generator:
         await stream.begin()  # closes the stream, and so the slot, if it fails
         return stream
 
-    async def embed(self, model: str, inputs: list[str], caller: RequestInfo) -> Embeddings:
-        """One vector per input, for ``caller``, under the same limits as generations."""
+    async def embed(
+        self, model: str, inputs: list[str], caller: RequestInfo, *, truncate: bool = False
+    ) -> Embeddings:
+        """One vector per input, for ``caller``, under the same limits as generations; an
+        input beyond the model's window is a 400 naming it unless ``truncate``."""
         check_model_name(model)
         too_long = next((i for i, text in enumerate(inputs) if len(text) > self._max_chars), None)
         if too_long is not None:
@@ -119,7 +122,7 @@ class Generator:
         async with await self._admit(caller):
             try:
                 async with asyncio.timeout(self.limits.timeout):
-                    result = await self.backend.embed(model, inputs)
+                    result = await self.backend.embed(model, inputs, truncate=truncate)
             except TimeoutError:
                 raise self._timeout_error() from None
             except ServiceError as exc:

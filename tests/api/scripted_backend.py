@@ -63,5 +63,5 @@ class ScriptedBackend(Backend):
         finally:
             self.closed = True
 
-    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
+    async def embed(self, model: str, inputs: list[str], *, truncate: bool = False) -> Embeddings:
         return Embeddings([[0.0] for _ in inputs], 0)

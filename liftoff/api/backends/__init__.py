@@ -19,6 +19,7 @@ def create_backend(settings: Settings) -> Backend:
             keep_alive=settings.ollama_keep_alive,
             pull_if_missing=settings.ollama_pull,
             num_ctx=settings.ollama_num_ctx,
+            embedding_model=settings.embedding_model,
             connect_timeout=settings.connect_timeout,
             timeout=settings.request_timeout,
             auth=GoogleIdentityToken(audience) if audience else None,
@@ -32,6 +33,7 @@ def create_backend(settings: Settings) -> Backend:
         return OpenAIBackend(
             settings.openai_base_url,
             model=settings.model,
+            embedding_model=settings.embedding_model,
             api_key=key.get_secret_value() if key else None,
             connect_timeout=settings.connect_timeout,
             timeout=settings.request_timeout,
@@ -54,13 +56,15 @@ def create_backend(settings: Settings) -> Backend:
             probe_timeout=settings.connect_timeout,
         )
     from liftoff.api.backends.llamacpp import LlamaCppBackend
-    from liftoff.api.model_files import resolve_gguf
+    from liftoff.api.model_files import resolve_embedding_gguf, resolve_gguf
 
     return LlamaCppBackend(
         resolve_gguf(settings.model, settings.cache_dir),
         context_size=settings.context_size,
         parallel=settings.parallel,
         threads=settings.threads,
+        embedding_gguf=resolve_embedding_gguf(settings.embedding_model, settings.cache_dir),
+        embedding_context_size=settings.embedding_context_size,
     )
 
 

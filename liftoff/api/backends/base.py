@@ -105,6 +105,10 @@ class Embeddings:
     prompt_tokens: int
 
 
+# What a served model is for, in Ollama's words (``/api/show``'s ``capabilities``).
+Capability = Literal["completion", "embedding"]
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     id: str
@@ -113,6 +117,8 @@ class ModelInfo:
     quantization: str | None = None
     modified_at: str | None = None
     digest: str | None = None
+    # Empty when the backend does not know (an Ollama model the gateway was not told about).
+    capabilities: tuple[Capability, ...] = ()
 
 
 class Backend(abc.ABC):
@@ -143,8 +149,10 @@ class Backend(abc.ABC):
         """Stream a generation: ``TextDelta`` events, then one ``Finish``."""
 
     @abc.abstractmethod
-    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
-        """One vector per input, in order."""
+    async def embed(self, model: str, inputs: list[str], *, truncate: bool = False) -> Embeddings:
+        """One vector per input, in order. An input beyond the model's window is a
+        ``ContextLengthExceeded`` naming ``input.N``, unless ``truncate`` asks for its first
+        tokens to be embedded instead (where the backend can; else it raises)."""
 
 
 async def collect(events: AsyncIterator[GenerationEvent]) -> Completion:

@@ -183,7 +183,10 @@ class GeminiBackend(Backend):
                 await models.get(model=model, config=types.GetModelConfig(http_options=self._probe))
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id=model) for model in self._served()]
+        chat = ModelInfo(id=self.model, capabilities=("completion",))
+        if not self.embedding_model:
+            return [chat]
+        return [chat, ModelInfo(id=self.embedding_model, capabilities=("embedding",))]
 
     def _served(self) -> list[str]:
         return [model for model in (self.model, self.embedding_model) if model]
@@ -228,7 +231,7 @@ class GeminiBackend(Backend):
             raise BackendError("Gemini ended the stream without a finish reason")
         yield Finish(reason, usage)
 
-    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
+    async def embed(self, model: str, inputs: list[str], *, truncate: bool = False) -> Embeddings:
         self._check_model(model, want_embedding=True)
         empty = next((i for i, text in enumerate(inputs) if not text), None)
         if empty is not None:

@@ -1,5 +1,10 @@
 """The embedded backend: llama.cpp in this process, through the ``xllamacpp`` wheel.
 
+Two engines, routed by model name: the chat model (``LIFTOFF_MODEL``, Gemma 3 270M by
+default) generates, and an embedding model (``LIFTOFF_EMBEDDING_MODEL``, all-MiniLM-L6-v2 by
+default; ``liftoff.api.backends.llamacpp_embeddings``) embeds. Naming one for the other's
+work is a 400 that names the right one.
+
 ``xllamacpp.Server`` owns llama.cpp's scheduler (``parallel`` slots, continuous batching).
 Its ``handle_*`` calls block, so each generation runs in a worker thread that hands chunks
 to the event loop; a truthy return from the chunk callback tells llama.cpp to stop, which
@@ -26,6 +31,7 @@ from liftoff.api.backends.base import (
     TextDelta,
     Usage,
 )
+from liftoff.api.backends.llamacpp_embeddings import EmbeddingEngine
 from liftoff.api.backends.wire import finish_reason, openai_body
 from liftoff.api.errors import (
     BackendError,
@@ -34,7 +40,7 @@ from liftoff.api.errors import (
     InvalidRequest,
     ModelNotFound,
 )
-from liftoff.api.model_files import served_model_id
+from liftoff.api.model_files import modified_at, served_model_id
 
 # Marks the end of a worker thread's chunks on the queue.
 _DONE = object()
@@ -45,9 +51,11 @@ _MAX_WORKER_THREADS = 64
 class LlamaCppBackend(Backend):
     """Generates with a GGUF model loaded in-process.
 
-    >>> backend = LlamaCppBackend(Path("gemma-3-270m-q4_k_m.gguf"), context_size=2048)
-    >>> await backend.start()          # loads the model (about 2 s for Gemma 3 270M)
+    >>> backend = LlamaCppBackend(Path("gemma-3-270m-q4_k_m.gguf"), context_size=2048,
+    ...                           embedding_gguf=Path("all-minilm-l6-v2.gguf"))
+    >>> await backend.start()          # loads both models (about 2 s)
     >>> await collect(backend.generate(GenerationRequest(model=backend.model_id, prompt="Hi")))
+    >>> await backend.embed("all-minilm-l6-v2", ["a text to embed"])
     """
 
     name = "llamacpp"
@@ -60,6 +68,8 @@ class LlamaCppBackend(Backend):
         parallel: int = 2,
         threads: int | None = None,
         chat_template: str = "gemma",
+        embedding_gguf: Path | None = None,
+        embedding_context_size: int | None = None,
     ) -> None:
         self.gguf = gguf
         self.model_id = served_model_id(gguf)
@@ -71,10 +81,20 @@ class LlamaCppBackend(Backend):
         self._executor = ThreadPoolExecutor(
             max_workers=_MAX_WORKER_THREADS, thread_name_prefix="llamacpp"
         )
+        self.embedding: EmbeddingEngine | None = None
+        if embedding_gguf is not None:
+            self.embedding = EmbeddingEngine(
+                embedding_gguf,
+                executor=self._executor,
+                threads=threads,
+                context_size=embedding_context_size,
+            )
 
     async def start(self) -> None:
         if self._server is None:
             self._server = await asyncio.to_thread(self._load)
+        if self.embedding is not None:
+            await self.embedding.start()
 
     def _load(self) -> Any:
         import xllamacpp
@@ -90,8 +110,6 @@ class LlamaCppBackend(Backend):
         # Base GGUFs such as the packaged Gemma carry no chat template: name it explicitly.
         params.use_jinja = False
         params.chat_template = self._chat_template
-        params.embedding = True
-        params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
         params.endpoint_metrics = True
         params.verbosity = 0
         try:
@@ -101,24 +119,30 @@ class LlamaCppBackend(Backend):
 
     async def close(self) -> None:
         self._server = None  # the engine stops when the Server object is released
+        if self.embedding is not None:
+            await self.embedding.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def check_ready(self) -> None:
         if self._server is None:
             raise BackendUnavailable(f"the model {self.model_id} is not loaded yet")
+        if self.embedding is not None and not self.embedding.loaded:
+            raise BackendUnavailable(
+                f"the embedding model {self.embedding.model_id} is not loaded yet"
+            )
 
     async def list_models(self) -> list[ModelInfo]:
-        return [
-            ModelInfo(
-                id=self.model_id,
-                size_bytes=self.gguf.stat().st_size,
-                family="gguf",
-                modified_at=_iso_mtime(self.gguf),
-            )
-        ]
+        chat = ModelInfo(
+            id=self.model_id,
+            size_bytes=self.gguf.stat().st_size,
+            family="gguf",
+            modified_at=modified_at(self.gguf),
+            capabilities=("completion",),
+        )
+        return [chat] if self.embedding is None else [chat, self.embedding.info()]
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
-        self._check_model(request.model)
+        self._check_chat_model(request.model)
         body = openai_body(request, backend=self.name)
         chat = request.messages is not None
         reason: FinishReason = "stop"
@@ -169,27 +193,33 @@ class LlamaCppBackend(Backend):
             # Runs when the consumer stops early too: llama.cpp sees it at its next chunk.
             cancelled.set()
 
-    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
-        self._check_model(model)
-        server = self._require_server()
-        result = await asyncio.get_running_loop().run_in_executor(
-            self._executor, server.handle_embeddings, {"input": inputs}
-        )
-        if "error" in result:
-            raise _translate_error(result["error"], param="input")
-        rows = sorted(result["data"], key=lambda row: row["index"])
-        return Embeddings(
-            vectors=[row["embedding"] for row in rows],
-            prompt_tokens=result.get("usage", {}).get("prompt_tokens", 0),
-        )
+    async def embed(self, model: str, inputs: list[str], *, truncate: bool = False) -> Embeddings:
+        engine = self.embedding
+        if engine is not None and model == engine.model_id:
+            return await engine.embed(inputs, truncate=truncate)
+        if model == self.model_id:
+            source = engine.model_id if engine else "none is configured (LIFTOFF_EMBEDDING_MODEL)"
+            raise InvalidRequest(
+                f"{model} generates text; embeddings come from {source}", param="model"
+            )
+        raise ModelNotFound(model, self._served())
 
     def engine_metrics(self) -> str:
         """llama.cpp's own Prometheus metrics (requests processing, tokens predicted...)."""
         return str(self._require_server().handle_metrics())
 
-    def _check_model(self, model: str) -> None:
-        if model != self.model_id:
-            raise ModelNotFound(model, [self.model_id])
+    def _check_chat_model(self, model: str) -> None:
+        if model == self.model_id:
+            return
+        if self.embedding is not None and model == self.embedding.model_id:
+            raise InvalidRequest(
+                f"{model} is an embedding model; generations come from {self.model_id}",
+                param="model",
+            )
+        raise ModelNotFound(model, self._served())
+
+    def _served(self) -> list[str]:
+        return [self.model_id] + ([self.embedding.model_id] if self.embedding else [])
 
     def _require_server(self) -> Any:
         if self._server is None:
@@ -223,9 +253,3 @@ def _usage(chunk: dict[str, Any]) -> Usage:
 
 def _ms_to_ns(ms: float | None) -> int | None:
     return None if ms is None else int(ms * 1_000_000)
-
-
-def _iso_mtime(path: Path) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat()

@@ -25,8 +25,13 @@ smaller than what was sent. Two defences, strongest first:
    for the loaded model, else the Modelfile's ``num_ctx`` parameter from ``/api/show``.
    This is only known at the end of the stream, so the error follows the streamed text.
 
-Both become ``ContextLengthExceeded``. ``/api/embed`` takes ``truncate`` officially and
-gets ``false`` too.
+Both become ``ContextLengthExceeded``. ``/api/embed`` takes ``truncate`` officially: it gets
+``false`` unless the gateway's caller asked for truncation (Ollama's own ``/api/embed`` with
+``truncate`` left at its default, true).
+
+An embedding model (``embedding_model``, e.g. ``all-minilm``) is pulled with the chat model
+when missing; the gateway is ready once both are there. Requests may still name any model
+Ollama has, for generation and embeddings alike, as Ollama allows.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from ollama import AsyncClient, ListResponse, ProgressResponse, ResponseError
 
 from liftoff.api.backends.base import (
     Backend,
+    Capability,
     Embeddings,
     Finish,
     GenerationEvent,
@@ -107,9 +113,11 @@ class OllamaBackend(Backend):
         retry_initial_seconds: float = 1.0,
         retry_max_seconds: float = 30.0,
         auth: httpx.Auth | None = None,
+        embedding_model: str = "",
     ) -> None:
         self.host = host
         self.model = model
+        self.embedding_model = embedding_model
         self._keep_alive = keep_alive
         self._pull_if_missing = pull_if_missing
         self._num_ctx = num_ctx
@@ -152,12 +160,23 @@ class OllamaBackend(Backend):
 
     async def check_model_present(self) -> None:
         listing = await self._list()
-        if not any(_same_model(m.model, self.model) for m in listing.models):
-            raise BackendUnavailable(f"model {self.model} is not in Ollama yet")
+        for model in self._configured():
+            if not any(_same_model(m.model, model) for m in listing.models):
+                raise BackendUnavailable(f"model {model} is not in Ollama yet")
 
     async def list_models(self) -> list[ModelInfo]:
         listing = await self._list()
-        return [_model_info(m) for m in listing.models if m.model]
+        return [_model_info(m, self._capabilities(m.model)) for m in listing.models if m.model]
+
+    def _configured(self) -> list[str]:
+        return [model for model in (self.model, self.embedding_model) if model]
+
+    def _capabilities(self, model: str | None) -> tuple[Capability, ...]:
+        if _same_model(model, self.model):
+            return ("completion",)
+        if self.embedding_model and _same_model(model, self.embedding_model):
+            return ("embedding",)
+        return ()
 
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         chat = request.messages is not None
@@ -187,12 +206,12 @@ class OllamaBackend(Backend):
                 await chunks.aclose()
         raise BackendError("Ollama ended the stream without a final chunk")
 
-    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
+    async def embed(self, model: str, inputs: list[str], *, truncate: bool = False) -> Embeddings:
         with self._translated(model, param="input"):
             response = await self._client.embed(
                 model=model,
                 input=inputs,
-                truncate=False,
+                truncate=truncate,
                 options=self._load_options() if _same_model(model, self.model) else None,
                 keep_alive=self._keep_alive,
             )
@@ -225,13 +244,15 @@ class OllamaBackend(Backend):
 
     async def _prepare(self) -> None:
         listing = await self._list()
-        if not any(_same_model(m.model, self.model) for m in listing.models):
+        for model in self._configured():
+            if any(_same_model(m.model, model) for m in listing.models):
+                continue
             if not self._pull_if_missing:
                 raise BackendError(
-                    f"model {self.model} is not in Ollama and pulling is off "
-                    f"(LIFTOFF_OLLAMA_PULL=false); run `ollama pull {self.model}`"
+                    f"model {model} is not in Ollama and pulling is off "
+                    f"(LIFTOFF_OLLAMA_PULL=false); run `ollama pull {model}`"
                 )
-            await self._pull()
+            await self._pull(model)
         self._status = f"loading {self.model} into memory"
         log.info("loading Ollama model %s", self.model)
         with self._translated(self.model):
@@ -252,22 +273,22 @@ class OllamaBackend(Backend):
             self._context_window or "unknown",
         )
 
-    async def _pull(self) -> None:
-        log.info("model %s is not in Ollama; pulling it", self.model)
-        progress = _PullProgress(self.model)
+    async def _pull(self, model: str) -> None:
+        log.info("model %s is not in Ollama; pulling it", model)
+        progress = _PullProgress(model)
         last_status = None
         with self._translated(None):
             try:
-                async for update in await self._client.pull(self.model, stream=True):
+                async for update in await self._client.pull(model, stream=True):
                     last_status = update.status
                     if line := progress.line(update):
                         self._status = line
                         log.info("%s", line)
             except ResponseError as exc:
-                raise BackendError(f"pulling model {self.model} failed: {exc.error}") from exc
+                raise BackendError(f"pulling model {model} failed: {exc.error}") from exc
         if last_status != "success":
             raise BackendError(
-                f"pulling model {self.model} ended without success (last status: {last_status})"
+                f"pulling model {model} ended without success (last status: {last_status})"
             )
 
     async def _discover_context_window(self) -> int | None:
@@ -428,7 +449,7 @@ def _num_ctx_parameter(parameters: str | None) -> int | None:
     return None
 
 
-def _model_info(model: ListResponse.Model) -> ModelInfo:
+def _model_info(model: ListResponse.Model, capabilities: tuple[Capability, ...]) -> ModelInfo:
     details = model.details
     return ModelInfo(
         id=model.model or "",
@@ -437,6 +458,7 @@ def _model_info(model: ListResponse.Model) -> ModelInfo:
         quantization=details.quantization_level if details else None,
         modified_at=model.modified_at.isoformat() if model.modified_at else None,
         digest=model.digest,
+        capabilities=capabilities,
     )
 
 

@@ -3,6 +3,13 @@
 vLLM, TGI, llama.cpp's server, LiteLLM and Gemini's OpenAI endpoint all speak this
 protocol. Generation always streams upstream (with ``include_usage``) so the gateway sees
 tokens as soon as the server produces them and can cancel by closing the stream.
+
+Embeddings come from ``embedding_model`` (``LIFTOFF_EMBEDDING_MODEL``, an id the same server
+serves, as LiteLLM or a multi-model vLLM do), or from the chat model when none is named. The
+server must embed each input alone: llama.cpp's server batches the inputs of a request across
+its slots, and with several slots a causal model's vectors then depend on their neighbours
+(docs/embeddings.md says what to set). This API has no truncation: an input beyond the
+window is the server's 400, naming ``input``, also when Ollama's ``truncate`` asked for one.
 """
 
 from __future__ import annotations
@@ -54,10 +61,12 @@ class OpenAIBackend(Backend):
         *,
         model: str,
         api_key: str | None,
+        embedding_model: str = "",
         connect_timeout: float = 5.0,
         timeout: float = 300.0,
     ) -> None:
         self.model_id = model
+        self.embedding_model = embedding_model
         self._client = AsyncOpenAI(
             base_url=base_url,
             # Servers without authentication still need a non-empty key for the SDK.
@@ -71,13 +80,22 @@ class OpenAIBackend(Backend):
 
     async def check_ready(self) -> None:
         served = await self._served_models()
-        if served and self.model_id not in served:
-            raise BackendUnavailable(
-                f"the server does not serve {self.model_id!r}; it serves {', '.join(served)}"
-            )
+        for model in self._served():
+            if served and model not in served:
+                raise BackendUnavailable(
+                    f"the server does not serve {model!r}; it serves {', '.join(served)}"
+                )
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id=self.model_id)]
+        if not self.embedding_model:
+            return [ModelInfo(id=self.model_id)]  # it may embed too: the server knows
+        return [
+            ModelInfo(id=self.model_id, capabilities=("completion",)),
+            ModelInfo(id=self.embedding_model, capabilities=("embedding",)),
+        ]
+
+    def _served(self) -> list[str]:
+        return [model for model in (self.model_id, self.embedding_model) if model]
 
     async def _served_models(self) -> list[str]:
         try:
@@ -87,7 +105,7 @@ class OpenAIBackend(Backend):
         return [model.id for model in page.data]
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
-        self._check_model(request.model)
+        self._check_model(request.model, embedding=False)
         chat = request.messages is not None
         reason: FinishReason = "stop"
         usage: Usage | None = None
@@ -152,20 +170,37 @@ class OpenAIBackend(Backend):
         finally:
             await response.aclose()
 
-    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
-        self._check_model(model)
+    async def embed(self, model: str, inputs: list[str], *, truncate: bool = False) -> Embeddings:
+        self._check_model(model, embedding=True)
         try:
             result = await self._client.embeddings.create(
-                model=self.model_id, input=inputs, encoding_format="float"
+                model=model, input=inputs, encoding_format="float"
             )
         except openai.APIError as exc:
-            raise _translate(exc, model) from exc
+            error = _translate(exc, model)
+            if isinstance(error, InvalidRequest) and error.param is None:
+                error.param = "input"  # the only field sent that a server refuses
+            if truncate and isinstance(error, ContextLengthExceeded):
+                error.message += " (truncation was asked for, but OpenAI's embeddings API has none)"
+            raise error from exc
         rows = sorted(result.data, key=lambda row: row.index)
         return Embeddings([list(row.embedding) for row in rows], result.usage.prompt_tokens)
 
-    def _check_model(self, model: str) -> None:
-        if model != self.model_id:
-            raise ModelNotFound(model, [self.model_id])
+    def _check_model(self, model: str, *, embedding: bool) -> None:
+        if model not in self._served():
+            raise ModelNotFound(model, self._served())
+        if not self.embedding_model:
+            return  # one model does both, as far as the gateway knows
+        if embedding and model != self.embedding_model:
+            raise InvalidRequest(
+                f"{model} generates text; embeddings come from {self.embedding_model}",
+                param="model",
+            )
+        if not embedding and model != self.model_id:
+            raise InvalidRequest(
+                f"{model} is an embedding model; generations come from {self.model_id}",
+                param="model",
+            )
 
 
 _DONE: dict[str, Any] = {}
@@ -208,6 +243,10 @@ def _translate(exc: openai.APIError, model: str) -> ServiceError:
     if isinstance(exc, openai.APIStatusError):
         message = _upstream_message(exc)
         if "context" in message.lower() and exc.status_code == 400:
+            return ContextLengthExceeded(message)
+        if "too large to process" in message:
+            # llama.cpp's server (HTTP 500) for an input beyond its micro-batch: for an
+            # embedding model sized as docs/embeddings.md says, beyond its window.
             return ContextLengthExceeded(message)
         if exc.status_code in (400, 422):
             return InvalidRequest(message)

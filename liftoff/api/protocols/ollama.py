@@ -205,12 +205,13 @@ async def tags(generator: GeneratorDep) -> dict[str, Any]:
 
 @router.post("/embed")
 async def embed(body: EmbedRequest, generator: GeneratorDep, caller: CallerDep) -> dict[str, Any]:
-    """One embedding per input."""
+    """One embedding per input; an input beyond the model's window is cut to it when
+    ``truncate`` is true (Ollama's default), and a 400 naming it otherwise."""
     if body.dimensions is not None:
         raise InvalidRequest("dimensions is not supported by this model", param="dimensions")
     started = time.perf_counter_ns()
     inputs = [body.input] if isinstance(body.input, str) else body.input
-    result = await generator.embed(body.model, inputs, caller)
+    result = await generator.embed(body.model, inputs, caller, truncate=body.truncate)
     return {
         "model": body.model,
         "embeddings": result.vectors,
