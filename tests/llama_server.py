@@ -3,6 +3,7 @@
 Tests use it as a real OpenAI-compatible backend, and kill it to test failures::
 
     python -m tests.llama_server MODEL.gguf   # prints "listening http://127.0.0.1:PORT"
+    python -m tests.llama_server EMBEDDING_MODEL.gguf --embedding   # an embedding server
 """
 
 from __future__ import annotations
@@ -13,16 +14,30 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 import httpx
 
 from tests.servers import REPO
 
+# An embedding model's server as docs/embeddings.md tells operators to start one: llama.cpp's
+# `llama-server -m all-minilm-l6-v2.gguf --embedding --parallel 1 -c 256 -b 256 -ub 256`.
+EMBEDDING_WINDOW = 256
 
-def main(gguf: str) -> None:
+
+def main(gguf: str, embedding: bool = False) -> None:
     import xllamacpp
 
     params = xllamacpp.CommonParams()
+    if embedding:
+        params.model.path = gguf
+        params.embedding = True  # pooling: the GGUF's own
+        params.n_parallel = 1
+        params.n_ctx = params.n_batch = params.n_ubatch = EMBEDDING_WINDOW
+        params.verbosity = 0
+        _serve(xllamacpp.Server(params))
+        return
+
     params.model.path = gguf
     params.use_jinja = False
     params.chat_template = "gemma"
@@ -37,7 +52,10 @@ def main(gguf: str) -> None:
     params.embedding = True
     params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
     params.verbosity = 0
-    server = xllamacpp.Server(params)
+    _serve(xllamacpp.Server(params))
+
+
+def _serve(server: Any) -> None:
     print(f"listening {server.listening_address}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -47,8 +65,9 @@ def main(gguf: str) -> None:
 class LlamaServer:
     """Starts ``main`` in a subprocess; ``url`` is its OpenAI base URL."""
 
-    def __init__(self, gguf: str) -> None:
+    def __init__(self, gguf: str, *, embedding: bool = False) -> None:
         self.gguf = gguf
+        self.embedding = embedding
         self.process: subprocess.Popen[str] | None = None
         self.base = ""
 
@@ -58,7 +77,8 @@ class LlamaServer:
 
     def __enter__(self) -> LlamaServer:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.llama_server", self.gguf],
+            [sys.executable, "-m", "tests.llama_server", self.gguf,
+             *(["--embedding"] if self.embedding else [])],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         assert self.process.stdout is not None
@@ -96,4 +116,4 @@ class LlamaServer:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], embedding="--embedding" in sys.argv[2:])
