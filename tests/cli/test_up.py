@@ -46,7 +46,8 @@ def test_up_serves_the_embedded_model_and_stops_cleanly_on_ctrl_c(gguf_path: Pat
             assert f"chat UI         http://127.0.0.1:{ui_port}" in output
             assert "base (pretrained) model" in output
             # Logs read as text at a terminal, not JSON.
-            assert "INFO     api: serving gemma-3-270m-q4_k_m via the llamacpp backend" in output
+            served = "gemma-3-270m-q4_k_m, all-minilm-l6-v2"
+            assert f"INFO     api: serving {served} via the llamacpp backend" in output
             answer = httpx.post(
                 f"http://127.0.0.1:{api_port}/v1/chat/completions",
                 json={"model": "gemma-3-270m-q4_k_m", "max_tokens": 5,

@@ -31,6 +31,8 @@ def test_sample_questions_through_rag_pass_the_retrieval_gate(
         )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     scores = json.loads(report.read_text())["scores"]
-    assert scores["hit_rate"] >= 0.85 and scores["mrr"] >= 0.75
-    assert scores["abstention"] >= 0.75
-    assert scores["false_abstention"] <= 0.15
+    # all-MiniLM-L6-v2 ranks an answering passage first for every answerable question and
+    # scores nothing near the threshold for the unanswerable ones (docs/retrieval.md).
+    assert scores["hit_rate"] >= 0.95 and scores["mrr"] >= 0.9
+    assert scores["abstention"] == 1
+    assert scores["false_abstention"] <= 0.05
