@@ -95,7 +95,7 @@ class EmbeddingEngine:
         import xllamacpp
 
         try:
-            window, pooling = _window_and_pooling(self.gguf, self._context_size)
+            window, pooling = window_and_pooling(self.gguf, self._context_size)
             params = embedding_params(self.gguf, window, pooling, threads=self._threads)
             params.api_keys = [self._key]
             return xllamacpp.Server(params), window
@@ -203,7 +203,7 @@ def embedding_params(gguf: Path, window: int, pooling: Any, *, threads: int | No
     return params
 
 
-def _window_and_pooling(gguf: Path, context_size: int | None) -> tuple[int, Any]:
+def window_and_pooling(gguf: Path, context_size: int | None) -> tuple[int, Any]:
     """The tokens an input may have (the model's trained window, at most ``context_size``
     and ``MAX_WINDOW``) and the pooling to ask llama.cpp for, from the GGUF's metadata."""
     import xllamacpp
