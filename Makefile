@@ -59,7 +59,13 @@ run: setup
 browser: .venv/.synced
 	@$(PY) -m tests.ui.browser
 
-test: setup browser
+# A real Redis for the shared rate-limit tests: Debian's `redis-server` (installed with apt-get
+# as root, like Chromium above). The tests start and stop their own servers on loopback ports.
+.PHONY: redis
+redis: .venv/.synced
+	@$(PY) -m tests.redis
+
+test: setup browser redis
 	$(PY) -m pytest
 
 lint: setup

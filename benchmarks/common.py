@@ -7,22 +7,19 @@ import json
 import math
 import os
 import platform
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
-import httpx
+from liftoff.server.processes import LOOPBACK, ServiceProcess, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "benchmarks" / "results"
-LOOPBACK = "127.0.0.1"
 # Other processes keeping more CPUs than this busy make a run's latencies unreliable.
 BUSY_CPUS = 0.25
 
@@ -104,13 +101,6 @@ def run_async(coroutine: Coroutine[Any, Any, _T]) -> _T:
 # --- processes ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def clean_env(**overrides: str) -> dict[str, str]:
     """This process's environment without gateway settings, plus ``overrides``."""
     env = {
@@ -122,10 +112,11 @@ def clean_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-class Server:
-    """A server in a subprocess on a loopback port, optionally pinned to some CPUs.
+class Server(ServiceProcess):
+    """A server in a subprocess on a loopback port, optionally pinned to some CPUs (the
+    package's one harness, ``liftoff.server.processes``, with the benchmarks' defaults).
 
-    ``{port}`` in ``args`` becomes the port; ``cwd`` is where it runs, and so where ``api``
+    ``{port}`` in ``args`` becomes the port; ``cwd`` is where it runs, and so where ``liftoff``
     is imported from (``--gateway-src``); ``executable`` runs ``args`` (this Python by
     default). Entering waits until ``health`` answers 200.
 
@@ -146,75 +137,16 @@ class Server:
         cwd: Path = REPO,
         executable: str = sys.executable,
     ) -> None:
-        self.executable = executable
         self.port = port or free_port()
-        self.url = f"http://{LOOPBACK}:{self.port}"
         self.args = [arg.replace("{port}", str(self.port)) for arg in args]
-        self.env = dict(env)
-        self.health = health
-        self.cpus = cpus
-        self.ready_timeout = ready_timeout
-        self.cwd = cwd
-        self.process: subprocess.Popen[bytes] | None = None
-        # A file, not a pipe: a chatty server (access logs) must never block on a pipe.
-        self._log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-
-    @property
-    def pid(self) -> int:
-        if self.process is None:
-            raise RuntimeError("the server is not started")
-        return self.process.pid
-
-    def __enter__(self) -> Server:
-        cpus = self.cpus
-        self.process = subprocess.Popen(
-            [self.executable, *self.args],
-            cwd=self.cwd,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            # Set before exec, so every thread the server starts inherits it.
-            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+        super().__init__(
+            [executable, *self.args],
+            health_url=f"http://{LOOPBACK}:{self.port}{health}",
+            env=env,
+            cwd=cwd,
+            cpus=cpus,
+            ready_timeout=ready_timeout,
         )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.ready_timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.args} exited early:\n{self.output()[-3000:]}")
-            try:
-                response = httpx.get(self.url + self.health, timeout=2)
-                if response.status_code == 200:
-                    return
-                last = f"{response.status_code} {response.text[:200]}"
-            except httpx.TransportError as exc:
-                last = repr(exc)
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.url}{self.health} not ready in {self.ready_timeout} s: {last}")
-
-    def output(self) -> str:
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
 
 # The gateway runs with authentication on, as a deployed one does; the key is the benchmark's.

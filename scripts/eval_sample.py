@@ -20,15 +20,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+
+from liftoff.api.config import get_settings
+from liftoff.server.processes import (
+    LOOPBACK,
+    ServiceExited,
+    ServiceNotReady,
+    ServiceProcess,
+    free_port,
+    uvicorn_command,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO / "examples" / "sample-qa.jsonl"
@@ -51,12 +56,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.target:
         return run_eval(args.target, args.extra)
     port = free_port()
-    gateway = start_gateway(port)
+    print(f"starting the gateway on {LOOPBACK}:{port} (the first start assembles the model)")
+    command = uvicorn_command("liftoff.api.main:app", port=port, options=("--log-level", "warning"))
+    env = {"LIFTOFF_LOG_FORMAT": "text", "LIFTOFF_LOG_LEVEL": "WARNING", **os.environ}
+    gateway = ServiceProcess(
+        command, health_url=f"http://{LOOPBACK}:{port}/readyz", name="the gateway", env=env,
+        cwd=REPO, log="inherit", ready_timeout=READY_TIMEOUT_S,
+    )  # fmt: skip
     try:
-        wait_ready(f"http://127.0.0.1:{port}/readyz", gateway)
-        return run_eval(f"http://127.0.0.1:{port}/v1", args.extra)
-    finally:
-        stop(gateway)
+        with gateway:
+            return run_eval(f"{gateway.url}/v1", args.extra)
+    except (ServiceExited, ServiceNotReady) as exc:
+        raise SystemExit(f"{exc}; see above") from None
 
 
 def run_eval(target: str, extra: Sequence[str]) -> int:
@@ -67,52 +78,10 @@ def run_eval(target: str, extra: Sequence[str]) -> int:
         "--report", str(OUT / "report.html"), "--junit", str(OUT / "junit.xml"),
         "--json", str(OUT / "run.json"), *extra,
     ]  # fmt: skip
-    keys = os.environ.get("LIFTOFF_API_KEYS", "")
+    keys = get_settings().load_api_keys()  # LIFTOFF_API_KEYS, then LIFTOFF_API_KEYS_FILE
     if keys and "--api-key" not in extra:
-        command += ["--api-key", keys.split(",")[0].strip()]  # the gateway we start wants one
+        command += ["--api-key", keys[0]]  # the gateway wants one
     return subprocess.run(command, cwd=REPO, check=False).returncode
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_gateway(port: int) -> subprocess.Popen[bytes]:
-    print(f"starting the gateway on 127.0.0.1:{port} (the first start assembles the model)")
-    command = [
-        sys.executable, "-m", "uvicorn", "liftoff.api.main:app",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-    ]  # fmt: skip
-    env = {"LIFTOFF_LOG_FORMAT": "text", "LIFTOFF_LOG_LEVEL": "WARNING", **os.environ}
-    return subprocess.Popen(command, cwd=REPO, env=env)
-
-
-def wait_ready(url: str, gateway: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if gateway.poll() is not None:
-            raise SystemExit(f"the gateway exited with code {gateway.returncode}; see above")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass  # not listening or not ready yet
-        time.sleep(0.5)
-    raise SystemExit(f"the gateway was not ready after {READY_TIMEOUT_S:.0f} s")
-
-
-def stop(gateway: subprocess.Popen[bytes]) -> None:
-    if gateway.poll() is None:
-        gateway.send_signal(signal.SIGINT)
-        try:
-            gateway.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            gateway.kill()
-            gateway.wait()
 
 
 if __name__ == "__main__":

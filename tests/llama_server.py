@@ -2,15 +2,14 @@
 
 Tests use it as a real OpenAI-compatible backend, and kill it to test failures::
 
-    python -m tests.llama_server MODEL.gguf   # prints "listening http://127.0.0.1:PORT"
-    python -m tests.llama_server EMBEDDING_MODEL.gguf --embedding   # an embedding server
+    python -m tests.llama_server MODEL.gguf PORT [ALIAS]   # serves on http://127.0.0.1:PORT
+    python -m tests.llama_server EMBEDDING_MODEL.gguf PORT --embedding   # an embedding server
 """
 
 from __future__ import annotations
 
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from liftoff.server.processes import LOOPBACK, ServiceProcess, free_port
 from tests.servers import REPO
 
 # An embedding model's server as docs/embeddings.md tells operators to start one: llama.cpp's
@@ -25,20 +25,22 @@ from tests.servers import REPO
 EMBEDDING_WINDOW = 256
 
 
-def main(gguf: str, embedding: bool = False) -> None:
+def main(gguf: str, port: int, alias: str | None = None, *, embedding: bool = False) -> None:
     import xllamacpp
 
     params = xllamacpp.CommonParams()
+    params.model.path = gguf
+    params.port = port
+    if alias:
+        params.model_alias = {alias}  # the model id it serves and lists
+    params.verbosity = 0
     if embedding:
-        params.model.path = gguf
         params.embedding = True  # pooling: the GGUF's own
         params.n_parallel = 1
         params.n_ctx = params.n_batch = params.n_ubatch = EMBEDDING_WINDOW
-        params.verbosity = 0
         _serve(xllamacpp.Server(params))
         return
 
-    params.model.path = gguf
     params.use_jinja = False
     params.chat_template = "gemma"
     params.endpoint_metrics = True
@@ -51,7 +53,6 @@ def main(gguf: str, embedding: bool = False) -> None:
     params.n_ctx = params.n_batch = params.n_ubatch = 512
     params.embedding = True
     params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
-    params.verbosity = 0
     _serve(xllamacpp.Server(params))
 
 
@@ -63,31 +64,26 @@ def _serve(server: Any) -> None:
 
 
 class LlamaServer:
-    """Starts ``main`` in a subprocess; ``url`` is its OpenAI base URL."""
+    """Starts ``main`` in a subprocess through the package's harness; ``url`` is its OpenAI
+    base URL. ``embedding``: an embedding model's server, configured as operators are told."""
 
-    def __init__(self, gguf: str, *, embedding: bool = False) -> None:
-        self.gguf = gguf
-        self.embedding = embedding
-        self.process: subprocess.Popen[str] | None = None
-        self.base = ""
+    def __init__(self, gguf: str, *, alias: str | None = None, embedding: bool = False) -> None:
+        port = free_port()
+        self.base = f"http://{LOOPBACK}:{port}"
+        arguments = [gguf, str(port), *filter(None, [alias]), *(["--embedding"] * embedding)]
+        self.service = ServiceProcess(
+            [sys.executable, "-m", "tests.llama_server", *arguments],
+            health_url=f"{self.base}/health",
+            name="llama.cpp server",
+            cwd=REPO,
+        )
 
     @property
     def url(self) -> str:
         return f"{self.base}/v1"
 
     def __enter__(self) -> LlamaServer:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.llama_server", self.gguf,
-             *(["--embedding"] if self.embedding else [])],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        found = re.search(r"listening (http://\S+)", line)
-        if found is None:
-            self.kill()
-            raise RuntimeError(f"llama.cpp server did not start: {line!r}")
-        self.base = found.group(1)
+        self.service.__enter__()
         return self
 
     def requests_processing(self) -> int:
@@ -105,15 +101,13 @@ class LlamaServer:
         return time.monotonic() - started
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
+        """SIGKILL, as a crash would."""
+        self.service.kill()
 
     def __exit__(self, *exc_info: object) -> None:
-        self.kill()
+        self.service.stop()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], embedding="--embedding" in sys.argv[2:])
+    positional = [argument for argument in sys.argv[1:] if argument != "--embedding"]
+    main(positional[0], int(positional[1]), *positional[2:], embedding="--embedding" in sys.argv)

@@ -1,90 +1,64 @@
-"""Real servers for tests: uvicorn processes or threads on free loopback ports."""
+"""Real servers for tests: uvicorn processes or threads on free loopback ports.
+
+Processes go through the package's one harness (``liftoff.server.processes``), as ``liftoff
+up``, the benchmarks and ``make eval`` do; this module only adds the tests' defaults.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
+
+from liftoff.server.processes import (
+    LOOPBACK,
+    ServiceProcess,
+    free_port,
+    uvicorn_command,
+    wait_until_ready,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+__all__ = ["REPO", "ServerProcess", "free_port", "serve_in_thread", "wait_until_up"]
 
 
 def wait_until_up(url: str, *, timeout: float = 60.0, ready: bool = True) -> None:
-    """Poll ``url`` until it answers (200 when ``ready``, anything otherwise)."""
-    deadline = time.monotonic() + timeout
-    last: Exception | str = "no answer"
-    while time.monotonic() < deadline:
-        try:
-            response = httpx.get(url, timeout=2)
-            if not ready or response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text}"
-        except httpx.TransportError as exc:
-            last = exc
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not come up in {timeout} s: {last}")
+    """Poll ``url`` until it answers (200 when ``ready``, anything otherwise); raises
+    ``TimeoutError``."""
+    wait_until_ready(url, timeout=timeout, any_status=not ready)
 
 
-class ServerProcess:
-    """``uvicorn APP`` in a subprocess with the given environment, like a user would run it."""
+class ServerProcess(ServiceProcess):
+    """``uvicorn APP`` in a subprocess with this environment plus ``env``, as a user runs it.
 
-    def __init__(self, app: str, env: dict[str, str], *, health: str = "/readyz") -> None:
+    Ready when ``health`` answers 200 (``/readyz``) or anything (other paths).
+    """
+
+    def __init__(
+        self,
+        app: str,
+        env: Mapping[str, str],
+        *,
+        health: str = "/readyz",
+        ready_timeout: float = 60.0,
+    ) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.app = app
-        self.env = {**os.environ, **env}
-        self.health = health
-        self.process: subprocess.Popen[bytes] | None = None
-        # A file, not a pipe: a chatty server must never block on a full pipe.
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
-
-    def __enter__(self) -> ServerProcess:
-        command = [
-            sys.executable, "-m", "uvicorn", self.app,
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+        super().__init__(
+            uvicorn_command(app, port=self.port, options=("--log-level", "warning")),
+            health_url=f"http://{LOOPBACK}:{self.port}{health}",
+            name=app,
+            env={**os.environ, **env},
+            cwd=REPO,
+            any_status=health != "/readyz",
+            ready_timeout=ready_timeout,
         )
-        try:
-            wait_until_up(self.url + self.health, ready=self.health == "/readyz")
-        except TimeoutError:
-            self.__exit__()
-            raise
-        return self
-
-    def output(self) -> str:
-        """Everything the server has printed so far."""
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
 
 
 @contextlib.contextmanager
@@ -94,11 +68,11 @@ def serve_in_thread(app: Any, *, ready_path: str = "/healthz") -> Iterator[str]:
     Tests use it when they must look inside the app (its backend) while driving it.
     """
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host=LOOPBACK, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{LOOPBACK}:{port}"
     try:
         wait_until_up(url + ready_path, ready=False)
         yield url

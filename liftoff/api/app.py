@@ -16,11 +16,12 @@ from liftoff.api.config import Settings
 from liftoff.api.errors import ServiceError
 from liftoff.api.generation import Generator, Limits
 from liftoff.api.lifecycle import Lifecycle
-from liftoff.api.limits import ConcurrencyLimiter, RateLimiter
+from liftoff.api.limits import ConcurrencyLimiter, RateLimiter, RateLimits
 from liftoff.api.metrics import GatewayMetrics
 from liftoff.api.middleware import OllamaJSONBodies
 from liftoff.api.protocols import health, ollama, openai, vertex
 from liftoff.api.protocols.errors import SHAPES
+from liftoff.api.shared_limits import RedisRateLimiter
 from liftoff.server.auth import APIKeys, AuthMiddleware
 from liftoff.server.bodies import BodySizeLimit
 from liftoff.server.errors import install_error_handlers
@@ -41,16 +42,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     metrics.in_flight.set_function(lambda: concurrency.active)
     metrics.queued.set_function(lambda: concurrency.waiting)
-    rate_limiter = None
-    if settings.rate_limit_rpm or settings.rate_limit_tpm:
-        rate_limiter = RateLimiter(
-            requests_per_minute=settings.rate_limit_rpm,
-            tokens_per_minute=settings.rate_limit_tpm,
-        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         restore_signals = lifecycle.install(asyncio.get_running_loop())
+        rate_limiter, shared = _rate_limiter(settings)
+        if shared is not None:
+            metrics.rate_limits_shared.set_function(lambda: float(shared.shared))
+            await shared.start()
         backend = create_backend(settings)
         await backend.start()
         app.state.generator = Generator(
@@ -71,6 +70,8 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             restore_signals()
             await backend.close()
+            if shared is not None:
+                await shared.close()
             logger.info("gateway stopped")
 
     app = FastAPI(
@@ -126,6 +127,25 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: GatewayMetrics) -
     app.add_middleware(
         RequestObserver, metrics=metrics.http, paths=route_paths(app.routes), log_name="api.access"
     )
+
+
+def _rate_limiter(settings: Settings) -> tuple[RateLimits | None, RedisRateLimiter | None]:
+    """The rate limiter the settings ask for (none, this process's, or Redis'), and the
+    Redis one again when it is that."""
+    rpm, tpm = settings.rate_limit_rpm, settings.rate_limit_tpm
+    if settings.redis_url is None:
+        limiter = RateLimiter(requests_per_minute=rpm, tokens_per_minute=tpm)
+        return (limiter if rpm or tpm else None), None
+    if not (rpm or tpm):
+        logger.info("LIFTOFF_REDIS_URL is set but no rate limit is: nothing to share")
+        return None, None
+    shared = RedisRateLimiter(
+        settings.redis_url.get_secret_value(),
+        requests_per_minute=rpm,
+        tokens_per_minute=tpm,
+        timeout=settings.redis_timeout,
+    )
+    return shared, shared
 
 
 async def _served(backend: Backend) -> str:

@@ -25,7 +25,10 @@ DEFAULT_CACHE_DIR = Path.home() / ".cache" / "liftoff"
 class Settings(BaseSettings):
     """Configuration of the generation gateway (``liftoff.api.main:app``)."""
 
-    model_config = SettingsConfigDict(env_prefix="LIFTOFF_", extra="ignore", frozen=True)
+    # hide_input_in_errors: an invalid value (a key, a URL with a password) is never echoed.
+    model_config = SettingsConfigDict(
+        env_prefix="LIFTOFF_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     backend: BackendName = "llamacpp"
     # Ollama: a model tag; openai: the served model's id; gemini: a Gemini model id (no
@@ -76,6 +79,11 @@ class Settings(BaseSettings):
     # concurrency limit defaults to what the backend generates in parallel.
     rate_limit_rpm: int | None = Field(default=None, ge=1)
     rate_limit_tpm: int | None = Field(default=None, ge=1)
+    # Rate limits shared by every instance through Redis (Memorystore): redis://[:password@]
+    # host:port/db, rediss:// with TLS, or unix:///path. Unset: each instance limits on its own.
+    # Seconds Redis may take to answer before this instance limits on its own for a while.
+    redis_url: SecretStr | None = None
+    redis_timeout: float = Field(default=0.25, gt=0, le=10)
     max_concurrency: int | None = Field(default=None, ge=1)
     ollama_num_parallel: int | None = Field(
         default=None, ge=1, validation_alias=AliasChoices("OLLAMA_NUM_PARALLEL")
@@ -151,6 +159,22 @@ class Settings(BaseSettings):
         if not route.startswith("/"):
             raise ValueError(f"route must start with '/': {route!r}")
         return route
+
+    @field_validator("redis_url", "rate_limit_rpm", "rate_limit_tpm", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # Compose passes unset variables as empty strings.
+        return None if value == "" else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_is_redis(cls, url: SecretStr | None) -> SecretStr | None:
+        # The URL may carry a password: the message never repeats it.
+        if url is not None and not url.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("LIFTOFF_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        return url
 
     @field_validator("ollama_host")
     @classmethod

@@ -56,7 +56,7 @@ from liftoff.api.errors import (
     RateLimited,
     ServiceError,
 )
-from liftoff.api.limits import ConcurrencyLimiter, RateLimiter
+from liftoff.api.limits import ConcurrencyLimiter, RateLimits
 from liftoff.api.metrics import GatewayMetrics
 from liftoff.server.context import RequestInfo
 
@@ -81,7 +81,7 @@ class Generator:
         backend: Backend,
         limits: Limits,
         *,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: RateLimits | None = None,
         concurrency: ConcurrencyLimiter | None = None,
         metrics: GatewayMetrics | None = None,
         must_stop: Callable[[], bool] = lambda: False,
@@ -170,7 +170,7 @@ class Generator:
         admitted = AsyncExitStack()
         try:
             if self.rate_limiter is not None:
-                self.rate_limiter.admit(caller.rate_key)
+                await self.rate_limiter.admit(caller.rate_key)
             if self.concurrency is not None:
                 try:
                     await admitted.enter_async_context(self.concurrency.slot())

@@ -1,7 +1,9 @@
 """Per-key rate limits and the per-instance concurrency limit.
 
-Both live in this process: with several replicas each enforces its own share, which is
-what Cloud Run and Kubernetes autoscaling expect (a request queue per instance).
+The concurrency limit is each instance's own (a request queue per instance is what Cloud
+Run and Kubernetes autoscaling expect). Rate limits are kept in this process by
+:class:`RateLimiter`, or, with ``LIFTOFF_REDIS_URL``, shared by every instance through Redis
+(``liftoff.api.shared_limits``); the generator sees either through :class:`RateLimits`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from liftoff.api.errors import Overloaded, RateLimited
 
@@ -60,11 +63,29 @@ class TokenBucket:
             del self._buckets[key]
 
 
+class RateLimits(Protocol):
+    """What the generator asks of a rate limiter: admit a request (raising ``RateLimited``,
+    429 with Retry-After), give one back, charge the tokens a request used."""
+
+    async def admit(self, key: str) -> None: ...
+
+    def refund_request(self, key: str) -> None: ...
+
+    def record_tokens(self, key: str, tokens: int) -> None: ...
+
+
+def rate_limit_message(kind: Literal["requests", "tokens"], per_minute: int) -> str:
+    if kind == "tokens":
+        return f"token rate limit reached ({per_minute} tokens per minute)"
+    return f"request rate limit reached ({per_minute} per minute)"
+
+
 class RateLimiter:
-    """Requests and tokens per minute, per key; 429 with Retry-After when exceeded.
+    """Requests and tokens per minute, per key, in this process; 429 with Retry-After when
+    exceeded.
 
     >>> limiter = RateLimiter(requests_per_minute=60, tokens_per_minute=10_000)
-    >>> limiter.admit("key-1")            # raises RateLimited when the key is over
+    >>> await limiter.admit("key-1")            # raises RateLimited when the key is over
     >>> limiter.record_tokens("key-1", 350)
     """
 
@@ -78,22 +99,18 @@ class RateLimiter:
         self._requests = TokenBucket(requests_per_minute, clock) if requests_per_minute else None
         self._tokens = TokenBucket(tokens_per_minute, clock) if tokens_per_minute else None
 
-    def admit(self, key: str) -> None:
+    async def admit(self, key: str) -> None:
         if self._tokens is not None:
             # Token use is only known afterwards; a key in debt waits until it is repaid.
             wait = self._tokens.wait_seconds(key, 1.0)
             if wait > 0:
-                raise RateLimited(
-                    f"token rate limit reached ({self._tokens.per_minute} tokens per minute)",
-                    retry_after=wait,
-                )
+                message = rate_limit_message("tokens", self._tokens.per_minute)
+                raise RateLimited(message, retry_after=wait)
         if self._requests is not None:
             wait = self._requests.wait_seconds(key, 1.0)
             if wait > 0:
-                raise RateLimited(
-                    f"request rate limit reached ({self._requests.per_minute} per minute)",
-                    retry_after=wait,
-                )
+                message = rate_limit_message("requests", self._requests.per_minute)
+                raise RateLimited(message, retry_after=wait)
             self._requests.take(key, 1.0)
 
     def refund_request(self, key: str) -> None:

@@ -43,3 +43,8 @@ class GatewayMetrics:
         self.rejections = Counter(
             "liftoff_rejections", "Requests refused by a limit", ["reason"], registry=r
         )
+        self.rate_limits_shared = Gauge(
+            "liftoff_rate_limits_shared",
+            "1 while rate limits are shared through Redis, 0 while this instance limits alone",
+            registry=r,
+        )

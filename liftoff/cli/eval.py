@@ -6,7 +6,8 @@
         --report out.html --junit out.xml --json out.json
 
 Runs happen in this process with the evaluation library (no service needed) and are kept in
-the same store as the service's (``LIFTOFF_EVAL_STORE``), so a run id can be a baseline.
+the same store as the service's (``LIFTOFF_EVAL_DATABASE_URL``, else ``LIFTOFF_EVAL_STORE``),
+so a run id can be a baseline.
 Exit codes: 0 all gates pass, 1 a gate or the regression check fails (or the run could not
 be completed), 2 a usage error (bad option, gate, dataset line, or an unusable target).
 """
@@ -44,7 +45,7 @@ from liftoff.evaluation.reports.markdown import render_summary
 from liftoff.evaluation.reports.scores import scores_document
 from liftoff.evaluation.runs.compare import Comparison, compare
 from liftoff.evaluation.runs.dataset import Example, read_dataset
-from liftoff.evaluation.runs.errors import RunNotComparable, RunNotFound
+from liftoff.evaluation.runs.errors import RunNotComparable, RunNotFound, StoreError
 from liftoff.evaluation.runs.executor import RunExecutor, ScoringJob
 from liftoff.evaluation.runs.files import read_pairs
 from liftoff.evaluation.runs.gates import (
@@ -55,9 +56,9 @@ from liftoff.evaluation.runs.gates import (
     parse_gate,
     parse_max_drop,
 )
+from liftoff.evaluation.runs.lease import new_owner
 from liftoff.evaluation.runs.model import GenerationParams, LoadedRun, Run, RunSpec, TargetRef
-from liftoff.evaluation.runs.store import RunStore
-from liftoff.evaluation.runs.store.sqlite import SQLiteRunStore
+from liftoff.evaluation.runs.store import Lease, RunStore, open_store
 from liftoff.evaluation.runs.target import Target
 
 app = typer.Typer(
@@ -165,7 +166,11 @@ def run_dataset(
         int | None, typer.Option(min=1, help="Requests in flight (default 4).")
     ] = None,
     store: Annotated[
-        Path | None, typer.Option(help="SQLite store (default LIFTOFF_EVAL_STORE).")
+        Path | None,
+        typer.Option(
+            help="SQLite store (default: LIFTOFF_EVAL_DATABASE_URL's Postgres, else "
+            "LIFTOFF_EVAL_STORE)."
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="A name for the run.")] = None,
     worst: Annotated[int, typer.Option(min=1, help="Worst examples in the report.")] = 10,
@@ -204,10 +209,14 @@ def run_dataset(
         timeout=settings.request_timeout,
         probe_timeout=settings.probe_timeout,
     )
-    outcome = asyncio.run(
-        _run(store or settings.store, examples, spec, target_client, baseline, gates, drops,
-             report is not None, worst)
-    )  # fmt: skip
+    try:
+        outcome = asyncio.run(
+            _run(settings, store, examples, spec, target_client, baseline, gates, drops,
+                 report is not None, worst)
+        )  # fmt: skip
+    except StoreError as exc:  # unreachable, or written by a newer Liftoff
+        errors.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        raise typer.Exit(1) from exc
     loaded, checks, comparison, page = outcome
     _print_outcome(loaded, checks, comparison)
     if report is not None and page is not None:
@@ -225,7 +234,8 @@ def run_dataset(
 
 
 async def _run(
-    path: Path,
+    settings: Settings,
+    path: Path | None,
     examples: list[Example],
     spec: RunSpec,
     target: Target,
@@ -236,11 +246,13 @@ async def _run(
     worst: int,
 ) -> tuple[LoadedRun, list[Check], Comparison | None, str | None]:
     """The run, its checks and comparison, and the HTML report when asked for."""
-    store = await SQLiteRunStore.open(path)
+    store = await open_store(settings, path)
     try:
         async with target:
-            reference = await _baseline(baseline, store, path) if baseline else None
-            run = await _generate(RunExecutor(store, _score_here), examples, spec, target)
+            reference = await _baseline(baseline, store) if baseline else None
+            lease = Lease(new_owner(), settings.lease_seconds)  # this process owns its run
+            executor = RunExecutor(store, _score_here, lease=lease)
+            run = await _generate(executor, examples, spec, target)
         loaded = LoadedRun(run=run, examples=await store.examples(run.id))
         comparison = _compare(reference, loaded) if reference is not None else None
         checks = check_gates(run.scores, gates)
@@ -290,7 +302,7 @@ async def _score_here(job: ScoringJob) -> Mapping[str, Score]:
     return score(*job.arguments())
 
 
-async def _baseline(reference: str, store: RunStore, where: Path) -> LoadedRun:
+async def _baseline(reference: str, store: RunStore) -> LoadedRun:
     path = Path(reference)
     if path.is_file():
         try:
@@ -300,7 +312,7 @@ async def _baseline(reference: str, store: RunStore, where: Path) -> LoadedRun:
     try:
         run = await store.get_run(reference)
     except RunNotFound:
-        usage_error(f"baseline {reference!r} is neither a file nor a run in {where}")
+        usage_error(f"baseline {reference!r} is neither a file nor a run in {store.describe()}")
     return LoadedRun(run=run, examples=await store.examples(reference))
 
 

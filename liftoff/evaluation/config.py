@@ -8,6 +8,7 @@ default target, as in ``docker-compose.yml``), and logs follow the gateway's
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -27,10 +28,25 @@ class Settings(BaseSettings):
     """Configuration of the evaluation service (``liftoff.evaluation.main:app``) and
     ``liftoff eval``."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # hide_input_in_errors: an invalid value (a database URL, a key) is never echoed back.
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
-    # Where runs live (SQLite, WAL). The parent directory is created when missing.
+    # Where runs live: a SQLite file (WAL; the parent directory is created when missing), or,
+    # when a database URL is set, Postgres (postgresql://user:password@host:port/db), which
+    # several replicas share. Connections per process, and seconds to connect or answer.
     store: Path = Field(default=DEFAULT_STORE, validation_alias=_env("STORE"))
+    database_url: SecretStr | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
+    database_pool_size: int = Field(
+        default=8, ge=1, le=100, validation_alias=_env("DATABASE_POOL_SIZE")
+    )
+    database_timeout: float = Field(
+        default=10.0, gt=0, le=300, validation_alias=_env("DATABASE_TIMEOUT")
+    )
+    # A process owns each run it works on by a lease it renews every third of this many
+    # seconds; a process gone this long loses its runs to another (see ``resume_on_start``).
+    lease_seconds: float = Field(
+        default=30.0, ge=1, le=3600, validation_alias=_env("LEASE_SECONDS")
+    )
 
     # The default target of a run: any OpenAI-compatible base URL (the gateway by default),
     # the key sent to it, and the model (empty: the first model the target lists).
@@ -58,7 +74,8 @@ class Settings(BaseSettings):
 
     # Processes that score (each loads WordNet once); requests beyond them wait their turn.
     score_workers: int = Field(default=1, ge=1, le=64, validation_alias=_env("SCORE_WORKERS"))
-    # Continue runs a crash or restart interrupted, when the service starts.
+    # Continue runs a crash or restart interrupted: when the service starts, and whenever a
+    # run's owner (another replica on the same store) has been gone for ``lease_seconds``.
     resume_on_start: bool = Field(default=True, validation_alias=_env("RESUME_ON_START"))
 
     # Optional API keys clients must send (Authorization: Bearer, or x-api-key); comma-separated.
@@ -75,6 +92,20 @@ class Settings(BaseSettings):
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"the target must be an http(s) URL, not {url!r}")
         return url.rstrip("/")
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _empty_database_url_is_unset(cls, url: object) -> object:
+        # Compose passes unset variables as empty strings.
+        return None if url == "" else url
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_is_postgres(cls, url: SecretStr | None) -> SecretStr | None:
+        # The URL carries a password: the message never repeats it.
+        if url is not None and not re.match(r"postgres(ql)?://", url.get_secret_value()):
+            raise ValueError("LIFTOFF_EVAL_DATABASE_URL must be a postgresql:// URL")
+        return url
 
     @property
     def api_key_list(self) -> list[str]:

@@ -2,8 +2,10 @@
 
 What each HTTP service needs the same way: API keys (``auth``), request-body limits
 (``bodies``), request ids, the access log and request metrics (``observability``), JSON
-logs (``logs``), the error base class and its rendering (``errors``), and what the OpenAPI
-document says about errors (``openapi``).
+logs (``logs``), the error base class and its rendering (``errors``), what the OpenAPI
+document says about errors (``openapi``), and how a service runs as a process: started,
+waited for and stopped with everything it started, its workers never outliving it
+(``processes``).
 
 Services (``liftoff.api``, ``liftoff.evaluation``) import this package; this package never
 imports a service, and services never import each other (``make lint`` checks both with

@@ -24,39 +24,39 @@ class Clock:
         return self.now
 
 
-def test_requests_per_minute_refill_continuously() -> None:
+async def test_requests_per_minute_refill_continuously() -> None:
     clock = Clock()
     limiter = RateLimiter(requests_per_minute=2, tokens_per_minute=None, clock=clock)
-    limiter.admit("a")
-    limiter.admit("a")
+    await limiter.admit("a")
+    await limiter.admit("a")
     with pytest.raises(RateLimited) as caught:
-        limiter.admit("a")
+        await limiter.admit("a")
     assert caught.value.headers == {"Retry-After": "30"}
-    limiter.admit("b")  # another key has its own budget
+    await limiter.admit("b")  # another key has its own budget
     clock.now += 30
-    limiter.admit("a")
+    await limiter.admit("a")
 
 
-def test_tokens_per_minute_block_a_key_in_debt_until_repaid() -> None:
+async def test_tokens_per_minute_block_a_key_in_debt_until_repaid() -> None:
     clock = Clock()
     limiter = RateLimiter(requests_per_minute=None, tokens_per_minute=600, clock=clock)
-    limiter.admit("a")
+    await limiter.admit("a")
     limiter.record_tokens("a", 1000)  # 400 tokens over budget: 40 s at 10 tokens/s
     with pytest.raises(RateLimited, match="600 tokens per minute") as caught:
-        limiter.admit("a")
+        await limiter.admit("a")
     assert caught.value.headers == {"Retry-After": "41"}
     clock.now += 41
-    limiter.admit("a")
+    await limiter.admit("a")
 
 
-def test_a_refunded_request_does_not_count_against_the_key() -> None:
+async def test_a_refunded_request_does_not_count_against_the_key() -> None:
     clock = Clock()
     limiter = RateLimiter(requests_per_minute=1, tokens_per_minute=None, clock=clock)
-    limiter.admit("a")
+    await limiter.admit("a")
     limiter.refund_request("a")  # e.g. refused with 503: no slot was free
-    limiter.admit("a")
+    await limiter.admit("a")
     with pytest.raises(RateLimited):
-        limiter.admit("a")
+        await limiter.admit("a")
 
 
 async def test_concurrency_queue_is_bounded_and_first_come_first_served() -> None:

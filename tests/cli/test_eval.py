@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from typer.testing import CliRunner, Result
 
 from liftoff.cli import app
 from liftoff.evaluation.metrics import score
 from liftoff.evaluation.reports.scores import scores_document
+from tests.postgres import fresh_database
 from tests.servers import ServerProcess
 
 ROWS = [
@@ -210,3 +212,36 @@ def _perfect(document: dict[str, Any]) -> dict[str, Any]:
     for row in perfect["examples"]:
         row["prediction"] = row["references"][0]
     return perfect
+
+
+@pytest.mark.model
+def test_run_keeps_its_run_in_postgres_when_a_database_url_is_set(
+    gateway: ServerProcess, dataset: Path, postgres: str, tmp_path: Path
+) -> None:
+    url = fresh_database(postgres, "cli")
+    env = {"LIFTOFF_EVAL_DATABASE_URL": url, "LIFTOFF_EVAL_STORE": str(tmp_path / "unused.db")}
+    out = tmp_path / "first.json"
+    first = invoke("run", str(dataset), "--target", f"{gateway.url}/v1", *GENERATE,
+                   "--json", str(out), env=env)  # fmt: skip
+    assert first.exit_code == 0, first.output
+    run_id = json.loads(out.read_text())["run"]["id"]
+    again = invoke("run", str(dataset), "--target", f"{gateway.url}/v1", *GENERATE,
+                   "--baseline", run_id, "--max-drop", "1", env=env)  # fmt: skip
+    assert again.exit_code == 0, again.output  # the baseline, by id, from the same database
+    assert not (tmp_path / "unused.db").exists()
+    with psycopg.connect(url) as db:
+        rows = db.execute("SELECT id, origin, status, owner FROM eval_runs ORDER BY created_at")
+        stored = rows.fetchall()
+    assert stored[0][:3] == (run_id, "cli", "completed")
+    assert len(stored) == 2 and all(row[3] is None for row in stored)  # leases given up
+
+
+def test_run_with_an_unreachable_database_exits_1_without_showing_the_password(
+    dataset: Path, tmp_path: Path
+) -> None:
+    env = {"LIFTOFF_EVAL_DATABASE_URL": "postgresql://cli:pw-cli-5512@127.0.0.1:9/runs",
+           "LIFTOFF_EVAL_DATABASE_TIMEOUT": "2"}  # fmt: skip
+    result = invoke("run", str(dataset), "--target", "http://127.0.0.1:9/v1", env=env)
+    assert result.exit_code == 1, result.output
+    assert "cannot reach the run store at postgresql://cli@127.0.0.1:9/runs" in result.stderr
+    assert "pw-cli-5512" not in result.output

@@ -7,15 +7,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from liftoff.server.processes import ServiceExited, ServiceNotReady, ServiceProcess
 from tests.deploy import compose, dockerfiles
 from tests.deploy.tools import BIN
-from tests.servers import wait_until_up
 
 CONTAINER_PATHS = {"/app/.venv/bin": str(BIN)}
 
@@ -101,51 +99,29 @@ def run_once(argv: list[str], env: Mapping[str, str]) -> subprocess.CompletedPro
 
 
 class Container:
-    """A long-running service process; its output goes to a file, shown on failure."""
+    """A long-running service process (the package's harness); its output goes to a file,
+    shown on failure."""
 
     def __init__(self, argv: list[str], env: Mapping[str, str], cwd: Path) -> None:
         self.argv = argv
         self.env = dict(env)
         self.cwd = cwd
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.service: ServiceProcess | None = None
 
     def start(self, ready_url: str, timeout: float = 120) -> None:
         """Starts the process and waits for ``ready_url`` to answer 200; fails at once
         (with the process's output) if it exits first."""
-        self.process = subprocess.Popen(
-            self.argv, env=self.env, cwd=self.cwd, stdout=self.log, stderr=subprocess.STDOUT
+        self.service = ServiceProcess(
+            self.argv, health_url=ready_url, env=self.env, cwd=self.cwd, ready_timeout=timeout
         )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                output = self.output()
-                self.stop()
-                raise AssertionError(
-                    f"{' '.join(self.argv)} exited {self.process.returncode}:\n{output}"
-                )
-            try:
-                wait_until_up(ready_url, timeout=1)
-                return
-            except TimeoutError as exc:
-                if time.monotonic() > deadline:
-                    output = self.output()
-                    self.stop()
-                    raise AssertionError(
-                        f"{' '.join(self.argv)} not ready: {exc}\n{output}"
-                    ) from exc
+        try:
+            self.service.__enter__()
+        except (ServiceExited, ServiceNotReady) as exc:
+            raise AssertionError(str(exc)) from exc
 
     def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-4000:]
+        return self.service.output()[-4000:] if self.service is not None else ""
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if not self.log.closed:
-            self.log.close()
+        if self.service is not None:
+            self.service.stop()

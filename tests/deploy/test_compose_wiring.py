@@ -17,7 +17,8 @@ def project() -> compose.Project:
 
 
 def test_the_stack_has_a_gpu_and_a_cpu_profile(project: compose.Project) -> None:
-    assert project.profiles == {*PROFILES, "pgvector"}  # pgvector: Postgres for retrieval
+    # pgvector: Postgres (retrieval index, evaluation runs); redis: shared rate limits.
+    assert project.profiles == {*PROFILES, "pgvector", "redis"}
     for profile in PROFILES:
         names = {service.name for service in project.enabled(profile)}
         assert {"evaluation", f"ollama-{profile}", f"pull-{profile}", f"api-{profile}"} <= names

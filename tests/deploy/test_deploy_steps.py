@@ -132,11 +132,17 @@ def test_k8s_secrets_reach_the_cluster_through_files_never_the_command_line(
         pairs = [a.removeprefix("--from-file=").split("=", 1) for a in argv if "--from-file=" in a]
         return {key: files[path] for key, path in pairs}
 
-    assert stored(by_name["liftoff-api-keys"]) == {"LIFTOFF_API_KEYS": GOOD["LIFTOFF_API_KEYS"]}
-    # The evaluation service's key to the gateway defaults to the first gateway key.
+    # Without a Redis URL each gateway limits on its own.
+    assert stored(by_name["liftoff-api-keys"]) == {
+        "LIFTOFF_API_KEYS": GOOD["LIFTOFF_API_KEYS"],
+        "LIFTOFF_REDIS_URL": "",
+    }
+    # The evaluation service's key to the gateway defaults to the first gateway key; without
+    # a database URL its runs stay on a PVC.
     assert stored(by_name["liftoff-evaluation"]) == {
         "OPENAI_API_KEY": "sk-gateway-one",
         "LIFTOFF_EVAL_API_KEYS": "sk-eval-one",
+        "LIFTOFF_EVAL_DATABASE_URL": "",
     }
     # So does the retrieval service's; without a database URL its index stays on a PVC.
     assert stored(by_name["liftoff-retrieval"]) == {
@@ -160,6 +166,28 @@ def test_k8s_retrieval_database_url_reaches_its_secret_through_a_file(tmp_path: 
         "OPENAI_API_KEY": "sk-gateway-one",
         "LIFTOFF_RAG_DATABASE_URL": url,
     }
+
+
+def test_k8s_evaluation_database_and_redis_urls_reach_their_secrets_through_files(
+    tmp_path: Path,
+) -> None:
+    fakes = FakeCli(tmp_path / "fakes")
+    fakes.add("kubectl")
+    database = "postgresql://eval:pg-eval-pass@10.0.0.6/liftoff"
+    redis = "rediss://:redis-auth-pass@10.0.0.7:6378/0"
+    secrets = {**GOOD, "LIFTOFF_EVAL_DATABASE_URL": database, "LIFTOFF_REDIS_URL": redis}
+    result = _run(tmp_path, K8S, "Namespace and secrets", secrets=secrets, fakes=fakes)
+    assert result.returncode == 0, result.log
+    calls = {name: c for c in fakes.calls("kubectl") if "generic" in c.argv
+             for name in [c.argv[c.argv.index("generic") + 1]]}  # fmt: skip
+    for name, key, value in (("liftoff-evaluation", "LIFTOFF_EVAL_DATABASE_URL", database),
+                             ("liftoff-api-keys", "LIFTOFF_REDIS_URL", redis)):  # fmt: skip
+        call = calls[name]
+        assert "pg-eval-pass" not in " ".join(call.argv)
+        assert "redis-auth-pass" not in " ".join(call.argv)
+        pairs = [a.removeprefix("--from-file=").split("=", 1) for a in call.argv
+                 if "--from-file=" in a]  # fmt: skip
+        assert {k: call.files[path] for k, path in pairs}[key] == value
 
 
 # --- Cloud Run: the revision serving now ------------------------------------------------

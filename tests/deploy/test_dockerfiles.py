@@ -273,7 +273,10 @@ def test_image_environment_installs_from_the_lock_and_its_command_imports(
     venv = tmp_path / "venv"
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)}
     env.pop("VIRTUAL_ENV", None)
-    synced = run([*uv(), "sync", *parsed.uv_syncs()[-1], "--quiet"], env=env)
+    # --reinstall-package: uv caches a build of this project keyed on pyproject.toml alone,
+    # so without it an edited module could be tested as its old build.
+    sync = [*uv(), "sync", *parsed.uv_syncs()[-1], "--reinstall-package", "liftoff", "--quiet"]
+    synced = run(sync, env=env)
     assert synced.returncode == 0, explain(synced)
 
     image_env = {**os.environ, **parsed.env(), "LIFTOFF_API_KEYS": "sk-image-test"}

@@ -18,8 +18,8 @@ OLLAMA_CLIENT_LABEL = ("liftoff.dev/ollama-client", "true")
 EVALUATION_CLIENT_LABEL = ("liftoff.dev/evaluation-client", "true")
 # Secrets (and their keys) the pods read; deploy-k8s.yml creates them (never in the tree).
 SECRETS = {
-    "liftoff-api-keys": {"LIFTOFF_API_KEYS"},
-    "liftoff-evaluation": {"OPENAI_API_KEY", "LIFTOFF_EVAL_API_KEYS"},
+    "liftoff-api-keys": {"LIFTOFF_API_KEYS", "LIFTOFF_REDIS_URL"},
+    "liftoff-evaluation": {"OPENAI_API_KEY", "LIFTOFF_EVAL_API_KEYS", "LIFTOFF_EVAL_DATABASE_URL"},
     "liftoff-retrieval": {"OPENAI_API_KEY", "LIFTOFF_RAG_DATABASE_URL"},
 }
 
@@ -226,6 +226,8 @@ def _container_env(docs: list[dict[str, Any]], container: dict[str, Any]) -> dic
     for source in container.get("envFrom", []):
         env.update(manifests.one(docs, "ConfigMap", source["configMapRef"]["name"])["data"])
     for item in container.get("env", []):
+        if item.get("valueFrom", {}).get("secretKeyRef", {}).get("optional"):
+            continue  # an optional key (a Redis or database URL) may be absent: the default
         env[item["name"]] = item.get("value", "sk-from-a-secret")
     return env
 

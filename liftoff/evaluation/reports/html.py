@@ -19,14 +19,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from liftoff.evaluation.errors import InvalidInput
 from liftoff.evaluation.runs.compare import Comparison
 from liftoff.evaluation.runs.gates import Check
 from liftoff.evaluation.runs.model import Distribution, ExampleRecord, Run, higher_is_better
 from liftoff.evaluation.runs.store import RunStore
+
+if TYPE_CHECKING:
+    import jinja2
 
 BINS = 10
 FAILED_SHOWN = 100
@@ -114,6 +116,10 @@ def render_report(report: Report) -> str:
 
 @functools.cache
 def _template() -> jinja2.Template:
+    # Imported here: the `liftoff` command loads this module in images without the
+    # evaluation extra (the gateway's), which only render reports if they install it.
+    import jinja2
+
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("liftoff.evaluation.reports", "templates"),
         autoescape=True,  # every template, whatever its name: escaping is never opt-in

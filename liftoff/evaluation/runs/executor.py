@@ -16,6 +16,11 @@
 A run that cannot go on ends ``failed`` with the reason (examples that could not be
 generated, WordNet missing, a scoring worker that died); resuming it continues where it
 stopped. Cancelling a step leaves the run as it was, for the next start to resume.
+
+Each step holds the run's lease (``liftoff.evaluation.runs.lease``) and every write names
+its owner, so no two processes on one store ever work on the same run: a second one gets
+``RunBusy``, and a holder whose lease was taken over stops with ``LeaseLost``, leaving the
+run to its new owner.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from dataclasses import dataclass
 from liftoff.evaluation.errors import EvaluationError
 from liftoff.evaluation.metrics import Score, ScoreOptions, canonical_metrics
 from liftoff.evaluation.runs.dataset import Example
-from liftoff.evaluation.runs.errors import DatasetError
+from liftoff.evaluation.runs.errors import DatasetError, LeaseLost
+from liftoff.evaluation.runs.lease import DEFAULT_SECONDS, held, new_owner
 from liftoff.evaluation.runs.model import (
     CorpusScores,
     ExampleRecord,
@@ -37,7 +43,7 @@ from liftoff.evaluation.runs.model import (
     Run,
     RunSpec,
 )
-from liftoff.evaluation.runs.store import RunStore
+from liftoff.evaluation.runs.store import Lease, RunStore
 from liftoff.evaluation.runs.target import GenerationFailed, Target
 
 logger = logging.getLogger(__name__)
@@ -72,11 +78,16 @@ OnResult = Callable[[ExampleRecord, Generation | None, str | None], None]
 
 
 class RunExecutor:
-    """Creates, generates and scores runs kept in ``store``; ``scorer`` does the scoring."""
+    """Creates, generates and scores runs kept in ``store``; ``scorer`` does the scoring.
 
-    def __init__(self, store: RunStore, scorer: Scorer) -> None:
+    ``lease`` names this process as the owner of the runs it works on (default: a new name,
+    leases of 30 s); one executor per process is the intended use.
+    """
+
+    def __init__(self, store: RunStore, scorer: Scorer, *, lease: Lease | None = None) -> None:
         self.store = store
         self.scorer = scorer
+        self.lease = lease or Lease(new_owner(), DEFAULT_SECONDS)
 
     async def create(
         self, examples: Sequence[Example], spec: RunSpec, target: Target, *, origin: str
@@ -104,7 +115,7 @@ class RunExecutor:
                 "metrics": metrics,
             }
         )
-        run = await self.store.create_run(resolved, examples, origin=origin)
+        run = await self.store.create_run(resolved, examples, origin=origin, lease=self.lease)
         logger.info(
             "created run %s: %d examples, %s at %s",
             run.id,
@@ -118,19 +129,30 @@ class RunExecutor:
     async def execute(
         self, run_id: str, target: Target, *, on_result: OnResult | None = None
     ) -> Run:
-        """Generate what is missing, then score: the run ends ``completed`` or ``failed``."""
-        run = await self.generate(run_id, target, on_result=on_result)
-        if run.status == "scoring":
-            run = await self.score(run_id)
-        return run
+        """Generate what is missing, then score: the run ends ``completed`` or ``failed``
+        (a run another process completed meanwhile is returned as it is). Raises
+        ``RunBusy`` when another process holds the run, ``LeaseLost`` when it takes it over."""
+        async with held(self.store, run_id, self.lease):
+            run = await self.store.get_run(run_id)
+            if run.status == "completed":
+                return run
+            run = await self._generate(run_id, target, on_result)
+            if run.status == "scoring":
+                run = await self._score(run_id)
+            return run
 
     async def generate(
         self, run_id: str, target: Target, *, on_result: OnResult | None = None
     ) -> Run:
         """Generate every example without an output (pending, or failed before); the run
         becomes ``scoring``, or ``failed`` when examples still failed after the retries."""
+        async with held(self.store, run_id, self.lease):
+            return await self._generate(run_id, target, on_result)
+
+    async def _generate(self, run_id: str, target: Target, on_result: OnResult | None) -> Run:
+        owner = self.lease.owner
         try:
-            run = await self.store.set_status(run_id, "generating")
+            run = await self.store.set_status(run_id, "generating", owner=owner)
             todo = await self.store.examples(run_id, statuses=("pending", "failed"))
             if todo:
                 logger.info(
@@ -151,13 +173,13 @@ class RunExecutor:
                     workers.create_task(worker())
             run = await self.store.get_run(run_id)
             if not run.progress.failed:
-                return await self.store.set_status(run_id, "scoring")
+                return await self.store.set_status(run_id, "scoring", owner=owner)
             first = (await self.store.examples(run_id, statuses=("failed",), limit=1))[0]
             error = (
                 f"{run.progress.failed} of {run.progress.total} examples could not be "
                 f"generated (first: {first.id!r}: {first.error}); resume the run to retry them"
             )
-            return await self.store.set_status(run_id, "failed", error=error)
+            return await self.store.set_status(run_id, "failed", error=error, owner=owner)
         except Exception as exc:
             return await self._fail(run_id, exc)
 
@@ -169,24 +191,30 @@ class RunExecutor:
                 record, run.target.model, run.target.endpoint, run.generation
             )
         except GenerationFailed as exc:
-            await self.store.record_failure(run.id, record.id, str(exc))
+            await self.store.record_failure(run.id, record.id, str(exc), owner=self.lease.owner)
             logger.warning(
                 "run %s: example %s failed: %s", run.id, record.id, exc, extra={"run_id": run.id}
             )
             if on_result is not None:
                 on_result(record, None, str(exc))
             return
-        await self.store.record_output(run.id, record.id, generation)
+        await self.store.record_output(run.id, record.id, generation, owner=self.lease.owner)
         if on_result is not None:
             on_result(record, generation, None)
 
     async def score(self, run_id: str) -> Run:
         """Score every example and store the scores: the run is ``completed``."""
+        async with held(self.store, run_id, self.lease):
+            return await self._score(run_id)
+
+    async def _score(self, run_id: str) -> Run:
         try:
             job = await self.scoring_job(run_id)
             results = await self.scorer(job)
             scores, per_example = _stored_scores(results, job.example_ids)
-            run = await self.store.record_scores(run_id, scores, per_example)
+            run = await self.store.record_scores(
+                run_id, scores, per_example, owner=self.lease.owner
+            )
         except Exception as exc:
             return await self._fail(run_id, exc)
         logger.info(
@@ -213,16 +241,22 @@ class RunExecutor:
         )
 
     async def _fail(self, run_id: str, exc: Exception) -> Run:
-        if isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
-            cause = exc.exceptions[0]
-            exc = cause if isinstance(cause, Exception) else exc
+        if isinstance(exc, ExceptionGroup):  # from the generating workers' task group
+            causes = exc.exceptions
+            lost = next((cause for cause in causes if isinstance(cause, LeaseLost)), None)
+            if lost is not None:
+                raise lost from None
+            if len(causes) == 1 and isinstance(causes[0], Exception):
+                exc = causes[0]
+        if isinstance(exc, LeaseLost):  # not a failure of the run: its new owner goes on
+            raise exc
         if isinstance(exc, EvaluationError):
             error = exc.message
             logger.error("run %s failed: %s", run_id, error, extra={"run_id": run_id})
         else:
             error = f"internal error: {exc}"
             logger.error("run %s crashed", run_id, exc_info=exc, extra={"run_id": run_id})
-        return await self.store.set_status(run_id, "failed", error=error)
+        return await self.store.set_status(run_id, "failed", error=error, owner=self.lease.owner)
 
 
 def _stored_scores(

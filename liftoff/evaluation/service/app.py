@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from liftoff.evaluation.config import Settings
-from liftoff.evaluation.runs.store.sqlite import SQLiteRunStore
+from liftoff.evaluation.runs.store import open_store
 from liftoff.evaluation.service import errors
 from liftoff.evaluation.service.manager import RunManager
 from liftoff.evaluation.service.observability import EvaluationMetrics
@@ -28,16 +28,15 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await SQLiteRunStore.open(settings.store)
+        store = await open_store(settings)
         pool = ScoringPool(settings.score_workers)
         pool.start()
         manager = RunManager(store, pool, settings, metrics)
         app.state.store, app.state.pool, app.state.manager = store, pool, manager
-        logger.info("evaluation service: runs in %s, default target %s", store.path,
-                    settings.target)  # fmt: skip
+        logger.info("evaluation service: runs in %s (as %s), default target %s",
+                    store.describe(), manager.lease.owner, settings.target)  # fmt: skip
         try:
-            if settings.resume_on_start:
-                await manager.resume_unfinished()
+            manager.start()
             yield
         finally:
             await manager.close()

@@ -10,6 +10,7 @@ The shared layer (``liftoff.server.errors``) renders request validation, routing
     RunNotFound                     404 not_found
     RunNotComparable, RunBusy       409 conflict
     DataUnavailable (WordNet, Punkt) 503 scoring_unavailable    (the message gives the fix)
+    StoreUnavailable                503 store_unavailable       (the database does not answer)
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from liftoff.evaluation.errors import DataUnavailable, EvaluationError, InvalidInput
-from liftoff.evaluation.runs.errors import RunNotComparable, RunNotFound, TargetError
+from liftoff.evaluation.runs.errors import (
+    RunBusy,
+    RunNotComparable,
+    RunNotFound,
+    StoreUnavailable,
+    TargetError,
+)
 from liftoff.server.errors import (
     Conflict,
     ErrorShapes,
@@ -42,7 +49,7 @@ ERRORS = error_responses(
         408: "the request body arrived too slowly",
         409: "conflict with the run's state (not finished, already running, not comparable)",
         413: "request body too large",
-        503: "not ready (WordNet, the store); see Retry-After",
+        503: "not ready, or the store does not answer (WordNet, the database); see Retry-After",
     },
 )
 
@@ -59,6 +66,10 @@ class NotReady(Unavailable):
     error_type = "not_ready"
 
 
+class StoreDown(Unavailable):
+    error_type = "store_unavailable"
+
+
 def to_service_error(exc: EvaluationError) -> ServiceError:
     if isinstance(exc, TargetError):
         return TargetUnusable(exc.message, param=exc.param)
@@ -66,8 +77,10 @@ def to_service_error(exc: EvaluationError) -> ServiceError:
         return InvalidRequest(exc.message, param=exc.param)
     if isinstance(exc, RunNotFound):
         return NotFound(exc.message, param="run_id")
-    if isinstance(exc, RunNotComparable):
+    if isinstance(exc, RunNotComparable | RunBusy):
         return Conflict(exc.message)
+    if isinstance(exc, StoreUnavailable):
+        return StoreDown(exc.message)
     if isinstance(exc, DataUnavailable):
         return ScoringUnavailable(exc.message)
     return ServiceError(exc.message)

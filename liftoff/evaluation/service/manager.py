@@ -2,8 +2,17 @@
 
 Each run is one asyncio task driving the shared executor (``liftoff.evaluation.runs.executor``):
 generate (outputs committed one by one), then score in the scoring pool. Shutting down
-cancels the tasks and leaves the runs ``generating``: the next start resumes them
-(``LIFTOFF_EVAL_RESUME_ON_START``), generating only the examples without an output.
+cancels the tasks and leaves the runs ``generating``, their leases given up: the next start
+resumes them (``LIFTOFF_EVAL_RESUME_ON_START``), generating only the examples without an
+output.
+
+Several replicas may share one store (Postgres, or one SQLite file on one machine). Each run
+is worked on by the replica holding its lease (``liftoff.evaluation.runs.lease``): the one
+that created or resumed it. Every replica looks for runs nobody holds, at start and every
+third of ``LIFTOFF_EVAL_LEASE_SECONDS``, and adopts them: a replica that died or was scaled
+away loses its runs to the others once its leases lapse. A run adopted elsewhere sends the
+service's configured target key (a key given with the request stays in the memory of the
+replica that received it).
 
 Nothing here blocks the event loop: the store works on its own threads, datasets are parsed
 and reports rendered in a thread, scores and comparisons are computed in the scoring pool.
@@ -22,8 +31,9 @@ from liftoff.evaluation.metrics import Score, score
 from liftoff.evaluation.reports.html import load_report, render_report
 from liftoff.evaluation.runs.compare import Comparison, compare
 from liftoff.evaluation.runs.dataset import Example, parse_jsonl, parse_rows
-from liftoff.evaluation.runs.errors import ScoringFailed
+from liftoff.evaluation.runs.errors import LeaseLost, RunBusy, ScoringFailed
 from liftoff.evaluation.runs.executor import RunExecutor, ScoringJob
+from liftoff.evaluation.runs.lease import new_owner
 from liftoff.evaluation.runs.model import (
     ExampleRecord,
     Generation,
@@ -32,7 +42,7 @@ from liftoff.evaluation.runs.model import (
     RunSpec,
     TargetRef,
 )
-from liftoff.evaluation.runs.store import RunStore
+from liftoff.evaluation.runs.store import Lease, RunStore
 from liftoff.evaluation.runs.target import Target
 from liftoff.evaluation.service.observability import EvaluationMetrics
 from liftoff.evaluation.service.schemas import RunCreate
@@ -52,9 +62,16 @@ class RunManager:
         self.pool = pool
         self.settings = settings
         self.metrics = metrics
-        self.executor = RunExecutor(store, self._score)
+        self.lease = Lease(new_owner(), settings.lease_seconds)
+        self.executor = RunExecutor(store, self._score, lease=self.lease)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._keys: dict[str, str | None] = {}  # keys given with requests: memory only
+        self._adopting: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Adopt the runs nobody holds, now and from then on (when ``resume_on_start``)."""
+        if self.settings.resume_on_start:
+            self._adopting = asyncio.create_task(self._adopt_forever(), name="run adoption")
 
     def target(self, base_url: str, api_key: str | None) -> Target:
         settings = self.settings
@@ -81,20 +98,26 @@ class RunManager:
         return run
 
     async def resume(self, run_id: str, api_key: str | None = None) -> Run:
-        """Continue a failed or interrupted run: only examples without output are generated."""
+        """Continue a failed or interrupted run: only examples without output are generated.
+        Raises ``RunBusy`` when another replica holds the run."""
         run = await self.store.get_run(run_id)
         if run_id in self._tasks:
             raise Conflict(f"run {run_id} is already {run.status}")
         if run.status == "completed":
             raise Conflict(f"run {run_id} is already completed")
+        if not await self.store.acquire(run_id, self.lease):
+            raise RunBusy(run_id, self.lease.seconds)
         key = api_key or self._keys.get(run_id)
         self._start(run_id, self.target(run.target.base_url, key))
         return run
 
-    async def resume_unfinished(self) -> list[str]:
-        """Restart the runs a previous process left unfinished."""
-        run_ids = await self.store.unfinished_runs(ORIGIN)
-        for run_id in run_ids:
+    async def adopt(self) -> list[str]:
+        """Take over the service's unfinished runs that no live lease holds (left by a crash,
+        a restart or a replica gone) and continue them here; their ids."""
+        adopted = []
+        for run_id in await self.store.unowned_runs(ORIGIN):
+            if run_id in self._tasks or not await self.store.acquire(run_id, self.lease):
+                continue  # another replica was quicker
             run = await self.store.get_run(run_id)
             logger.info(
                 "resuming run %s: %d of %d examples already generated",
@@ -104,7 +127,16 @@ class RunManager:
                 extra={"run_id": run_id},
             )
             self._start(run_id, self.target(run.target.base_url, None))
-        return run_ids
+            adopted.append(run_id)
+        return adopted
+
+    async def _adopt_forever(self) -> None:
+        while True:
+            try:
+                await self.adopt()
+            except Exception as exc:  # the store is away: try again later
+                logger.warning("could not look for runs to resume: %s", exc)
+            await asyncio.sleep(self.lease.seconds / 3)
 
     async def compare(self, baseline_id: str, candidate_id: str) -> Comparison:
         baseline, candidate = await asyncio.gather(
@@ -118,7 +150,10 @@ class RunManager:
         return await asyncio.to_thread(render_report, report)
 
     async def close(self) -> None:
+        """Stop adopting, and interrupt the runs in progress (their leases are given up)."""
         tasks = list(self._tasks.values())
+        if self._adopting is not None:
+            tasks.append(self._adopting)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -142,6 +177,8 @@ class RunManager:
             logger.info("run %s interrupted; it resumes at the next start", run_id,
                         extra={"run_id": run_id})  # fmt: skip
             raise
+        except (LeaseLost, RunBusy) as exc:  # another replica has the run: it goes on there
+            logger.warning("%s", exc.message, extra={"run_id": run_id})
         except Exception:  # the store itself failed: the run stays as it was, resumable
             logger.exception("run %s stopped", run_id, extra={"run_id": run_id})
             self.metrics.runs.labels("failed").inc()

@@ -4,6 +4,8 @@ Scoring is CPU-bound Python (10,000 pairs take tens of seconds with every metric
 worker process it neither blocks the event loop nor competes with it for the GIL. Workers
 start with ``spawn`` (forking a process that runs threads is unsafe) and warm up METEOR
 when the service starts; readiness waits for that. Requests beyond the pool's size queue.
+Workers exit on their own as soon as the service process dies, however it dies (SIGKILL,
+out of memory): a worker never outlives its service (``exit_with_parent``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from liftoff.evaluation.errors import InvalidInput
 from liftoff.evaluation.metrics import ScoreOptions, canonical_metrics, check_references, score
 from liftoff.evaluation.reports.scores import scores_json
 from liftoff.evaluation.service.errors import ScoringUnavailable
+from liftoff.server.processes import exit_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +56,9 @@ class ScoringPool:
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
         )
 
     def start(self) -> None:

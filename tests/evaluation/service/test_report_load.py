@@ -26,6 +26,8 @@ from tests.servers import ServerProcess
 
 EXAMPLES = 20_000
 REPORTS = 6
+MIN_PROBES = 20
+MAX_ROUNDS = 20
 PROBE_INTERVAL_S = 0.02
 LIVENESS_TIMEOUT_S = 3.0
 LIMIT_MS = 100.0
@@ -59,7 +61,9 @@ async def _large_run(path: Path) -> str:
 
 
 async def _probe_while_reports_render(url: str, run_id: str) -> tuple[list[float], list[str]]:
-    """(``/healthz`` latencies in seconds, report pages) with ``REPORTS`` reports at once."""
+    """(``/healthz`` latencies in seconds, report pages) with ``REPORTS`` reports at once, in
+    rounds until ``MIN_PROBES`` probes ran while reports rendered (a fast machine renders a
+    round in fewer probes' time)."""
     latencies: list[float] = []
     rendered = asyncio.Event()
     async with httpx.AsyncClient(timeout=httpx.Timeout(3.0, read=120.0)) as client:
@@ -77,9 +81,13 @@ async def _probe_while_reports_render(url: str, run_id: str) -> tuple[list[float
                 await asyncio.sleep(PROBE_INTERVAL_S)
 
         probing = asyncio.create_task(probe())
-        pages = await asyncio.gather(
-            *(client.get(f"{url}/v1/runs/{run_id}/report") for _ in range(REPORTS))
-        )
+        pages: list[httpx.Response] = []
+        for _ in range(MAX_ROUNDS):
+            pages += await asyncio.gather(
+                *(client.get(f"{url}/v1/runs/{run_id}/report") for _ in range(REPORTS))
+            )
+            if len(latencies) >= MIN_PROBES:
+                break
         rendered.set()
         await probing
     for page in pages:
@@ -100,5 +108,6 @@ async def test_healthz_answers_within_100_ms_while_six_reports_of_a_large_run_re
     summary = (f"{len(milliseconds)} probes: median {statistics.median(milliseconds):.1f} ms, "
                f"p90 {p90:.1f} ms, max {milliseconds[-1]:.1f} ms")  # fmt: skip
     assert p90 < LIMIT_MS, summary
-    assert len(milliseconds) >= 20, f"the reports rendered too fast to measure anything: {summary}"
+    too_fast = f"the reports rendered too fast to measure anything: {summary}"
+    assert len(milliseconds) >= MIN_PROBES, too_fast
     assert all(f"n={EXAMPLES}" in page and "Worst 10 examples by bleu" in page for page in pages)

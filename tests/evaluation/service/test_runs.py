@@ -246,7 +246,8 @@ def test_a_run_killed_mid_way_resumes_without_regenerating_finished_examples(
             for i in range(6)]  # fmt: skip
     body = {"dataset": rows, "generation": {"max_tokens": 12, "temperature": 0, "seed": 0},
             "concurrency": 1, "metrics": ["bleu", "rougeL"]}  # fmt: skip
-    env = service_env(store, f"{gateway.url}/v1")
+    # A crash never gives its lease up: the next process resumes once it lapses (3 s here).
+    env = service_env(store, f"{gateway.url}/v1", LIFTOFF_EVAL_LEASE_SECONDS="3")
     with ServerProcess("liftoff.evaluation.main:app", env) as first:
         run_id = httpx.post(f"{first.url}/v1/runs", json=body).json()["id"]
         deadline = time.monotonic() + 120

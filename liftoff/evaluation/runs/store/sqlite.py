@@ -11,6 +11,11 @@ module releases the GIL while SQLite works, so a long query leaves the loop free
 
 WAL with ``synchronous=NORMAL``: a committed output survives the process being killed; only
 a power cut can lose the last few. The tables and their upgrades: ``sqlite_schema``.
+
+Several processes may open one file (one machine: SQLite's locks do not work over network
+file systems). Leases are columns of ``runs``, taken and checked inside ``BEGIN IMMEDIATE``
+transactions, which hold SQLite's single write lock: no two processes can both take a run,
+and a fenced write reads the owner under the same lock it writes with.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import functools
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +34,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from liftoff.evaluation.metrics import METRICS
 from liftoff.evaluation.runs.dataset import Example
-from liftoff.evaluation.runs.errors import RunNotFound, StoreError
+from liftoff.evaluation.runs.errors import LeaseLost, RunNotFound, StoreError
 from liftoff.evaluation.runs.model import (
     UNFINISHED,
     CorpusScores,
@@ -40,7 +46,7 @@ from liftoff.evaluation.runs.model import (
     RunSpec,
     RunStatus,
 )
-from liftoff.evaluation.runs.store import now
+from liftoff.evaluation.runs.store import Lease, now
 from liftoff.evaluation.runs.store.sqlite_schema import (
     INDEX_SCORES,
     json_text,
@@ -153,22 +159,36 @@ class SQLiteRunStore:
     def _setup(self) -> None:
         prepare(self._db, self.path)
 
+    def describe(self) -> str:
+        return str(self.path)
+
     # Runs.
 
-    async def create_run(self, spec: RunSpec, examples: Sequence[Example], *, origin: str) -> Run:
-        return await self._write(self._create_run, spec, examples, origin)
+    async def create_run(
+        self,
+        spec: RunSpec,
+        examples: Sequence[Example],
+        *,
+        origin: str,
+        lease: Lease | None = None,
+    ) -> Run:
+        return await self._write(self._create_run, spec, examples, origin, lease)
 
-    def _create_run(self, spec: RunSpec, examples: Sequence[Example], origin: str) -> Run:
+    def _create_run(
+        self, spec: RunSpec, examples: Sequence[Example], origin: str, lease: Lease | None
+    ) -> Run:
         if spec.target.model is None:
             raise ValueError("a stored run names its model: resolve it first (RunExecutor.create)")
         run_id = uuid.uuid4().hex[:12]
         stamp = now()
+        owner, expires = (lease.owner, time.time() + lease.seconds) if lease else (None, None)
         with transaction(self._db) as db:
             db.execute(
-                "INSERT INTO runs (id, spec, status, origin, created_at, updated_at) "
-                "VALUES (?, ?, 'queued', ?, ?, ?)",
-                (run_id, spec.model_dump_json(include=_SPEC_FIELDS), origin, stamp, stamp),
-            )
+                "INSERT INTO runs (id, spec, status, origin, created_at, updated_at, owner, "
+                "lease_expires) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+                (run_id, spec.model_dump_json(include=_SPEC_FIELDS), origin, stamp, stamp,
+                 owner, expires),
+            )  # fmt: skip
             db.executemany(
                 "INSERT INTO examples (run_id, position, id, row) VALUES (?, ?, ?, ?)",
                 (
@@ -194,22 +214,67 @@ class SQLiteRunStore:
         rows = self._db.execute(_RUNS.format(where=where), (*params, limit, offset))
         return [Run.model_validate(_record(row)) for row in rows]
 
-    async def unfinished_runs(self, origin: str) -> list[str]:
-        return await self._read(self._unfinished_runs, origin)
+    async def unowned_runs(self, origin: str) -> list[str]:
+        return await self._read(self._unowned_runs, origin)
 
-    def _unfinished_runs(self, origin: str) -> list[str]:
+    def _unowned_runs(self, origin: str) -> list[str]:
         marks = ", ".join("?" for _ in UNFINISHED)
         rows = self._db.execute(
-            f"SELECT id FROM runs WHERE origin = ? AND status IN ({marks}) ORDER BY created_at",
-            (origin, *UNFINISHED),
+            f"SELECT id FROM runs WHERE origin = ? AND status IN ({marks}) "
+            "AND (owner IS NULL OR lease_expires < ?) ORDER BY created_at",
+            (origin, *UNFINISHED, time.time()),
         )
         return [row["id"] for row in rows]
 
-    async def set_status(self, run_id: str, status: RunStatus, *, error: str | None = None) -> Run:
-        return await self._write(self._set_status, run_id, status, error)
+    # Leases.
 
-    def _set_status(self, run_id: str, status: RunStatus, error: str | None) -> Run:
+    async def acquire(self, run_id: str, lease: Lease) -> bool:
+        return await self._write(self._acquire, run_id, lease)
+
+    def _acquire(self, run_id: str, lease: Lease) -> bool:
+        stamp = time.time()
         with transaction(self._db) as db:
+            taken = db.execute(
+                "UPDATE runs SET owner = :owner, lease_expires = :expires WHERE id = :id "
+                "AND (owner IS NULL OR owner = :owner OR lease_expires < :now)",
+                {"owner": lease.owner, "expires": stamp + lease.seconds, "id": run_id,
+                 "now": stamp},
+            ).rowcount  # fmt: skip
+            if not taken:
+                self._check_run(run_id)
+        return bool(taken)
+
+    async def release(self, run_id: str, owner: str) -> None:
+        await self._write(self._release, run_id, owner)
+
+    def _release(self, run_id: str, owner: str) -> None:
+        with transaction(self._db) as db:
+            db.execute(
+                "UPDATE runs SET owner = NULL, lease_expires = NULL WHERE id = ? AND owner = ?",
+                (run_id, owner),
+            )
+
+    def _fence(self, run_id: str, owner: str | None) -> None:
+        """Inside a write transaction: raise ``LeaseLost`` unless ``owner`` (when given) holds
+        the run. The transaction holds the write lock, so nobody takes the run meanwhile."""
+        if owner is None:
+            return
+        row = self._db.execute("SELECT owner FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        if row["owner"] != owner:
+            raise LeaseLost(run_id, "another process took the run over")
+
+    async def set_status(
+        self, run_id: str, status: RunStatus, *, error: str | None = None, owner: str | None = None
+    ) -> Run:
+        return await self._write(self._set_status, run_id, status, error, owner)
+
+    def _set_status(
+        self, run_id: str, status: RunStatus, error: str | None, owner: str | None
+    ) -> Run:
+        with transaction(self._db) as db:
+            self._fence(run_id, owner)
             db.execute(
                 "UPDATE runs SET status = ?, error = ?, updated_at = ? WHERE id = ?",
                 (status, error, now(), run_id),
@@ -217,15 +282,25 @@ class SQLiteRunStore:
         return self._get_run(run_id)
 
     async def record_scores(
-        self, run_id: str, scores: CorpusScores, per_example: Mapping[str, Mapping[str, float]]
+        self,
+        run_id: str,
+        scores: CorpusScores,
+        per_example: Mapping[str, Mapping[str, float]],
+        *,
+        owner: str | None = None,
     ) -> Run:
-        return await self._write(self._record_scores, run_id, scores, per_example)
+        return await self._write(self._record_scores, run_id, scores, per_example, owner)
 
     def _record_scores(
-        self, run_id: str, scores: CorpusScores, per_example: Mapping[str, Mapping[str, float]]
+        self,
+        run_id: str,
+        scores: CorpusScores,
+        per_example: Mapping[str, Mapping[str, float]],
+        owner: str | None,
     ) -> Run:
         fields = scores.model_dump(mode="json")
         with transaction(self._db) as db:
+            self._fence(run_id, owner)
             db.executemany(
                 "UPDATE examples SET scores = ? WHERE run_id = ? AND id = ?",
                 (
@@ -278,11 +353,16 @@ class SQLiteRunStore:
             ExampleRecord.model_validate(_record(row)) for row in self._db.execute(query, params)
         ]
 
-    async def record_output(self, run_id: str, example_id: str, generation: Generation) -> None:
-        await self._write(self._record_output, run_id, example_id, generation)
+    async def record_output(
+        self, run_id: str, example_id: str, generation: Generation, *, owner: str | None = None
+    ) -> None:
+        await self._write(self._record_output, run_id, example_id, generation, owner)
 
-    def _record_output(self, run_id: str, example_id: str, generation: Generation) -> None:
+    def _record_output(
+        self, run_id: str, example_id: str, generation: Generation, owner: str | None
+    ) -> None:
         with transaction(self._db) as db:
+            self._fence(run_id, owner)
             db.execute(
                 "UPDATE examples SET status = 'done', prediction = :prediction, error = NULL, "
                 "attempts = attempts + 1, latency_s = :latency_s, "
@@ -297,11 +377,14 @@ class SQLiteRunStore:
                 },
             )
 
-    async def record_failure(self, run_id: str, example_id: str, error: str) -> None:
-        await self._write(self._record_failure, run_id, example_id, error)
+    async def record_failure(
+        self, run_id: str, example_id: str, error: str, *, owner: str | None = None
+    ) -> None:
+        await self._write(self._record_failure, run_id, example_id, error, owner)
 
-    def _record_failure(self, run_id: str, example_id: str, error: str) -> None:
+    def _record_failure(self, run_id: str, example_id: str, error: str, owner: str | None) -> None:
         with transaction(self._db) as db:
+            self._fence(run_id, owner)
             db.execute(
                 "UPDATE examples SET status = 'failed', error = ?, attempts = attempts + 1 "
                 "WHERE run_id = ? AND id = ?",

@@ -10,8 +10,12 @@ in one transaction, when a store is opened:
        shows them. Indexes for what is read often: a run's examples by status (progress),
        runs by time (listing), and ``example_scores``, each example's metric scores as rows
        ordered by value (a report's distributions and worst examples, without parsing JSON)
+    3  run ownership: ``runs.owner`` and ``runs.lease_expires`` (Unix seconds), the process
+       working on a run and until when its lease lasts unrenewed, so that several processes
+       on one store never work on the same run
 
-A store written by a newer release is refused, untouched.
+A store written by a newer release is refused, untouched. (Releases before version 3 refuse
+a version 3 store: processes sharing a store must all hold leases, or none is safe.)
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 from liftoff.evaluation.metrics.base import CONFIDENCE_LEVEL
 from liftoff.evaluation.runs.errors import StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE runs (
     id TEXT PRIMARY KEY,
@@ -71,6 +75,10 @@ CREATE TABLE example_scores (
     PRIMARY KEY (run_id, metric, value, position)
 ) WITHOUT ROWID;
 """
+_ADDED_IN_3 = """
+ALTER TABLE runs ADD COLUMN owner TEXT;
+ALTER TABLE runs ADD COLUMN lease_expires REAL;
+"""
 # Fills example_scores from a run's examples.scores: its metrics (:metrics, a JSON array),
 # not ROUGE's components. SQLite reads JSON numbers back as the exact doubles Python wrote;
 # rows go in in index order, which is several times faster than in any other order.
@@ -95,11 +103,14 @@ def prepare(db: sqlite3.Connection, path: Path) -> None:
                 f"Liftoff; this one reads up to version {SCHEMA_VERSION}"
             )
         if version == 0:
-            _execute_script(db, _SCHEMA + _ADDED_IN_2)
-        elif version == 1 and not _has_column(db, "examples", "prediction"):
-            _upgrade_from_v1(db)
-        # (Version 1 with version 2's columns: a first-release Liftoff opened this store and
-        # set its version back without changing a table; nothing to upgrade.)
+            _execute_script(db, _SCHEMA + _ADDED_IN_2 + _ADDED_IN_3)
+        else:
+            # (Version 1 with later columns: a first-release Liftoff opened this store and
+            # set its version back without changing a table; only what is missing is added.)
+            if not _has_column(db, "examples", "prediction"):
+                _upgrade_from_v1(db)
+            if not _has_column(db, "runs", "owner"):
+                _execute_script(db, _ADDED_IN_3)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

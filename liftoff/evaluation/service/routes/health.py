@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from liftoff.evaluation.runs.errors import StoreError
-from liftoff.evaluation.service.deps import PoolDep, SettingsDep, StoreDep
+from liftoff.evaluation.service.deps import PoolDep, StoreDep
 from liftoff.evaluation.service.errors import ERRORS, NotReady
 from liftoff.server.observability import metrics_response
 
@@ -20,7 +20,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(pool: PoolDep, store: StoreDep, settings: SettingsDep) -> dict[str, str]:
+async def readyz(pool: PoolDep, store: StoreDep) -> dict[str, str]:
     """A scoring worker has WordNet loaded and the store takes writes; 503 otherwise."""
     problem = pool.readiness()
     if problem is not None:
@@ -29,7 +29,7 @@ async def readyz(pool: PoolDep, store: StoreDep, settings: SettingsDep) -> dict[
         await store.check_writable()
     except StoreError as exc:
         raise NotReady(exc.message) from exc
-    return {"status": "ready", "store": str(settings.store)}
+    return {"status": "ready", "store": store.describe()}
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -1,25 +1,30 @@
-"""The SQLite run store: WAL, atomic creation, outputs kept one by one, scores stored, one query
-per list, and stores written by the first release upgraded in place."""
+"""What only the SQLite run store does: WAL, one query per list, and stores written by earlier
+releases upgraded in place (what both stores do: ``test_stores.py``)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import statistics
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from liftoff.evaluation.metrics import score
-from liftoff.evaluation.runs.dataset import Example
-from liftoff.evaluation.runs.errors import RunNotFound, StoreError
-from liftoff.evaluation.runs.model import Generation, Run
+from liftoff.evaluation.runs.errors import StoreError
+from liftoff.evaluation.runs.model import Generation
 from liftoff.evaluation.runs.store.sqlite import SQLiteRunStore
 from liftoff.evaluation.runs.store.sqlite_schema import SCHEMA_VERSION
-from tests.evaluation.runs.stored import FAST, SPEC, completed_run, examples
+from tests.evaluation.runs.stored import SPEC, examples
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteRunStore]:
+    runs = await SQLiteRunStore.open(tmp_path / "nested" / "runs.sqlite3")
+    yield runs
+    await runs.close()
 
 
 async def test_the_store_is_created_with_its_directory_in_wal_mode(store: SQLiteRunStore) -> None:
@@ -27,87 +32,6 @@ async def test_the_store_is_created_with_its_directory_in_wal_mode(store: SQLite
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     await store.check_writable()
-
-
-async def test_a_run_and_its_examples_are_created_together_or_not_at_all(
-    store: SQLiteRunStore,
-) -> None:
-    duplicate = [Example(id="same", references=("a",), prompt="x"),
-                 Example(id="same", references=("b",), prompt="y")]  # fmt: skip
-    with pytest.raises(sqlite3.IntegrityError):
-        await store.create_run(SPEC, duplicate, origin="test")
-    assert await store.list_runs() == []
-    with sqlite3.connect(store.path) as db:
-        assert db.execute("SELECT count(*) FROM examples").fetchone()[0] == 0
-
-
-async def test_outputs_are_committed_one_by_one_and_survive_reopening(
-    store: SQLiteRunStore,
-) -> None:
-    run = await store.create_run(SPEC, examples([["a"], ["b"], ["c"]]), origin="service")
-    assert run.status == "queued" and run.progress.pending == 3
-    answer = Generation(prediction="out a", latency_s=0.5, prompt_tokens=3, completion_tokens=2,
-                        finish_reason="stop")  # fmt: skip
-    await store.record_output(run.id, "ex0", answer)
-    await store.record_failure(run.id, "ex2", "the target answered 500: boom")
-    reopened = await SQLiteRunStore.open(store.path)  # another connection sees the commits
-    try:
-        progress = (await reopened.get_run(run.id)).progress
-        assert (progress.done, progress.failed, progress.pending) == (1, 1, 1)
-        todo = await reopened.examples(run.id, statuses=("pending", "failed"))
-        assert [r.id for r in todo] == ["ex1", "ex2"]
-        first = (await reopened.examples(run.id, limit=1))[0]
-        assert (first.prediction, first.attempts, first.prompt_tokens, first.finish_reason) == (
-            "out a", 1, 3, "stop",
-        )  # fmt: skip
-        assert await reopened.unfinished_runs("service") == [run.id]
-        assert await reopened.unfinished_runs("cli") == []
-    finally:
-        await reopened.close()
-
-
-async def test_scores_are_stored_per_example_and_for_the_corpus(store: SQLiteRunStore) -> None:
-    rows = examples([["the cat sat on the mat"], ["a dog barked", "the dog barked"]])
-    predictions = ["the cat sat on a mat", "a dog barked loudly"]
-    run = await completed_run(store, rows, predictions)
-    expected = score(predictions, [list(r.references) for r in rows], FAST)
-    assert run.status == "completed"
-    assert run.corpus == {name: s.corpus for name, s in expected.items()}
-    assert run.signatures is not None and run.signatures["bleu"] == expected["bleu"].signature
-    ci, stored_ci = expected["rougeL"].ci, run.interval("rougeL")
-    assert ci is not None and stored_ci is not None
-    assert (stored_ci.low, stored_ci.high, stored_ci.level) == (ci.low, ci.high, 0.95)
-    stored = await store.examples(run.id)
-    assert [r.scores["bleu"] for r in stored if r.scores] == list(expected["bleu"].per_example)
-    assert stored[1].scores is not None
-    assert stored[1].scores["rougeL_precision"] == expected["rougeL"].components["precision"][1]
-    assert await store.unfinished_runs("test") == []
-    values = expected["ter"].per_example
-    ter = await store.distribution(run.id, "ter", bins=10)
-    assert ter is not None and (ter.count, sum(ter.counts), ter.top) == (2, 2, max(100, *values))
-    assert ter.mean == pytest.approx(statistics.fmean(values), abs=1e-12)
-    assert ter.median == pytest.approx(statistics.median(values), abs=1e-12)
-    assert await store.distribution(run.id, "meteor", bins=10) is None  # not scored with it
-
-
-async def test_the_worst_examples_come_first_ties_in_dataset_order(store: SQLiteRunStore) -> None:
-    rows = examples([["the cat sat on the mat"]] * 4)
-    predictions = ["the cat sat on the mat", "a dog", "the cat sat", "a dog"]
-    run = await completed_run(store, rows, predictions, ["bleu", "ter"])
-    worst_bleu = await store.worst_examples(run.id, "bleu", 3, higher_is_better=True)
-    assert [r.id for r in worst_bleu] == ["ex1", "ex3", "ex2"]
-    worst_ter = await store.worst_examples(run.id, "ter", 1, higher_is_better=False)
-    assert [r.id for r in worst_ter] == ["ex1"]  # the highest TER is the worst
-    assert await store.worst_examples(run.id, "meteor", 3, higher_is_better=True) == []
-
-
-async def test_unknown_runs_are_reported(store: SQLiteRunStore) -> None:
-    with pytest.raises(RunNotFound, match="no run 'nope' in the store"):
-        await store.get_run("nope")
-    with pytest.raises(RunNotFound):
-        await store.examples("nope")
-    with pytest.raises(RunNotFound):
-        await store.distribution("nope", "bleu", bins=10)
 
 
 @pytest.fixture
@@ -187,7 +111,7 @@ async def test_a_store_of_the_first_release_is_upgraded_and_reads_the_same(tmp_p
         assert failed.status == "failed" and failed.corpus is None
         assert (failed.progress.failed, failed.progress.total) == (4, 4)
         # The interrupted service run resumes with the three examples it had not generated.
-        assert await store.unfinished_runs("service") == ["ca9a1a9320c9"]
+        assert await store.unowned_runs("service") == ["ca9a1a9320c9"]
         todo = await store.examples("ca9a1a9320c9", statuses=("pending", "failed"))
         assert [r.id for r in todo] == ["tags", "hello", "4"]
         assert (await store.create_run(SPEC, examples([["x"]]), origin="cli")).status == "queued"
@@ -221,12 +145,3 @@ async def test_a_store_from_a_newer_release_is_refused_untouched(tmp_path: Path)
         await SQLiteRunStore.open(path)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
-
-
-async def test_a_run_read_back_is_the_run_that_was_sent(store: SQLiteRunStore) -> None:
-    run = await completed_run(store, examples([["a b c"], ["d e"]]), ["a b", "d e"])
-    wire = json.loads(run.model_dump_json())
-    assert Run.model_validate(wire) == run == await store.get_run(run.id)
-    assert wire["object"] == "evaluation.run" and wire["progress"]["pending"] == 0
-    assert wire["target"] == {"base_url": "http://127.0.0.1:9/v1", "model": "m",
-                              "endpoint": "auto"}  # fmt: skip
