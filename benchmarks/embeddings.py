@@ -8,7 +8,14 @@ packaged all-MiniLM-L6-v2 unless ``--model`` names a GGUF); this process posts
 ``/v1/embeddings`` to it over one keep-alive connection, and reads and parses the answer, as
 the retrieval service does. The direct side loads the same GGUF here with the engine's own
 ``CommonParams`` (``liftoff.api.backends.llamacpp_embeddings.embedding_params``) and calls
-``xllamacpp.Server.handle_embeddings`` with the same inputs. The workload is ingestion's:
+``xllamacpp.Server.handle_embeddings`` with the same inputs; the chat model's engine is loaded
+beside it, idle, as in the gateway's process. That matters: llama.cpp's CPU threads are an
+OpenMP team (libgomp), and libgomp only spin-waits between parallel regions while its
+threads are no more than the CPUs; two engines (two teams) exceed two CPUs, so their threads
+sleep instead. A lone engine's spinning threads, on a machine busy elsewhere, made it 3-8x
+slower than the same engine in the gateway (8 inputs: 8.8-23.7 s alone, 2.4-4.6 s with
+``OMP_WAIT_POLICY=passive``, 2.6-4.4 s beside the chat engine, at load averages of 7-12 on
+2 CPUs), which would measure libgomp, not the gateway. The workload is ingestion's:
 batches of ``--batch`` (32, ``LIFTOFF_RAG_EMBED_BATCH``'s default) chunks of 800 characters
 cut from the CC0 sample documents. The two sides take turns, one call each per round (ABBA:
 the side that starts alternates), never at once: two engines on two cores would measure
@@ -46,7 +53,7 @@ from benchmarks.common import (
 )
 from liftoff.api.config import Settings
 from liftoff.api.gguf_metadata import read_metadata
-from liftoff.api.model_files import resolve_embedding_gguf, served_model_id
+from liftoff.api.model_files import resolve_embedding_gguf, resolve_gguf, served_model_id
 
 NAME = "embeddings"
 MIN_RATIO_PERCENT = 90.0
@@ -98,6 +105,7 @@ def _record(seconds: float, texts: list[str], tokens: int, vectors: int) -> dict
 def run(rounds: int, batch: int, model: str) -> dict[str, Any]:
     import xllamacpp
 
+    from benchmarks.embedded_throughput import engine_params
     from liftoff.api.backends.llamacpp_embeddings import embedding_params, window_and_pooling
 
     machine = machine_info()
@@ -113,6 +121,9 @@ def run(rounds: int, batch: int, model: str) -> dict[str, Any]:
         Server(command, env=env, health="/readyz", ready_timeout=180) as gateway,
         httpx.Client(base_url=gateway.url, headers=AUTH_HEADERS, timeout=600) as client,
     ):
+        # The gateway's process holds the chat engine too (see the module docstring).
+        chat = xllamacpp.Server(engine_params(resolve_gguf(defaults.model, defaults.cache_dir),
+                                              defaults))  # fmt: skip
         engine = xllamacpp.Server(embedding_params(gguf, window, pooling, threads=None))
         try:
             call_engine(engine, texts[:2])  # warm-up: first-use allocations, page cache
@@ -129,7 +140,7 @@ def run(rounds: int, batch: int, model: str) -> dict[str, Any]:
                     print(f"  round {round_ + 1}/{rounds} {side:<7} {record['seconds']:.2f} s, "
                           f"{record['inputs_per_s']:.1f} inputs/s")  # fmt: skip
         finally:
-            del engine
+            del engine, chat
             gc.collect()  # the engine stops when the Server object is released
     machine["load_average_at_end"] = load_average()
     ratios = [
@@ -150,6 +161,8 @@ def run(rounds: int, batch: int, model: str) -> dict[str, Any]:
             "tokens_per_batch": runs["direct"][0]["tokens"],
             "rounds": rounds,
             "engine": {"n_parallel": 1, "n_ctx": window, "n_batch": window, "n_ubatch": window},
+            "direct_process": "the embedding engine, and the chat engine loaded beside it, idle, "
+            "as in the gateway's process (libgomp spins only while its threads fit the CPUs)",
         },
         "direct": _summary(runs["direct"]),
         "gateway": _summary(runs["gateway"]),
