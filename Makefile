@@ -18,7 +18,7 @@ help:
 	@echo "make validate - offline validators over every deploy file (Docker, Compose, CI, k8s)"
 	@echo "make smoke  - smoke-test a running gateway (SMOKE_URL, default http://127.0.0.1:8000)"
 	@echo "make eval   - gate the sample dataset against the embedded model (reports in build/eval/)"
-	@echo "make rag-eval - ingest the sample documents, ask the sample questions through rag:samples, gate retrieval"
+	@echo "make rag-eval - ingest the sample documents, run the sample questions through rag:samples, gate hit rate, MRR, abstention"
 
 # uv itself comes from PyPI through pip, pinned.
 .cache/uv-$(UV_VERSION):
@@ -118,10 +118,11 @@ smoke: setup
 eval: setup
 	$(PY) scripts/eval_sample.py -- $(EVAL_ARGS)
 
-# The CC0 sample documents (examples/rag/docs) ingested into a fresh index, the sample questions
-# (examples/rag/questions.jsonl) asked through rag:samples, gated on hit rate, MRR and "I don't
-# know" for the unanswerable ones; report in build/rag/report.json. RAG_ARGS adds options, e.g.
-# RAG_ARGS="--url http://127.0.0.1:8002" to use a running retrieval service.
+# The CC0 sample documents (examples/rag/docs) ingested into a fresh index, then `liftoff eval run`
+# on the sample questions (examples/rag/questions.jsonl) through rag:samples, gated on hit rate and
+# MRR at 4 and on abstention ("I don't know." where nothing answers); report, JUnit XML and run
+# document in build/rag/. RAG_ARGS adds options, e.g. RAG_ARGS="--url http://127.0.0.1:8002" to use
+# a running retrieval service, or RAG_ARGS="-- --baseline RUN_ID --max-drop 5".
 .PHONY: rag-eval
 rag-eval: setup
 	$(PY) scripts/rag_sample.py $(RAG_ARGS)

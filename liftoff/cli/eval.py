@@ -1,6 +1,7 @@
 """``liftoff eval``: score files, or run a dataset against an endpoint and gate on the scores.
 
     liftoff eval score --predictions p.jsonl --references r.jsonl --metrics bleu,rougeL
+    liftoff eval score --predictions p.jsonl --retrieved c.jsonl --passages a.jsonl -m mrr@4
     liftoff eval run examples/sample.jsonl --target http://127.0.0.1:8000/v1 \\
         --gate "bleu>=20" --gate "rougeL>=0.35" --baseline RUN_OR_FILE --max-drop 2 \\
         --report out.html --junit out.xml --json out.json
@@ -38,6 +39,7 @@ from liftoff.evaluation.metrics import (
     canonical_metrics,
     score,
 )
+from liftoff.evaluation.metrics.inputs import needed_inputs
 from liftoff.evaluation.reports.document import load_run_document, run_document
 from liftoff.evaluation.reports.html import load_report, render_report
 from liftoff.evaluation.reports.junit import render_junit
@@ -47,7 +49,7 @@ from liftoff.evaluation.runs.compare import Comparison, compare
 from liftoff.evaluation.runs.dataset import Example, read_dataset
 from liftoff.evaluation.runs.errors import RunNotComparable, RunNotFound, StoreError
 from liftoff.evaluation.runs.executor import RunExecutor, ScoringJob
-from liftoff.evaluation.runs.files import read_pairs
+from liftoff.evaluation.runs.files import read_lists, read_pairs, read_predictions
 from liftoff.evaluation.runs.gates import (
     Check,
     Gate,
@@ -95,18 +97,44 @@ def score_files(
         Path, typer.Option(help="JSONL: a string, or {id, prediction}, per line.")
     ],
     references: Annotated[
-        Path,
-        typer.Option(help="JSONL: a string, a list of strings, or {id, references}, per line."),
-    ],
+        Path | None,
+        typer.Option(
+            help="JSONL: a string, a list of strings, or {id, references}, per line (what "
+            "BLEU, chrF, TER, ROUGE and METEOR read)."
+        ),
+    ] = None,
+    retrieved: Annotated[
+        Path | None,
+        typer.Option(help="JSONL: each prediction's citations, best first, as a list per line."),
+    ] = None,
+    passages: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSONL: the passages that answer each question (ids, {text}), a list per line; "
+            "[]: none does."
+        ),
+    ] = None,
     metrics: Metrics = None,
     options: Options = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write every score here.")] = None,
 ) -> None:
-    """Score predictions against references (sacrebleu, rouge-score and NLTK semantics)."""
+    """Score predictions against references (sacrebleu, rouge-score and NLTK semantics), and
+    retrieval (hit_rate@K, mrr@K, abstention) against retrieved lists and answering passages."""
     try:
-        hypotheses, refs = read_pairs(predictions, references)
         names = _metrics(metrics or [])
-        results = score(hypotheses, refs, names, _options(options))
+        given = {"references": references, "retrieved": retrieved, "passages": passages}
+        for field, path in given.items():
+            if path is not None and field not in needed_inputs(names):
+                raise InvalidInput(
+                    f"--{field} is given, but none of the metrics ({', '.join(names)}) reads it"
+                )
+        if references is not None:
+            hypotheses, refs = read_pairs(predictions, references)
+        else:
+            hypotheses, refs = read_predictions(predictions), None
+        cited = None if retrieved is None else read_lists(retrieved, "retrieved")
+        answering = None if passages is None else read_lists(passages, "passages", nullable=True)
+        results = score(hypotheses, refs, names, _options(options), cited, answering)
     except InvalidInput as exc:
         usage_error(exc.message)
     except EvaluationError as exc:
@@ -136,7 +164,11 @@ def run_dataset(
         str | None, typer.Option(help="Key for the target (default OPENAI_API_KEY).")
     ] = None,
     gate: Annotated[
-        list[str] | None, typer.Option(help="A threshold such as 'bleu>=20'; repeatable.")
+        list[str] | None,
+        typer.Option(
+            help="A threshold such as 'bleu>=20' or 'hit_rate@4>=0.85' (its metric is "
+            "scored too); repeatable."
+        ),
     ] = None,
     baseline: Annotated[
         str | None,
@@ -181,7 +213,8 @@ def run_dataset(
     try:
         gates = [parse_gate(text) for text in gate or []]
         drops = parse_max_drop(max_drop or [])
-        names = _metrics([*metrics, *(g.metric for g in gates)] if metrics else [])
+        # Every gated metric is scored, with the ones asked for (default: the text metrics).
+        names = _metrics([*(metrics or DEFAULT_METRICS), *(g.metric for g in gates)])
         spec = RunSpec(
             name=name,
             dataset=str(dataset),

@@ -65,6 +65,60 @@ def test_score_prints_and_writes_the_library_scores(tmp_path: Path) -> None:
     assert "nrefs:var" in result.stdout
 
 
+def test_score_reads_retrieved_lists_and_passages_for_the_retrieval_metrics(
+    tmp_path: Path,
+) -> None:
+    files = {
+        "p.jsonl": '"Up to two thousand."\n{"id": "u", "prediction": "I don\'t know."}\n',
+        "c.jsonl": '[{"source": "a.md", "chunk": 0, "text": "Drones."}, "b.md"]\n[]\n',
+        "a.jsonl": '[{"text": "two thousand"}, "b.md"]\n[]\n',
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    out = tmp_path / "scores.json"
+    result = invoke("score", "--predictions", str(tmp_path / "p.jsonl"),
+                    "--retrieved", str(tmp_path / "c.jsonl"), "--passages",
+                    str(tmp_path / "a.jsonl"), "-m", "mrr@4,abstention",
+                    "--json", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    expected = score(["Up to two thousand.", "I don't know."], None, ["mrr@4", "abstention"],
+                     retrieved=[[{"source": "a.md", "chunk": 0, "text": "Drones."}, "b.md"], []],
+                     passages=[[{"text": "two thousand"}, "b.md"], []])  # fmt: skip
+    document = json.loads(out.read_text())
+    assert document == json.loads(json.dumps(scores_document(expected)))
+    assert document["per_example"] == [{"mrr@4": 0.5, "abstention": None},
+                                       {"mrr@4": None, "abstention": 1.0}]  # fmt: skip
+    assert "k:4|match:id,words" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("files", "extra", "message"),
+    [
+        ({"c.jsonl": '["a.md"]\n'}, ["-m", "mrr"], "mrr needs passages: the passages that"),
+        ({"c.jsonl": '["a.md"]\n', "a.jsonl": '"a.md"\n'}, ["-m", "mrr"],
+         "a.jsonl:1: a line of passages must be a list or null, got str"),
+        ({"c.jsonl": '[{"source": "a.md", "chunk": -1}]\n', "a.jsonl": '["a.md"]\n'},
+         ["-m", "mrr"], "retrieved[0][0].chunk: Input should be greater than or equal to 0"),
+        ({"c.jsonl": '["a.md"]\n', "a.jsonl": '["a.md"]\n'}, ["-m", "bleu"],
+         "--retrieved is given, but none of the metrics (bleu) reads it"),
+        ({"a.jsonl": '["a.md"]\n'}, [], "--passages is given, but none of the metrics"),
+        ({}, ["-m", "bleu"], "bleu needs references: one reference string"),
+    ],
+)  # fmt: skip
+def test_score_retrieval_usage_errors_exit_2_naming_the_problem(
+    tmp_path: Path, files: dict[str, str], extra: list[str], message: str
+) -> None:
+    (tmp_path / "p.jsonl").write_text('"a"\n')
+    options = []
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        flag = "--retrieved" if name == "c.jsonl" else "--passages"
+        options += [flag, str(tmp_path / name)]
+    result = invoke("score", "--predictions", str(tmp_path / "p.jsonl"), *options, *extra)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.stderr.split()), result.stderr
+
+
 @pytest.mark.parametrize(
     ("predictions", "references", "extra", "message"),
     [
@@ -94,6 +148,10 @@ def test_score_usage_errors_exit_2_naming_the_problem(
     [
         (["--gate", "bleu=>20"], "malformed gate 'bleu=>20': write METRIC>=NUMBER"),
         (["--gate", "blue>=20"], "unknown metric 'blue'"),
+        # A gated metric is scored even when --metrics leaves it out; these rows name no
+        # passages, so there is nothing for it to score: refused before the target is asked.
+        (["--gate", "hit_rate@4>=0.85"], "hit_rate@4 scores questions that a passage answers"),
+        (["--gate", "hit_rate@4=0.85"], "malformed gate 'hit_rate@4=0.85'"),
         (["--max-drop", "2"], "--max-drop needs --baseline"),
         (["--max-drop", "lots", "--baseline", "x"], "malformed max drop 'lots'"),
         (["--baseline", "no-such-run"], "baseline 'no-such-run' is neither a file nor a run"),

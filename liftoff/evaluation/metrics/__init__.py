@@ -20,6 +20,21 @@ least one). Names and scales: ``bleu``, ``chrf``, ``ter`` on 0-100 (sacrebleu);
 exactly which reference-library call its scores equal. Where a faster copy of library code
 pays, it lives in :mod:`liftoff.evaluation.metrics.accelerators`, pinned to the exact library
 version it mirrors; with any other version the libraries' public API computes the scores.
+
+Retrieval metrics read what was retrieved for each example and which passages answer it
+(:mod:`~liftoff.evaluation.metrics.retrieval`: ``hit_rate@K``, ``mrr@K``, ``hit_rate``,
+``mrr``; :mod:`~liftoff.evaluation.metrics.abstention`: ``abstention``,
+``false_abstention``), all on 0-1:
+
+    >>> results = score(
+    ...     ["Up to two thousand.", "I don't know."],
+    ...     metrics=["hit_rate@1", "mrr@4", "abstention"],
+    ...     retrieved=[["drones.md", {"source": "queen.md", "chunk": 0}], []],
+    ...     passages=[["queen.md"], []],
+    ...     options={"bootstrap": {"resamples": 0}},
+    ... )
+    >>> results["hit_rate@1"].corpus, results["mrr@4"].per_example, results["abstention"].corpus
+    (0.0, (0.5, None), 1.0)
 """
 
 from __future__ import annotations
@@ -33,78 +48,94 @@ from liftoff.evaluation.errors import InvalidInput
 from liftoff.evaluation.metrics._runner import gc_paused, segment_statistics
 from liftoff.evaluation.metrics.base import (
     ConfidenceInterval,
+    Corpus,
     Metric,
     Row,
     Score,
     confidence_intervals,
 )
-from liftoff.evaluation.metrics.bleu import BLEU
-from liftoff.evaluation.metrics.chrf import CHRF
-from liftoff.evaluation.metrics.meteor import Meteor
+from liftoff.evaluation.metrics.inputs import check_applicable, check_corpus, check_references
 from liftoff.evaluation.metrics.options import (
+    AbstentionOptions,
     BootstrapOptions,
     MeteorOptions,
     RougeOptions,
     ScoreOptions,
 )
-from liftoff.evaluation.metrics.rouge import Rouge
-from liftoff.evaluation.metrics.ter import TER
+from liftoff.evaluation.metrics.passages import Citation, Passage
+from liftoff.evaluation.metrics.registry import DEFAULT_METRICS, METRICS, canonical_metrics
 
 __all__ = [
     "DEFAULT_METRICS",
     "METRICS",
+    "AbstentionOptions",
     "BootstrapOptions",
+    "Citation",
     "ConfidenceInterval",
+    "Corpus",
     "MeteorOptions",
+    "Passage",
     "RougeOptions",
     "Score",
     "ScoreOptions",
     "canonical_metrics",
+    "check_applicable",
     "check_references",
+    "instances",
     "score",
 ]
-
-METRICS: dict[str, type[Metric]] = {
-    name: metric for metric in (BLEU, CHRF, TER, Rouge, Meteor) for name in metric.names
-}
-DEFAULT_METRICS: tuple[str, ...] = tuple(METRICS)
 
 
 def score(
     predictions: Sequence[str],
-    references: Sequence[str] | Sequence[Sequence[str]],
+    references: Sequence[str] | Sequence[Sequence[str]] | None = None,
     metrics: Sequence[str] = DEFAULT_METRICS,
     options: ScoreOptions | Mapping[str, Any] | None = None,
+    retrieved: Sequence[Sequence[Citation | str | Mapping[str, Any]]] | None = None,
+    passages: Sequence[Sequence[Passage | str | Mapping[str, Any]] | None] | None = None,
 ) -> dict[str, Score]:
-    """Score predictions against references with each named metric, in the order named.
+    """Score predictions with each named metric, in the order named.
+
+    ``references`` are what BLEU, chrF, TER, ROUGE and METEOR compare with; ``retrieved``
+    (each example's citations, best first) and ``passages`` (those that answer it; None or
+    absent: not said, ``[]``: nothing does) are what the retrieval metrics read. Each is
+    needed only when a metric asked for reads it.
 
     Raises :class:`~liftoff.evaluation.errors.InvalidInput` (a ``ValueError``) naming the problem:
-    lengths that differ, an item that is not a string, an example without references, an
-    unknown metric or option. METEOR raises :class:`~liftoff.evaluation.errors.WordNetUnavailable`
+    lengths that differ, an item of the wrong type, an example without references, an input
+    a metric needs and was not given, a retrieval metric with no example to score, an unknown
+    metric or option. METEOR raises :class:`~liftoff.evaluation.errors.WordNetUnavailable`
     when WordNet 3.0 cannot be provisioned, and
     :class:`~liftoff.evaluation.errors.PunktUnavailable` when its ``nltk-word-tokenize``
     tokenization lacks NLTK's Punkt model.
     """
     settings = _check_options(options)
     hypotheses = _check_predictions(predictions)
-    refs = check_references(references, len(hypotheses))
     names = canonical_metrics(metrics)
-    instances = [
-        metric([name for name in names if name in metric.names], settings)
-        for metric in dict.fromkeys(METRICS[name] for name in names)
-    ]
-    for instance in instances:
+    corpus = check_corpus(
+        hypotheses, names, references=references, retrieved=retrieved, passages=passages
+    )
+    metrics_used = instances(names, settings)
+    for instance in metrics_used:
         instance.prepare()
-    counts = {len(r) for r in refs}
+    counts = {len(r) for r in corpus.references or ()}
     nrefs = str(counts.pop()) if len(counts) == 1 else "var"
     with gc_paused():
-        rows = segment_statistics(instances, hypotheses, refs, settings)
+        rows = segment_statistics(metrics_used, corpus, settings)
         results = {
-            s.name: s for m, r in zip(instances, rows, strict=True) for s in m.scores(r, nrefs)
+            s.name: s for m, r in zip(metrics_used, rows, strict=True) for s in m.scores(r, nrefs)
         }
         if settings.bootstrap.resamples:
-            _add_intervals(results, instances, rows, settings.bootstrap)
+            _add_intervals(results, metrics_used, rows, settings.bootstrap)
     return {name: results[name] for name in names}
+
+
+def instances(names: Sequence[str], options: ScoreOptions) -> list[Metric]:
+    """One instance per metric class computing ``names`` (canonical), in their order."""
+    return [
+        metric([name for name in names if metric.computes(name)], options)
+        for metric in dict.fromkeys(METRICS[name] for name in names)
+    ]
 
 
 def _check_options(options: ScoreOptions | Mapping[str, Any] | None) -> ScoreOptions:
@@ -132,69 +163,6 @@ def _check_predictions(predictions: Sequence[str]) -> list[str]:
                 param="predictions",
             )
     return list(predictions)
-
-
-def check_references(
-    references: Sequence[str] | Sequence[Sequence[str]], examples: int
-) -> list[list[str]]:
-    """References as one list of strings per example; raises ``InvalidInput`` naming the
-    first entry that is not (the scoring service calls this before any worker starts)."""
-    if isinstance(references, str) or not isinstance(references, Sequence):
-        raise InvalidInput("references must be a list", param="references")
-    if len(references) != examples:
-        raise InvalidInput(
-            f"{examples} predictions but {len(references)} references: one entry per "
-            "prediction (a string, or a list of strings)",
-            param="references",
-        )
-    checked: list[list[str]] = []
-    for index, entry in enumerate(references):
-        refs = [entry] if isinstance(entry, str) else entry
-        if isinstance(refs, str) or not isinstance(refs, Sequence):
-            raise InvalidInput(
-                f"references[{index}] must be a string or a list of strings, got {_kind(entry)}",
-                param="references",
-            )
-        if not refs:
-            raise InvalidInput(
-                f"references[{index}] is empty: give at least one", param="references"
-            )
-        for position, ref in enumerate(refs):
-            if not isinstance(ref, str):
-                raise InvalidInput(
-                    f"references[{index}][{position}] must be a string, got {_kind(ref)}",
-                    param="references",
-                )
-        checked.append(list(refs))
-    return checked
-
-
-def _kind(value: object) -> str:
-    """A value's type as JSON users know it."""
-    return "null" if value is None else type(value).__name__
-
-
-def canonical_metrics(metrics: str | Sequence[str]) -> tuple[str, ...]:
-    """Metric names as :data:`METRICS` spells them (``ROUGEL`` → ``rougeL``), without repeats.
-
-    Raises :class:`~liftoff.evaluation.errors.InvalidInput` (``param="metrics"``) naming an
-    unknown metric, or when none is named.
-    """
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    by_lower = {name.lower(): name for name in METRICS}
-    names: list[str] = []
-    for requested in metrics:
-        name = by_lower.get(requested.lower()) if isinstance(requested, str) else None
-        if name is None:
-            raise InvalidInput(
-                f"unknown metric {requested!r}; known: {', '.join(METRICS)}", param="metrics"
-            )
-        if name not in names:
-            names.append(name)
-    if not names:
-        raise InvalidInput("no metrics requested", param="metrics")
-    return tuple(names)
 
 
 def _add_intervals(

@@ -13,10 +13,10 @@ import itertools
 import multiprocessing
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
-from liftoff.evaluation.metrics.base import Metric, References, Row
+from liftoff.evaluation.metrics.base import Corpus, Metric, Row
 from liftoff.evaluation.metrics.options import ScoreOptions
 
 _CHUNKS_PER_WORKER = 4
@@ -40,23 +40,22 @@ def gc_paused() -> Iterator[None]:
 
 
 def segment_statistics(
-    metrics: list[Metric], predictions: list[str], references: References, options: ScoreOptions
+    metrics: list[Metric], corpus: Corpus, options: ScoreOptions
 ) -> list[list[Row]]:
     """Per-metric rows, computed in worker processes where that is safe and worth it."""
-    workers = options.worker_count(len(predictions), _usable_cpus())
+    workers = options.worker_count(len(corpus), _usable_cpus())
     if workers > 1 and not _can_fork():
         workers = 1
     if workers == 1:
-        return _chunk_statistics(metrics, predictions, references)
+        return _chunk_statistics(metrics, corpus)
     chunks = workers * _CHUNKS_PER_WORKER
-    bounds = [len(predictions) * k // chunks for k in range(chunks + 1)]
+    bounds = [len(corpus) * k // chunks for k in range(chunks + 1)]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         parts = pool.map(
             _chunk_statistics,
             [metrics] * chunks,
-            [predictions[a:b] for a, b in itertools.pairwise(bounds)],
-            [references[a:b] for a, b in itertools.pairwise(bounds)],
+            [corpus.part(a, b) for a, b in itertools.pairwise(bounds)],
         )
         rows: list[list[Row]] = [[] for _ in metrics]
         for part in parts:
@@ -65,11 +64,9 @@ def segment_statistics(
     return rows
 
 
-def _chunk_statistics(
-    metrics: list[Metric], predictions: Sequence[str], references: References
-) -> list[list[Row]]:
+def _chunk_statistics(metrics: list[Metric], corpus: Corpus) -> list[list[Row]]:
     with gc_paused():
-        return [metric.segment_statistics(predictions, references) for metric in metrics]
+        return [metric.statistics(corpus) for metric in metrics]
 
 
 def _usable_cpus() -> int:

@@ -3,33 +3,41 @@
 Like sacrebleu's ``Metric``, a metric here is a handful of steps:
 
 1. ``prepare()`` loads what the metric needs, once, before any work (WordNet for METEOR).
-2. ``segment_statistics(predictions, references)`` turns each example into a row of numbers:
-   n-gram counts for BLEU and chrF, edits for TER, precision/recall/F for ROUGE, the
-   score for METEOR. Rows are computed once (in worker processes for large corpora) and
-   everything else derives from them.
-3. ``example_scores(name, rows)`` gives each example's score, ``corpus_score(name, ...)`` the
-   corpus score, ``signature_fields(name)`` the settings behind them.
+2. ``statistics(corpus)`` turns each example into a row of numbers: n-gram counts for BLEU
+   and chrF, edits for TER, precision/recall/F for ROUGE, the score for METEOR, a value and
+   whether it counts for the ratio metrics. Rows are computed once (in worker processes for
+   large corpora) and everything else derives from them.
+3. ``example_scores(name, rows)`` gives each example's score, ``corpus_score(name, rows)``
+   the corpus score, ``signature_fields(name)`` the settings behind them.
 4. ``resampled_scores(name, matrix, counts)`` gives the corpus score of bootstrap resamples,
    where ``counts[r, i]`` says how often example ``i`` is drawn in resample ``r``. Intervals
    are percentiles of those, reproducible for a seed (on one platform: the float sums of
    ROUGE/METEOR/TER resamples go through BLAS).
 
-Two families fill the steps in: :class:`SacrebleuMetric` (BLEU, chrF, TER: the corpus score
-comes from summed statistics, exactly as sacrebleu's ``corpus_score``) and
-:class:`MeanMetric` (ROUGE, METEOR: the corpus score is the mean of per-example scores).
+A :class:`Corpus` holds everything a metric may read, per example: predictions and
+references (what :class:`TextMetric` reads), and the passages retrieved for each example and
+those that answer it (the retrieval metrics). ``inputs`` says which a metric needs.
+
+Three families fill the steps in: :class:`SacrebleuMetric` (BLEU, chrF, TER: the corpus
+score comes from summed statistics, exactly as sacrebleu's ``corpus_score``),
+:class:`MeanMetric` (ROUGE, METEOR: the corpus score is the mean of per-example scores) and
+:class:`RatioMetric` (hit rate, MRR, abstention: a mean over the examples the metric applies
+to, which are not always all of them).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.metadata
+import math
 import statistics
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from liftoff.evaluation.metrics.options import BootstrapOptions, ScoreOptions
+from liftoff.evaluation.metrics.passages import Citation, Passage
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,6 +45,7 @@ if TYPE_CHECKING:
 
 Row = Sequence[float]
 References = Sequence[Sequence[str]]
+Input = Literal["predictions", "references", "retrieved", "passages"]
 
 CONFIDENCE_LEVEL = 0.95
 _RESAMPLES_PER_DRAW = 100  # resamples drawn at a time; part of what the seed means
@@ -63,11 +72,13 @@ class Score:
         'nrefs:1|case:mixed|eff:per-example|tok:13a|smooth:exp|agg:corpus|ci:95%|bs:1000|rs:12345|version:sacrebleu-2.6.0'
 
     ``components`` holds further per-example values (ROUGE's ``precision`` and ``recall``).
+    A ratio metric's ``per_example`` is None where it does not apply (hit rate for a
+    question no passage answers).
     """
 
     name: str
     corpus: float
-    per_example: tuple[float, ...]
+    per_example: tuple[float | None, ...]
     signature: str
     scale: float
     ci: ConfidenceInterval | None = None
@@ -98,6 +109,43 @@ def package_version(distribution: str) -> str:
     return importlib.metadata.version(distribution)
 
 
+@dataclass(frozen=True)
+class Corpus:
+    """What metrics read, one entry per example in dataset order. ``references``,
+    ``retrieved`` (the citations of each answer, best first) and ``passages`` (those that
+    answer each question; None: not said) are None when not given; :func:`score` checks that
+    every metric asked for has what it reads."""
+
+    predictions: Sequence[str]
+    references: References | None = None
+    retrieved: Sequence[Sequence[Citation]] | None = None
+    passages: Sequence[Sequence[Passage] | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.predictions)
+
+    def part(self, start: int, stop: int) -> Corpus:
+        """Examples ``start`` to ``stop`` (a worker's chunk)."""
+
+        def cut(values: Sequence[Any] | None) -> Sequence[Any] | None:
+            return None if values is None else values[start:stop]
+
+        return Corpus(
+            self.predictions[start:stop],
+            cut(self.references),
+            cut(self.retrieved),
+            cut(self.passages),
+        )
+
+    def given(self, field: Input) -> Sequence[Any]:
+        """One of the inputs; raises ``ValueError`` when it was not given (:func:`score`
+        checks first, so this is a bug, not bad input)."""
+        values: Sequence[Any] | None = getattr(self, field)
+        if values is None:
+            raise ValueError(f"the corpus has no {field}")
+        return values
+
+
 class Metric(ABC):
     """A metric computing one or more named scores; subclasses fill in the steps.
 
@@ -109,9 +157,17 @@ class Metric(ABC):
     names: ClassVar[tuple[str, ...]]
     scale: ClassVar[float]
     higher_is_better: ClassVar[bool] = True
+    inputs: ClassVar[frozenset[Input]] = frozenset({"predictions", "references"})
+    # Families of names with a cutoff: ``hit_rate`` makes ``hit_rate@1``, ``hit_rate@10``...
+    families: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def computes(cls, name: str) -> bool:
+        """Whether ``name`` (canonical) is one of this metric's scores."""
+        return name in cls.names or name.partition("@")[0] in cls.families
 
     def __init__(self, selected: Sequence[str], options: ScoreOptions) -> None:
-        unknown = [name for name in selected if name not in self.names]
+        unknown = [name for name in selected if not self.computes(name)]
         if unknown or not selected:
             raise ValueError(f"{type(self).__name__} computes {self.names}, not {unknown}")
         self.selected = tuple(selected)
@@ -122,15 +178,15 @@ class Metric(ABC):
         in this process: worker processes forked afterwards inherit it."""
 
     @abstractmethod
-    def segment_statistics(self, predictions: Sequence[str], references: References) -> list[Row]:
+    def statistics(self, corpus: Corpus) -> list[Row]:
         """One row of numbers per example."""
 
     @abstractmethod
-    def example_scores(self, name: str, rows: Sequence[Row]) -> list[float]:
-        """Each example's ``name`` score."""
+    def example_scores(self, name: str, rows: Sequence[Row]) -> Sequence[float | None]:
+        """Each example's ``name`` score (None where the metric does not apply)."""
 
     @abstractmethod
-    def corpus_score(self, name: str, rows: Sequence[Row], per_example: Sequence[float]) -> float:
+    def corpus_score(self, name: str, rows: Sequence[Row]) -> float:
         """The corpus ``name`` score."""
 
     @abstractmethod
@@ -158,8 +214,9 @@ class Metric(ABC):
         results = []
         bootstrap = self.options.bootstrap
         for name in self.selected:
-            per_example = self.example_scores(name, rows)
-            fields = {"nrefs": nrefs, **self.signature_fields(name)}
+            fields = self.signature_fields(name)
+            if "references" in self.inputs:
+                fields = {"nrefs": nrefs, **fields}
             if bootstrap.resamples:
                 fields |= {"ci": f"{CONFIDENCE_LEVEL:.0%}", "bs": bootstrap.resamples}
                 fields["rs"] = bootstrap.seed
@@ -167,8 +224,8 @@ class Metric(ABC):
             results.append(
                 Score(
                     name=name,
-                    corpus=self.corpus_score(name, rows, per_example),
-                    per_example=tuple(per_example),
+                    corpus=self.corpus_score(name, rows),
+                    per_example=tuple(self.example_scores(name, rows)),
                     signature=format_signature(fields),
                     scale=self.scale,
                     components=self.components(name, rows),
@@ -177,7 +234,18 @@ class Metric(ABC):
         return results
 
 
-class SacrebleuMetric(Metric):
+class TextMetric(Metric):
+    """A metric of predictions against references: rows from ``segment_statistics``."""
+
+    def statistics(self, corpus: Corpus) -> list[Row]:
+        return self.segment_statistics(corpus.predictions, corpus.given("references"))
+
+    @abstractmethod
+    def segment_statistics(self, predictions: Sequence[str], references: References) -> list[Row]:
+        """One row of numbers per example."""
+
+
+class SacrebleuMetric(TextMetric):
     """BLEU, chrF, TER: sacrebleu's own sufficient statistics, computed once per example.
 
     Statistics come from sacrebleu's ``Metric._extract_corpus_statistics`` and scores from its
@@ -209,7 +277,7 @@ class SacrebleuMetric(Metric):
     def example_scores(self, name: str, rows: Sequence[Row]) -> list[float]:
         return [self.sentence_score_from_stats(row) for row in rows]
 
-    def corpus_score(self, name: str, rows: Sequence[Row], per_example: Sequence[float]) -> float:
+    def corpus_score(self, name: str, rows: Sequence[Row]) -> float:
         from sacrebleu import utils
 
         sum_of_lists: Callable[[list[Row]], Row] = utils.sum_of_lists
@@ -236,7 +304,7 @@ def library_statistics(
     return rows
 
 
-class MeanMetric(Metric):
+class MeanMetric(TextMetric):
     """ROUGE, METEOR: per-example scores in the rows; the corpus score is their mean.
 
     The mean is ``statistics.fmean`` (an exactly rounded sum divided by the count), so it does
@@ -251,14 +319,62 @@ class MeanMetric(Metric):
         column = self.value_column(name)
         return [row[column] for row in rows]
 
-    def corpus_score(self, name: str, rows: Sequence[Row], per_example: Sequence[float]) -> float:
-        return statistics.fmean(per_example)
+    def corpus_score(self, name: str, rows: Sequence[Row]) -> float:
+        column = self.value_column(name)
+        return statistics.fmean(row[column] for row in rows)
 
     def resampled_scores(
         self, name: str, matrix: npt.NDArray[np.float64], counts: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.float64]:
         column = matrix[:, self.value_column(name)]
         result: npt.NDArray[np.float64] = (counts @ column) / counts.shape[1]
+        return result
+
+
+class RatioMetric(Metric):
+    """Hit rate, MRR, abstention: a mean over the examples a metric applies to.
+
+    Each selected score has two columns in a row: the example's value and 1 when the metric
+    applies to the example (0, with value 0, when not). The corpus score is the sum of values
+    over the number of examples it applies to; a bootstrap resample's is the same ratio over
+    the drawn examples (the ratio estimator: resamples draw from all examples, so intervals
+    stay paired with every other metric's). A resample that draws no example the metric
+    applies to has no score and is left out of the percentiles.
+    """
+
+    scale: ClassVar[float] = 1.0
+
+    @classmethod
+    @abstractmethod
+    def applies(cls, name: str, passages: Sequence[Passage] | None) -> bool:
+        """Whether score ``name`` counts an example that these passages answer (None: the
+        example says nothing about passages)."""
+
+    def columns(self, name: str) -> tuple[int, int]:
+        """Where ``name``'s value and its applies-flag sit in a row."""
+        index = 2 * self.selected.index(name)
+        return index, index + 1
+
+    def example_scores(self, name: str, rows: Sequence[Row]) -> list[float | None]:
+        value, applies = self.columns(name)
+        return [row[value] if row[applies] else None for row in rows]
+
+    def corpus_score(self, name: str, rows: Sequence[Row]) -> float:
+        value, applies = self.columns(name)
+        count = sum(row[applies] for row in rows)
+        if not count:
+            raise ValueError(f"{name} applies to none of the examples")
+        return math.fsum(row[value] for row in rows) / count
+
+    def resampled_scores(
+        self, name: str, matrix: npt.NDArray[np.float64], counts: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        import numpy as np
+
+        value, applies = self.columns(name)
+        totals = counts @ matrix[:, [value, applies]]
+        result: npt.NDArray[np.float64] = np.full(len(totals), np.nan)
+        np.divide(totals[:, 0], totals[:, 1], out=result, where=totals[:, 1] > 0)
         return result
 
 
@@ -292,6 +408,7 @@ def confidence_intervals(
     tail = (1 - CONFIDENCE_LEVEL) / 2 * 100
     intervals = []
     for collected in samples:
-        low, high = np.percentile(np.concatenate(collected), [tail, 100 - tail])
+        # nanpercentile: a ratio metric's resample without an example it applies to is NaN.
+        low, high = np.nanpercentile(np.concatenate(collected), [tail, 100 - tail])
         intervals.append(ConfidenceInterval(low=float(low), high=float(high)))
     return intervals

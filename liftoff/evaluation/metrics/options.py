@@ -3,8 +3,8 @@
     >>> options = ScoreOptions.model_validate({"rouge": {"use_stemmer": True}, "workers": 1})
     >>> options.rouge.use_stemmer, options.bootstrap.resamples, options.bootstrap.seed
     (True, 1000, 12345)
-    >>> options.meteor.tokenize
-    'nltk-word'
+    >>> options.meteor.tokenize, options.abstention.phrase
+    ('nltk-word', "I don't know")
 
 Everything else (BLEU's 13a tokenizer and ``exp`` smoothing, chrF's character 6-grams, TER's
 tercom settings, METEOR's alpha 0.9 / beta 3 / gamma 0.5) is fixed to the reference
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from liftoff.evaluation.metrics.passages import words
 
 AUTO_PARALLEL_MIN_EXAMPLES = 2000  # below this, starting processes costs more than it saves
 AUTO_MAX_WORKERS = 2
@@ -50,6 +52,23 @@ class MeteorOptions(BaseModel):
     tokenize: MeteorTokenization = "nltk-word"
 
 
+class AbstentionOptions(BaseModel):
+    """``phrase``: what an answer begins with when it abstains (compared on its words: case,
+    punctuation and the kind of apostrophe do not matter; see
+    :mod:`~liftoff.evaluation.metrics.abstention`). The retrieval service's is the default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    phrase: str = Field(default="I don't know", min_length=1, max_length=200)
+
+    @field_validator("phrase")
+    @classmethod
+    def _has_words(cls, phrase: str) -> str:
+        if not words(phrase):
+            raise ValueError("the phrase has no letters or digits to match")
+        return phrase
+
+
 class BootstrapOptions(BaseModel):
     """Percentile bootstrap for the 95% confidence interval of each corpus score.
 
@@ -74,6 +93,7 @@ class ScoreOptions(BaseModel):
 
     rouge: RougeOptions = RougeOptions()
     meteor: MeteorOptions = MeteorOptions()
+    abstention: AbstentionOptions = AbstentionOptions()
     bootstrap: BootstrapOptions = BootstrapOptions()
     workers: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = "auto"
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from liftoff.evaluation.errors import InvalidInput
+from liftoff.evaluation.metrics.passages import answers
 from liftoff.evaluation.runs.compare import Comparison
 from liftoff.evaluation.runs.gates import Check
 from liftoff.evaluation.runs.model import Distribution, ExampleRecord, Run, higher_is_better
@@ -107,7 +108,7 @@ def render_report(report: Report) -> str:
         generation=generation,
         histograms=[(found, _bars(found)) for found in report.distributions],
         rank_by=report.rank_by,
-        worst=[(record, _other_scores(record, others)) for record in report.worst],
+        worst=[(record, _other_scores(record, others), _cited(record)) for record in report.worst],
         failed=report.failed,
         checks=report.checks,
         comparison=report.comparison,
@@ -132,7 +133,32 @@ def _template() -> jinja2.Template:
 
 def _other_scores(record: ExampleRecord, metrics: list[str]) -> str:
     scores = record.scores or {}
-    return ", ".join(f"{name} {scores.get(name, 0):.3g}" for name in metrics)
+    # A retrieval metric has no score where it does not apply (an unanswerable question).
+    return ", ".join(f"{name} {scores[name]:.3g}" for name in metrics if name in scores)
+
+
+@dataclass(frozen=True)
+class Cited:
+    """One citation of an answer as the report lists it; ``answers``: it holds a passage
+    that answers the question (None: the row names no passages)."""
+
+    label: str
+    score: float | None
+    answers: bool | None
+
+
+def _cited(record: ExampleRecord) -> list[Cited] | None:
+    if record.citations is None:
+        return None
+    passages = record.passages
+    return [
+        Cited(
+            citation.label(),
+            citation.score,
+            None if passages is None else any(answers(p, citation) for p in passages),
+        )
+        for citation in record.citations
+    ]
 
 
 def _bars(distribution: Distribution) -> list[Bar]:

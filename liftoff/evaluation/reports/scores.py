@@ -7,8 +7,10 @@
      "signatures": {"bleu": "nrefs:1|case:mixed|...|version:sacrebleu-2.6.0", ...},
      "scales": {"bleu": 100.0, "rougeL": 1.0}}
 
-BLEU, chrF and TER are on 0-100, ROUGE and METEOR on 0-1; ``per_example`` holds each
-example's score (ROUGE: the F-measure; its precision and recall are in ``components``).
+BLEU, chrF and TER are on 0-100, ROUGE, METEOR and the retrieval metrics on 0-1;
+``per_example`` holds each example's score (ROUGE: the F-measure; its precision and recall are
+in ``components``), null where a retrieval metric does not apply (hit rate for a question
+nothing answers, abstention for one something does).
 """
 
 from __future__ import annotations

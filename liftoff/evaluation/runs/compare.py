@@ -19,10 +19,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from liftoff.evaluation.metrics import METRICS, BootstrapOptions, ScoreOptions
+from liftoff.evaluation.errors import InvalidInput
+from liftoff.evaluation.metrics import (
+    METRICS,
+    BootstrapOptions,
+    Corpus,
+    ScoreOptions,
+    check_applicable,
+    instances,
+)
 from liftoff.evaluation.metrics.base import CONFIDENCE_LEVEL, Metric, resample_counts
 from liftoff.evaluation.runs.errors import RunNotComparable
-from liftoff.evaluation.runs.model import Interval, LoadedRun
+from liftoff.evaluation.runs.model import ExampleRecord, Interval, LoadedRun
 
 DEFAULT_RESAMPLES = 1000
 
@@ -97,6 +105,10 @@ def compare(baseline: LoadedRun, candidate: LoadedRun) -> Comparison:
         raise RunNotComparable("the runs scored ROUGE with different options (use_stemmer)")
     if options.meteor != baseline.run.options.meteor and "meteor" in metrics:
         raise RunNotComparable("the runs scored METEOR with different tokenizations")
+    if options.abstention != baseline.run.options.abstention and any(
+        name.endswith("abstention") for name in metrics
+    ):
+        raise RunNotComparable("the runs scored abstention with different phrases")
     base = {r.id: r for r in baseline.examples if r.prediction is not None}
     cand = {r.id: r for r in candidate.examples if r.prediction is not None}
     shared = [example_id for example_id in cand if example_id in base]
@@ -107,14 +119,15 @@ def compare(baseline: LoadedRun, candidate: LoadedRun) -> Comparison:
     bootstrap = options.bootstrap
     if not bootstrap.resamples:
         bootstrap = BootstrapOptions(resamples=DEFAULT_RESAMPLES, seed=bootstrap.seed)
-    deltas = paired_deltas(
-        [base[i].prediction or "" for i in shared],
-        [list(base[i].references) for i in shared],
-        [cand[i].prediction or "" for i in shared],
-        [list(cand[i].references) for i in shared],
-        metrics,
-        options.model_copy(update={"bootstrap": bootstrap}),
-    )
+    try:
+        deltas = paired_deltas(
+            scoring_corpus([base[i] for i in shared]),
+            scoring_corpus([cand[i] for i in shared]),
+            metrics,
+            options.model_copy(update={"bootstrap": bootstrap}),
+        )
+    except InvalidInput as exc:  # a retrieval metric with nothing to score on the shared ids
+        raise RunNotComparable(f"on the examples the runs share, {exc.message}") from exc
     return Comparison(
         baseline=baseline.run.id,
         candidate=candidate.run.id,
@@ -126,31 +139,42 @@ def compare(baseline: LoadedRun, candidate: LoadedRun) -> Comparison:
     )
 
 
+def scoring_corpus(records: Sequence[ExampleRecord]) -> Corpus:
+    """What the metrics read from a run's examples: outputs, references, citations (none
+    kept: nothing retrieved) and the passages that answer each."""
+    return Corpus(
+        predictions=[record.prediction or "" for record in records],
+        references=[list(record.references) for record in records],
+        retrieved=[record.citations or () for record in records],
+        passages=[record.passages for record in records],
+    )
+
+
 def paired_deltas(
-    baseline_predictions: Sequence[str],
-    baseline_references: Sequence[Sequence[str]],
-    candidate_predictions: Sequence[str],
-    candidate_references: Sequence[Sequence[str]],
-    metrics: Sequence[str],
-    options: ScoreOptions,
+    baseline: Corpus, candidate: Corpus, metrics: Sequence[str], options: ScoreOptions
 ) -> dict[str, MetricDelta]:
-    """Corpus scores of both sides and the paired bootstrap interval of their difference."""
+    """Corpus scores of both sides (examples paired by position) and the paired bootstrap
+    interval of their difference. A ratio metric (hit rate, abstention) must apply to some
+    example of each side (``check_applicable``); raises ``InvalidInput`` otherwise."""
     import numpy as np
 
+    for side in (baseline, candidate):
+        check_applicable(metrics, side.passages)
     jobs: list[tuple[Metric, str, Any, Any]] = []
     scores: dict[str, tuple[float, float, float]] = {}
-    for metric_class in dict.fromkeys(METRICS[name] for name in metrics):
-        metric = metric_class([n for n in metrics if n in metric_class.names], options)
+    for metric in instances(metrics, options):
         metric.prepare()
-        rows_a = metric.segment_statistics(baseline_predictions, baseline_references)
-        rows_b = metric.segment_statistics(candidate_predictions, candidate_references)
+        rows_a = metric.statistics(baseline)
+        rows_b = metric.statistics(candidate)
         for name in metric.selected:
-            score_a = metric.corpus_score(name, rows_a, metric.example_scores(name, rows_a))
-            score_b = metric.corpus_score(name, rows_b, metric.example_scores(name, rows_b))
-            scores[name] = (score_a, score_b, metric.scale)
+            scores[name] = (
+                metric.corpus_score(name, rows_a),
+                metric.corpus_score(name, rows_b),
+                metric.scale,
+            )
             jobs.append((metric, name, np.asarray(rows_a), np.asarray(rows_b)))
     samples: list[list[Any]] = [[] for _ in jobs]
-    for counts in resample_counts(len(baseline_predictions), options.bootstrap):
+    for counts in resample_counts(len(baseline), options.bootstrap):
         for collected, (metric, name, matrix_a, matrix_b) in zip(samples, jobs, strict=True):
             collected.append(
                 metric.resampled_scores(name, matrix_b, counts)
@@ -159,7 +183,7 @@ def paired_deltas(
     tail = (1 - CONFIDENCE_LEVEL) / 2 * 100
     deltas: dict[str, MetricDelta] = {}
     for (_, name, _, _), collected in zip(jobs, samples, strict=True):
-        low, high = np.percentile(np.concatenate(collected), [tail, 100 - tail])
+        low, high = np.nanpercentile(np.concatenate(collected), [tail, 100 - tail])
         score_a, score_b, scale = scores[name]
         deltas[name] = MetricDelta(
             baseline=score_a,

@@ -1,4 +1,4 @@
-"""Datasets of a run: JSONL rows ``{"id", "prompt" | "messages", "references"}``.
+"""Datasets of a run: JSONL rows ``{"id", "prompt" | "messages", "references", "passages"}``.
 
     >>> examples = parse_jsonl('{"id": "a", "prompt": "2+2=", "references": ["4", "four"]}\\n')
     >>> examples[0].id, examples[0].prompt, examples[0].references
@@ -6,6 +6,13 @@
 
 ``references`` is one string or a list of strings (at least one). ``id`` is optional (the line
 number by default) and unique. ``metadata`` (an object) travels with the example untouched.
+
+``passages`` (optional) names what answers the question, for the retrieval metrics: a list of
+ids (``"guide/setup.md"``: any chunk of that source; ``"guide/setup.md#2"``: that chunk; any
+other id or URL a target cites) and texts (``{"text": "the answer's words"}``), at most 100;
+``[]`` says nothing does (the question is unanswerable). How they match what a target cites:
+:mod:`liftoff.evaluation.metrics.passages`.
+
 Any problem raises :class:`DatasetError` naming the line (JSONL) or the row (a list of rows).
 """
 
@@ -16,12 +23,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from liftoff.evaluation.metrics import Passage
+from liftoff.evaluation.metrics.inputs import validation_problem
+from liftoff.evaluation.metrics.passages import MAX_PASSAGES
 from liftoff.evaluation.runs.errors import DatasetError
 
 ROLES = ("system", "developer", "user", "assistant")
-_FIELDS = ("id", "prompt", "messages", "references", "metadata")
+_FIELDS = ("id", "prompt", "messages", "references", "passages", "metadata")
 
 Fail = Callable[[str], DatasetError]
 
@@ -41,7 +51,8 @@ class Example(BaseModel):
     """One row: what to send (``prompt`` or ``messages``) and what a good answer looks like.
 
     Its JSON is the dataset row, normalized: ``{"id", "prompt" | "messages", "references",
-    "metadata"?}`` with ``references`` always a list; what a row does not have is left out.
+    "passages"?, "metadata"?}`` with ``references`` always a list and each passage an object
+    (``{"id": ...}`` or ``{"text": ...}``); what a row does not have is left out.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -50,6 +61,7 @@ class Example(BaseModel):
     prompt: str | None = Field(default=None, exclude_if=_absent)
     messages: tuple[Message, ...] | None = Field(default=None, exclude_if=_absent)
     references: tuple[str, ...]
+    passages: tuple[Passage, ...] | None = Field(default=None, exclude_if=_absent)
     metadata: dict[str, Any] | None = Field(default=None, exclude_if=_absent)
 
 
@@ -139,6 +151,7 @@ def _example(where: str, row: Any, default_id: str) -> Example:
         references=_references(row, fail),
         prompt=prompt,
         messages=messages,
+        passages=_passages(row["passages"], fail) if row.get("passages") is not None else None,
         metadata=metadata or None,
     )
 
@@ -157,6 +170,23 @@ def _references(row: dict[str, Any], fail: Fail) -> tuple[str, ...]:
         if not isinstance(ref, str):
             raise fail(f"references[{position}] must be a string, got {_kind(ref)}")
     return tuple(refs)
+
+
+def _passages(value: Any, fail: Fail) -> tuple[Passage, ...]:
+    if not isinstance(value, list):
+        raise fail(
+            "passages must be a list of ids (strings) and {'text': ...} objects, "
+            f"got {_kind(value)}"
+        )
+    if len(value) > MAX_PASSAGES:
+        raise fail(f"passages has {len(value)} entries; at most {MAX_PASSAGES}")
+    passages = []
+    for position, entry in enumerate(value):
+        try:
+            passages.append(Passage.model_validate(entry))
+        except ValidationError as exc:
+            raise fail(f"passages[{position}]{validation_problem(exc)}") from exc
+    return tuple(passages)
 
 
 def _messages(value: Any, fail: Fail) -> tuple[Message, ...]:

@@ -10,8 +10,9 @@
 2. :meth:`~RunExecutor.generate` sends every example without an output yet, at most
    ``concurrency`` at a time, committing each output as it arrives: a crash loses only the
    requests in flight.
-3. :meth:`~RunExecutor.score` hands predictions and references to the scorer (a worker
-   process in the service, this process in the CLI) and stores the scores.
+3. :meth:`~RunExecutor.score` hands predictions, references, the citations of each answer
+   and the passages that answer each question to the scorer (a worker process in the
+   service, this process in the CLI) and stores the scores.
 
 A run that cannot go on ends ``failed`` with the reason (examples that could not be
 generated, WordNet missing, a scoring worker that died); resuming it continues where it
@@ -31,7 +32,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from liftoff.evaluation.errors import EvaluationError
-from liftoff.evaluation.metrics import Score, ScoreOptions, canonical_metrics
+from liftoff.evaluation.metrics import (
+    Citation,
+    Passage,
+    Score,
+    ScoreOptions,
+    canonical_metrics,
+    check_applicable,
+)
 from liftoff.evaluation.runs.dataset import Example
 from liftoff.evaluation.runs.errors import DatasetError, LeaseLost
 from liftoff.evaluation.runs.lease import DEFAULT_SECONDS, held, new_owner
@@ -59,14 +67,27 @@ class ScoringJob:
     references: tuple[tuple[str, ...], ...]
     metrics: tuple[str, ...]
     options: ScoreOptions
+    retrieved: tuple[tuple[Citation, ...], ...] = ()
+    passages: tuple[tuple[Passage, ...] | None, ...] = ()
 
-    def arguments(self) -> tuple[list[str], list[list[str]], list[str], ScoreOptions]:
+    def arguments(
+        self,
+    ) -> tuple[
+        list[str],
+        list[list[str]],
+        list[str],
+        ScoreOptions,
+        list[tuple[Citation, ...]] | None,
+        list[tuple[Passage, ...] | None] | None,
+    ]:
         """``liftoff.evaluation.metrics.score``'s positional arguments."""
         return (
             list(self.predictions),
             [list(refs) for refs in self.references],
             list(self.metrics),
             self.options,
+            list(self.retrieved) if self.retrieved else None,
+            list(self.passages) if self.passages else None,
         )
 
 
@@ -94,10 +115,12 @@ class RunExecutor:
     ) -> Run:
         """Validate, probe the target, and store the queued run with all its examples.
 
-        Raises ``InvalidInput`` (an unknown metric, a messages row for the completions
-        endpoint) or ``TargetError`` before anything is stored.
+        Raises ``InvalidInput`` (an unknown metric, a retrieval metric no row can be scored
+        on, a messages row for the completions endpoint) or ``TargetError`` before anything
+        is stored.
         """
         metrics = canonical_metrics(spec.metrics)
+        check_applicable(metrics, [example.passages for example in examples], param="dataset")
         if spec.target.endpoint == "completions":
             for example in examples:
                 if example.messages is not None:
@@ -238,6 +261,8 @@ class RunExecutor:
             references=tuple(r.references for r in records),
             metrics=run.metrics,
             options=run.options,
+            retrieved=tuple(r.citations or () for r in records),
+            passages=tuple(r.passages for r in records),
         )
 
     async def _fail(self, run_id: str, exc: Exception) -> Run:
@@ -263,11 +288,13 @@ def _stored_scores(
     results: Mapping[str, Score], example_ids: Sequence[str]
 ) -> tuple[CorpusScores, dict[str, dict[str, float]]]:
     """The metrics library's results as a run keeps them: corpus scores, and each example's
-    scores with ROUGE's components as ``<metric>_<component>``."""
+    scores with ROUGE's components as ``<metric>_<component>`` (a metric that does not apply
+    to an example has no score there)."""
     per_example: dict[str, dict[str, float]] = {example_id: {} for example_id in example_ids}
     for name, result in results.items():
         for example_id, value in zip(example_ids, result.per_example, strict=True):
-            per_example[example_id][name] = value
+            if value is not None:
+                per_example[example_id][name] = value
         for component, values in result.components.items():
             for example_id, value in zip(example_ids, values, strict=True):
                 per_example[example_id][f"{name}_{component}"] = value

@@ -3,9 +3,13 @@
     predictions.jsonl   "the cat sat"            or  {"id": "a", "prediction": "the cat sat"}
     references.jsonl    "the cat sat down"       or  ["ref 1", "ref 2"]
                         or {"id": "a", "references": ["ref 1", "ref 2"]}
+    retrieved.jsonl     [{"source": "a.md", "chunk": 0, "text": "..."}, "b.md"]   (best first)
+    passages.jsonl      ["a.md", {"text": "the answer's words"}]   or  []   or  null
 
 Lines pair up in order; where both files give ids, they must agree line by line. Errors
-raise :class:`~liftoff.evaluation.runs.errors.DatasetError` naming the file and line.
+raise :class:`~liftoff.evaluation.runs.errors.DatasetError` naming the file and line; the
+entries of retrieved and passages lists are checked by the metrics (``retrieved[3][0]`` is
+the first citation on the fourth line).
 """
 
 from __future__ import annotations
@@ -36,6 +40,26 @@ def read_pairs(predictions: Path, references: Path) -> tuple[list[str], list[lis
                 param="references",
             )
     return [text for _, (_, text) in hypotheses], [r for _, (_, r) in refs]
+
+
+def read_predictions(path: Path) -> list[str]:
+    """The predictions of a file, for scores that read no references (retrieval)."""
+    return [_prediction(where, value)[1] for where, value in _lines(path)]
+
+
+def read_lists(path: Path, field: str, *, nullable: bool = False) -> list[Any]:
+    """One JSON list per line (or ``null`` where ``nullable``): retrieved citations or
+    answering passages, in the predictions' order."""
+    values = []
+    for where, value in _lines(path):
+        if not isinstance(value, list) and not (nullable and value is None):
+            expected = "a list or null" if nullable else "a list"
+            raise DatasetError(
+                f"{where}: a line of {field} must be {expected}, got {type(value).__name__}",
+                param=field,
+            )
+        values.append(value)
+    return values
 
 
 def _lines(path: Path) -> Iterator[tuple[str, Any]]:

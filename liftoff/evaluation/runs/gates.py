@@ -5,10 +5,13 @@
     ('rougeL', '>=', 0.35, True)
     >>> parse_max_drop(["2", "ter=5"])
     {None: 2.0, 'ter': 5.0}
+    >>> str(parse_gate("HIT_RATE@4>=0.85")), str(parse_gate("false_abstention<=0.15"))
+    ('hit_rate@4>=0.85', 'false_abstention<=0.15')
 
-Scores keep their own scale in gates (BLEU 0-100, ROUGE 0-1). A maximum drop is in points
-of the 0-100 scale for every metric, so ``--max-drop 2`` allows BLEU to lose 2 and ROUGE-L
-0.02; for TER (lower is better) a drop is a rise.
+Scores keep their own scale in gates (BLEU 0-100; ROUGE and the retrieval metrics 0-1). A
+maximum drop is in points of the 0-100 scale for every metric, so ``--max-drop 2`` allows
+BLEU to lose 2 and ROUGE-L 0.02; for TER and false_abstention (lower is better) a drop is a
+rise.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-_GATE = re.compile(r"\s*([A-Za-z][A-Za-z0-9]*)\s*(>=|<=|>|<)\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*")
-_DROP = re.compile(r"\s*(?:([A-Za-z][A-Za-z0-9]*)\s*=\s*)?(\d+(?:\.\d*)?|\.\d+)\s*")
+_METRIC = r"[A-Za-z][A-Za-z0-9_]*(?:@[0-9]+)?"  # rougeL, hit_rate@4
+_GATE = re.compile(rf"\s*({_METRIC})\s*(>=|<=|>|<)\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*")
+_DROP = re.compile(rf"\s*(?:({_METRIC})\s*=\s*)?(\d+(?:\.\d*)?|\.\d+)\s*")
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,8 @@ def parse_gate(text: str) -> Gate:
     match = _GATE.fullmatch(text)
     if match is None:
         raise InvalidInput(
-            f"malformed gate {text!r}: write METRIC>=NUMBER, e.g. 'bleu>=20' or 'rougeL>=0.35' "
-            "(operators >=, >, <=, <)",
+            f"malformed gate {text!r}: write METRIC>=NUMBER, e.g. 'bleu>=20', 'rougeL>=0.35' or "
+            "'hit_rate@4>=0.85' (operators >=, >, <=, <)",
             param="gate",
         )
     (metric,) = canonical_metrics([match.group(1)])

@@ -23,9 +23,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
-from liftoff.evaluation.metrics import DEFAULT_METRICS, METRICS, ScoreOptions
+from liftoff.evaluation.metrics import DEFAULT_METRICS, METRICS, Citation, ScoreOptions
 from liftoff.evaluation.metrics.base import CONFIDENCE_LEVEL
 from liftoff.evaluation.runs.dataset import Example
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
 
 RunStatus = Literal["queued", "generating", "scoring", "completed", "failed"]
 ExampleStatus = Literal["pending", "done", "failed"]
@@ -161,8 +166,12 @@ class Run(RunSpec):
 class ExampleRecord(Example):
     """One example of a run: the row, what the target answered, and its scores.
 
-    ``scores`` holds each metric's score and, for ROUGE, ``<name>_precision`` and
-    ``<name>_recall``; null until the run is scored.
+    ``citations`` are the passages the target cited with its answer, best first, as it
+    returned them (the retrieval service's ``citations``: ``index, source, chunk, start,
+    score, text``); left out when the answer carried no ``citations`` field. ``scores`` holds
+    each metric's score and, for ROUGE, ``<name>_precision`` and ``<name>_recall``; null
+    until the run is scored. A retrieval metric has no score for an example it does not
+    apply to (hit rate for an unanswerable question).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -176,6 +185,7 @@ class ExampleRecord(Example):
     completion_tokens: int | None = None
     finish_reason: str | None = None
     generated_at: str | None = None
+    citations: tuple[Citation, ...] | None = Field(default=None, exclude_if=_absent)
     scores: dict[str, float] | None = None
 
 
@@ -190,6 +200,7 @@ class Generation(BaseModel):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str | None = None
+    citations: tuple[Citation, ...] | None = None
 
 
 class Distribution(_Record):

@@ -11,6 +11,8 @@ one-line reason when the example cannot be generated.
 
 Rows with ``prompt`` go to ``/completions`` and rows with ``messages`` to
 ``/chat/completions`` (endpoint ``auto``); endpoint ``chat`` sends a prompt as one user message.
+The ``citations`` an answer carries (``rag:`` models) are kept with it
+(:mod:`~liftoff.evaluation.runs.citations`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import openai
 from openai import NOT_GIVEN, AsyncOpenAI
 
+from liftoff.evaluation.runs.citations import citations_from
 from liftoff.evaluation.runs.dataset import Example
 from liftoff.evaluation.runs.errors import TargetError
 from liftoff.evaluation.runs.model import Endpoint, Generation, GenerationParams
@@ -127,12 +130,14 @@ class Target:
                 )
                 choice = completion.choices[0]
                 text, finish, usage = choice.text, choice.finish_reason, completion.usage
+                extra = completion.model_extra
             else:
                 chat = await self.client.chat.completions.create(
                     model=model, messages=_messages(example), **sampling
                 )
                 answer = chat.choices[0]
                 text, finish, usage = answer.message.content or "", answer.finish_reason, chat.usage
+                extra = chat.model_extra
         except openai.APIStatusError as exc:
             raise GenerationFailed(
                 f"the target answered {exc.status_code}: {_detail(exc)}"
@@ -143,12 +148,17 @@ class Target:
             raise GenerationFailed(f"cannot reach the target: {_cause(exc)}") from exc
         except (openai.OpenAIError, IndexError) as exc:
             raise GenerationFailed(f"unusable answer from the target: {exc}") from exc
+        try:
+            citations = citations_from(extra)
+        except ValueError as exc:
+            raise GenerationFailed(f"unusable citations from the target: {exc}") from exc
         return Generation(
             prediction=text,
             latency_s=round(time.perf_counter() - started, 4),
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
             finish_reason=finish,
+            citations=citations,
         )
 
 

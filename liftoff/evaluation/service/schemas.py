@@ -17,10 +17,18 @@ class _Strict(BaseModel):
 
 
 class ScoreRequest(_Strict):
-    """``POST /v1/scores``: one reference string per prediction, or a list of them."""
+    """``POST /v1/scores``: predictions, and what the metrics asked for read: references (one
+    string per prediction, or a list of them) for BLEU, chrF, TER, ROUGE and METEOR;
+    ``retrieved`` (each prediction's citations, best first) and ``passages`` (those that
+    answer each question; ``[]``: none does) for hit rate, MRR and abstention. An input no
+    metric asked for reads is refused, naming it."""
 
     predictions: list[StrictStr]
-    references: list[Any]  # checked with messages naming the item: references[3][1]
+    # Checked by the metrics library, with messages naming the item: references[3][1],
+    # retrieved[0][2].chunk, passages[1][0].
+    references: list[Any] | None = None
+    retrieved: list[Any] | None = None
+    passages: list[Any] | None = None
     metrics: list[StrictStr] = Field(default_factory=lambda: list(DEFAULT_METRICS))
     options: ScoreOptions = ScoreOptions()
 
@@ -33,7 +41,16 @@ class ScoreRequest(_Strict):
                     "references": [["the cat sat on a mat", "a cat was on the mat"]],
                     "metrics": ["bleu", "rougeL", "meteor"],
                     "options": {"rouge": {"use_stemmer": False}},
-                }
+                },
+                {
+                    "predictions": ["Up to two thousand eggs a day.", "I don't know."],
+                    "retrieved": [
+                        [{"source": "bees/queen.md", "chunk": 0, "text": "..."}, "bees/drones.md"],
+                        [],
+                    ],
+                    "passages": [["bees/queen.md"], []],
+                    "metrics": ["hit_rate@4", "mrr@4", "abstention"],
+                },
             ]
         },
     )

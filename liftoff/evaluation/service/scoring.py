@@ -20,9 +20,11 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from liftoff.evaluation.errors import InvalidInput
-from liftoff.evaluation.metrics import ScoreOptions, canonical_metrics, check_references, score
+from liftoff.evaluation.metrics import Corpus, ScoreOptions, canonical_metrics, score
+from liftoff.evaluation.metrics.inputs import check_corpus, needed_inputs
 from liftoff.evaluation.reports.scores import scores_json
 from liftoff.evaluation.service.errors import ScoringUnavailable
+from liftoff.evaluation.service.schemas import ScoreRequest
 from liftoff.server.processes import exit_with_parent
 
 logger = logging.getLogger(__name__)
@@ -38,14 +40,12 @@ def warm_up() -> str:
     return WORDNET_VERSION
 
 
-def score_to_json(
-    predictions: Sequence[str],
-    references: Sequence[Sequence[str]],
-    metrics: Sequence[str],
-    options: ScoreOptions,
-) -> bytes:
+def score_to_json(predictions: Sequence[str], corpus: Corpus, metrics: Sequence[str],
+                  options: ScoreOptions) -> bytes:  # fmt: skip
     """``POST /v1/scores``'s answer, encoded in the worker (large answers cost the loop nothing)."""
-    return scores_json(score(predictions, references, metrics, options))
+    return scores_json(
+        score(predictions, corpus.references, metrics, options, corpus.retrieved, corpus.passages)
+    )
 
 
 class ScoringPool:
@@ -96,15 +96,11 @@ class ScoringPool:
             child.terminate()
 
 
-def check_score_request(
-    predictions: Sequence[str],
-    references: Sequence[Any],
-    metrics: Sequence[str],
-    *,
-    max_examples: int,
-) -> tuple[list[list[str]], tuple[str, ...]]:
-    """References as lists and canonical metric names; raises ``InvalidInput`` before any
-    worker is bothered (pydantic has already checked the types)."""
+def check_score_request(body: ScoreRequest, *, max_examples: int) -> tuple[Corpus, tuple[str, ...]]:
+    """The checked inputs and canonical metric names; raises ``InvalidInput`` before any
+    worker is bothered (pydantic has already checked the types), also for an input that no
+    metric asked for reads (accepted and unused, it would mislead)."""
+    predictions = body.predictions
     if not predictions:
         raise InvalidInput("predictions is empty: nothing to score", param="predictions")
     if len(predictions) > max_examples:
@@ -113,5 +109,24 @@ def check_score_request(
             "per request; split the request",
             param="predictions",
         )
-    lists = check_references(references, len(predictions))
-    return lists, canonical_metrics(metrics)
+    names = canonical_metrics(body.metrics)
+    needed = needed_inputs(names)
+    for field in ("references", "retrieved", "passages"):
+        if getattr(body, field) is not None and field not in needed:
+            raise InvalidInput(
+                f"{field} is given, but none of the metrics asked for ({', '.join(names)}) "
+                f"reads it: {_READERS[field]}",
+                param=field,
+            )
+    corpus = check_corpus(
+        predictions, names, references=body.references, retrieved=body.retrieved,
+        passages=body.passages,
+    )  # fmt: skip
+    return corpus, names
+
+
+_READERS = {
+    "references": "bleu, chrf, ter, rouge1, rouge2, rougeL, rougeLsum and meteor do",
+    "retrieved": "hit_rate@K, mrr@K, hit_rate and mrr do",
+    "passages": "hit_rate@K, mrr@K, hit_rate, mrr, abstention and false_abstention do",
+}

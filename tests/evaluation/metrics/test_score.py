@@ -49,14 +49,17 @@ def test_invalid_input_raises_a_value_error_naming_the_problem(
 
 
 def test_every_metric_is_registered_with_its_scale() -> None:
-    assert list(METRICS) == list(DEFAULT_METRICS)
     assert set(DEFAULT_METRICS) == {
         "bleu", "chrf", "ter", "rouge1", "rouge2", "rougeL", "rougeLsum", "meteor"
     }  # fmt: skip
-    scales = {name: METRICS[name].scale for name in DEFAULT_METRICS}
+    assert list(METRICS) == [*DEFAULT_METRICS, "hit_rate", "mrr", "abstention",
+                             "false_abstention"]  # fmt: skip
+    scales = {name: METRICS[name].scale for name in METRICS}
     assert scales == {"bleu": 100, "chrf": 100, "ter": 100} | dict.fromkeys(
-        ("rouge1", "rouge2", "rougeL", "rougeLsum", "meteor"), 1
-    )
+        ("rouge1", "rouge2", "rougeL", "rougeLsum", "meteor", "hit_rate", "mrr", "abstention",
+         "false_abstention"), 1
+    )  # fmt: skip
+    assert METRICS["hit_rate@4"] is METRICS["hit_rate"] and METRICS["mrr@100"].scale == 1
 
 
 def test_results_come_in_the_order_asked_with_names_matched_case_insensitively() -> None:

@@ -35,6 +35,7 @@ def test_a_document_of_the_first_release_loads_as_a_baseline() -> None:
     # Read back field for field; options the first release did not have take their defaults.
     expected = json.loads(json.dumps(written["run"]))
     expected["options"]["meteor"] = {"tokenize": "nltk-word"}
+    expected["options"]["abstention"] = {"phrase": "I don't know"}
     assert run.model_dump(mode="json") == expected
     assert [r.model_dump(mode="json") for r in baseline.examples] == written["examples"]
     assert [r.id for r in baseline.examples] == ["sky", "tags", "hello", "4"]

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from liftoff.evaluation.errors import InvalidInput
+from liftoff.evaluation.metrics import Citation, Passage
 from liftoff.evaluation.reports.html import FAILED_SHOWN, load_report, render_report
 from liftoff.evaluation.runs.compare import compare
 from liftoff.evaluation.runs.dataset import Example, Message
@@ -15,7 +16,14 @@ from liftoff.evaluation.runs.executor import RunExecutor
 from liftoff.evaluation.runs.gates import Check
 from liftoff.evaluation.runs.model import Generation, LoadedRun
 from liftoff.evaluation.runs.store import RunStore
-from tests.evaluation.runs.stored import SPEC, completed_run, examples, loaded, score_here
+from tests.evaluation.runs.stored import (
+    SPEC,
+    completed_retrieval_run,
+    completed_run,
+    examples,
+    loaded,
+    score_here,
+)
 
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "table", "tr",
                 "th", "td", "span", "div", "strong", "ol", "li", "svg", "rect", "text"}  # fmt: skip
@@ -126,3 +134,41 @@ async def test_ranking_by_a_metric_the_run_was_not_scored_with_is_refused(
     run = await completed_run(store, examples([["a"]]), ["a"], ["bleu"])
     with pytest.raises(InvalidInput, match=f"run {run.id} has no meteor scores; it has bleu"):
         await load_report(store, run.id, metric="meteor")
+
+
+async def test_a_retrieval_run_shows_what_each_answer_cited_and_what_answers_it(
+    store: RunStore,
+) -> None:
+    run = await completed_retrieval_run(store, [1, None, 2, "none"])
+    html = render_report(await load_report(store, run.id, worst=4, metric="hit_rate@1"))
+    page = Page(html)
+    assert set(page.tags) <= ALLOWED_TAGS
+    scores = page.text.split("Checks" if "Checks" in page.text else "Score distributions")[0]
+    assert "hit_rate@1" in scores and "k:1|match:id,words|agg:mean" in scores
+    worst = page.text.split("Worst 3 examples by hit_rate@1", 1)[1]  # the 3 it applies to
+    assert worst.index("q1") < worst.index("q2") < worst.index("q0")
+    q0 = worst[worst.index("q0") :]
+    assert "cited:gold.md#0 (0.900) answersother-2.md#0 (0.800)" in q0
+    assert "answered by: gold.md" in q0
+    q1 = worst[worst.index("q1") : worst.index("q2")]
+    assert "answers" not in q1.replace("answered by", "")  # nothing it cited answers it
+    assert "mrr@3 0, abstention" not in q1  # no abstention score where it does not apply
+    unanswerable = render_report(await load_report(store, run.id, worst=1, metric="abstention"))
+    assert "unanswerable: nothing answers it" in Page(unanswerable).text
+    assert "cited nothing" in Page(unanswerable).text
+
+
+async def test_citations_reach_the_page_as_text(store: RunStore) -> None:
+    row = Example(id="q", prompt="x", references=("y",), passages=(Passage(text=HOSTILE["id"]),))
+    run = await store.create_run(SPEC.model_copy(update={"metrics": ("mrr",)}), [row],
+                                 origin="test")  # fmt: skip
+    cited = (Citation(source=HOSTILE["prompt"], chunk=0, text=f"{HOSTILE['id']} img src x"),)
+    await store.record_output(run.id, "q", Generation(prediction="a", latency_s=0.1,
+                                                      citations=cited))  # fmt: skip
+    run = await RunExecutor(store, score_here).score(run.id)
+    html = render_report(await load_report(store, run.id))
+    page = Page(html)
+    assert set(page.tags) <= ALLOWED_TAGS and "<script>" not in html and "<img" not in html
+    assert f"{HOSTILE['prompt']}#0 (" not in page.text  # no score was given: none shown
+    assert f"{HOSTILE['prompt']}#0 answers" in page.text
+    assert f"answered by: “{HOSTILE['id']}”" in page.text

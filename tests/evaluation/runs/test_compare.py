@@ -13,6 +13,7 @@ from liftoff.evaluation.runs.store import RunStore
 from tests.evaluation.runs.stored import (
     FAST,
     SPEC,
+    completed_retrieval_run,
     completed_run,
     examples,
     loaded,
@@ -95,4 +96,49 @@ async def test_runs_scored_with_different_meteor_tokenizations_do_not_compare(
         run = await RunExecutor(store, score_here).score(run.id)
         runs.append(await loaded(store, run.id))
     with pytest.raises(RunNotComparable, match="METEOR with different tokenizations"):
+        compare(*runs)
+
+
+async def test_retrieval_runs_compare_on_hit_rate_mrr_and_abstention(store: RunStore) -> None:
+    worse = [3, None, 2, 1, None, 3, "none", "none"]
+    better = [1, 1, 2, 1, 3, 1, "none", "none"]
+    baseline = await loaded(store, (await completed_retrieval_run(store, worse)).id)
+    candidate = await loaded(store, (await completed_retrieval_run(store, better)).id)
+    comparison = compare(baseline, candidate)
+    assert list(comparison.metrics) == ["hit_rate@1", "mrr@3", "abstention"]
+    hits = comparison.metrics["hit_rate@1"]
+    assert (hits.baseline, hits.candidate) == (pytest.approx(1 / 6), pytest.approx(4 / 6))
+    mrr = comparison.metrics["mrr@3"]
+    assert mrr.baseline == pytest.approx((1 / 3 + 1 / 2 + 1 + 1 / 3) / 6)
+    assert mrr.candidate == pytest.approx((1 + 1 + 1 / 2 + 1 + 1 / 3 + 1) / 6)
+    assert hits.ci.low <= hits.delta <= hits.ci.high and hits.improved > 0
+    abstention = comparison.metrics["abstention"]
+    assert abstention.delta == 0 and abstention.ci.low == abstention.ci.high == 0
+    assert compare(baseline, candidate) == comparison
+
+
+async def test_retrieval_runs_do_not_compare_without_a_question_in_common_to_score(
+    store: RunStore,
+) -> None:
+    first = await completed_retrieval_run(store, [1, "none", 2])
+    # Only the unanswerable question is in both runs: hit rate has nothing to compare on.
+    second = await completed_retrieval_run(store, [1, "none"], prefix="other")
+    rows = await store.examples(second.id)
+    renamed = [r.model_copy(update={"id": {"other0": "x", "other1": "q1"}[r.id]}) for r in rows]
+    candidate = LoadedRun(run=second, examples=renamed)
+    with pytest.raises(RunNotComparable, match=r"on the examples the runs share, hit_rate@1 "
+                       r"scores questions that a passage answers"):  # fmt: skip
+        compare(await loaded(store, first.id), candidate)
+
+
+async def test_runs_scored_with_different_abstention_phrases_do_not_compare(
+    store: RunStore,
+) -> None:
+    runs = [
+        await loaded(store, (await completed_retrieval_run(store, [1, "none"], options=options,
+                                                           metrics=["abstention"])).id)
+        for options in (ScoreOptions(), ScoreOptions.model_validate(
+            {"abstention": {"phrase": "No answer"}}))
+    ]  # fmt: skip
+    with pytest.raises(RunNotComparable, match="abstention with different phrases"):
         compare(*runs)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from liftoff.evaluation.metrics import Passage
 from liftoff.evaluation.runs.dataset import Message, parse_jsonl, parse_rows, read_dataset
 from liftoff.evaluation.runs.errors import DatasetError
 from liftoff.evaluation.runs.files import read_pairs
@@ -29,10 +30,43 @@ def test_rows_with_prompts_messages_ids_and_reference_lists_are_parsed() -> None
     assert examples[1].metadata == {"topic": "greeting"}
 
 
+def test_passages_are_ids_and_texts_and_an_empty_list_marks_an_unanswerable_row() -> None:
+    rows = [
+        {"id": "q", "prompt": "x", "references": "y",
+         "passages": ["guide/setup.md#2", {"text": "up to two thousand eggs"}, {"id": "u"}]},
+        {"id": "none", "prompt": "x", "references": "I don't know.", "passages": []},
+        {"id": "plain", "prompt": "x", "references": "y", "passages": None},
+    ]  # fmt: skip
+    examples = parse_rows(rows)
+    assert examples[0].passages == (
+        Passage(id="guide/setup.md#2"), Passage(text="up to two thousand eggs"), Passage(id="u"),
+    )  # fmt: skip
+    assert examples[1].passages == () and examples[2].passages is None
+    # The normalized row keeps what was given, in one shape per passage.
+    assert examples[0].model_dump(mode="json")["passages"] == [
+        {"id": "guide/setup.md#2"}, {"text": "up to two thousand eggs"}, {"id": "u"},
+    ]  # fmt: skip
+    assert examples[1].model_dump(mode="json")["passages"] == []
+    assert "passages" not in examples[2].model_dump(mode="json")
+
+
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
         (['{"prompt": "x", "references": ["y"]}', "{bad json"], r"^line 2: not valid JSON"),
+        (['{"prompt": "x", "references": "y", "passages": "a.md"}'],
+         "line 1: passages must be a list of ids .strings. and {'text': ...} objects, got a "
+         "string"),
+        (['{"prompt": "x", "references": "y", "passages": ["a", {"text": "..."}]}'],
+         r"line 1: passages\[1\]: text has no letters or digits to match"),
+        (['{"prompt": "x", "references": "y", "passages": [{"source": "a"}]}'],
+         r"line 1: passages\[0\].source: Extra inputs are not permitted"),
+        (['{"prompt": "x", "references": "y", "passages": [{"id": "a", "text": "b"}]}'],
+         r"passages\[0\]: give an id .a string. or \{'text': \.\.\.\}, not both"),
+        (['{"prompt": "x", "references": "y", "passages": [""]}'],
+         r"passages\[0\].id: String should have at least 1 character"),
+        ([json.dumps({"prompt": "x", "references": "y", "passages": ["a"] * 101})],
+         "line 1: passages has 101 entries; at most 100"),
         (['["a"]'], "^line 1: expected a JSON object, got a list"),
         (['{"references": ["y"]}'], "line 1: give exactly one of 'prompt'"),
         (['{"prompt": "x", "messages": [], "references": ["y"]}'], "exactly one of"),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 
 import pytest
 
 from liftoff.evaluation.errors import InvalidInput, WordNetUnavailable
-from liftoff.evaluation.metrics import Score
+from liftoff.evaluation.metrics import Passage, Score
 from liftoff.evaluation.runs.dataset import Example, Message
 from liftoff.evaluation.runs.errors import DatasetError, ScoringFailed
 from liftoff.evaluation.runs.executor import RunExecutor, ScoringJob
@@ -32,6 +33,13 @@ def _target() -> Target:
          DatasetError, "example 'chat' has messages, which need the chat endpoint"),
         ({"metrics": ("bleu", "rougeX")}, examples([["x"]]), InvalidInput,
          "unknown metric 'rougeX'"),
+        # A retrieval metric that no row of the dataset can be scored on.
+        ({"metrics": ("bleu", "hit_rate@4")}, examples([["x"]]), InvalidInput,
+         "hit_rate@4 scores questions that a passage answers (rows naming passages), and "
+         "there are none"),
+        ({"metrics": ("abstention",)},
+         [Example(id="q", prompt="x", references=("y",), passages=(Passage(id="a.md"),))],
+         InvalidInput, 'abstention scores unanswerable questions (rows with "passages": [])'),
     ],
 )  # fmt: skip
 async def test_a_bad_run_is_refused_before_the_target_is_asked_or_anything_stored(
@@ -42,7 +50,7 @@ async def test_a_bad_run_is_refused_before_the_target_is_asked_or_anything_store
     message: str,
 ) -> None:
     async with _target() as target:  # unreachable: asking it would be a TargetError
-        with pytest.raises(error, match=message):
+        with pytest.raises(error, match=re.escape(message)):
             await RunExecutor(store, score_here).create(
                 rows, SPEC.model_copy(update=spec_update), target, origin="test"
             )

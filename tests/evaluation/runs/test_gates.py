@@ -24,6 +24,10 @@ from liftoff.evaluation.runs.model import Interval
         ("ROUGEL>.5", Gate("rougeL", ">", 0.5)),
         ("ter<=60", Gate("ter", "<=", 60.0)),
         ("meteor<1", Gate("meteor", "<", 1.0)),
+        ("hit_rate@4>=0.85", Gate("hit_rate@4", ">=", 0.85)),
+        ("MRR@04 >= .75", Gate("mrr@4", ">=", 0.75)),
+        ("mrr>0.5", Gate("mrr", ">", 0.5)),
+        ("false_abstention<=0.15", Gate("false_abstention", "<=", 0.15)),
     ],
 )
 def test_gates_parse_with_canonical_metric_names(text: str, gate: Gate) -> None:
@@ -37,6 +41,9 @@ def test_gates_parse_with_canonical_metric_names(text: str, gate: Gate) -> None:
         ("bleu>=", "malformed gate"),
         ("bleu 20", "malformed gate"),
         ("blue>=20", "unknown metric 'blue'"),
+        ("hit_rate@4=0.85", "malformed gate 'hit_rate@4=0.85': write METRIC>=NUMBER, e.g."),
+        ("hit_rate@0>=0.5", "the cutoff after @ is a whole number of passages from 1 to 100"),
+        ("hit_rate@@4>=0.5", "malformed gate"),
     ],
 )
 def test_malformed_gates_are_refused(text: str, message: str) -> None:
@@ -46,6 +53,7 @@ def test_malformed_gates_are_refused(text: str, message: str) -> None:
 
 def test_max_drop_applies_to_every_metric_or_one() -> None:
     assert parse_max_drop(["2", "BLEU=0.5"]) == {None: 2.0, "bleu": 0.5}
+    assert parse_max_drop(["Hit_Rate@4=5"]) == {"hit_rate@4": 5.0}
     with pytest.raises(InvalidInput, match="malformed max drop 'two'"):
         parse_max_drop(["two"])
 
@@ -82,5 +90,16 @@ def test_a_drop_is_measured_in_points_of_the_0_to_100_scale_and_ter_drops_upward
     }  # fmt: skip
     assert "a drop of 3.00 points, over the allowed 2" in checks["rougeL"].message
     assert "no drop" in checks["meteor"].message
+    retrieval = _comparison(**{"hit_rate@4": (0.90, 0.86, 1.0)},
+                            false_abstention=(0.10, 0.13, 1.0))  # fmt: skip
+    retrieval = retrieval.model_copy(update={"metrics": {
+        **retrieval.metrics,
+        "false_abstention": retrieval.metrics["false_abstention"].model_copy(
+            update={"higher_is_better": False}),
+    }})  # fmt: skip
+    assert [(c.metric, c.passed) for c in check_regression(retrieval, {None: 3.5})] == [
+        ("hit_rate@4", False),  # -4 points
+        ("false_abstention", True),  # 3 points more false abstentions: a drop of 3
+    ]
     only_bleu = check_regression(comparison, {"bleu": 1.0})
     assert [(c.metric, c.passed) for c in only_bleu] == [("bleu", False)]

@@ -84,6 +84,87 @@ def test_meteor_tokenization_option_is_honoured_and_named_in_the_signature(
     assert "|tok:nltk-word-tokenize|" in answer["signatures"]["meteor"]
 
 
+# Citations as the retrieval service's rag: models return them, passed on as they are.
+CITED = [
+    [{"index": 1, "source": "bees.md", "chunk": 0, "start": 0, "score": 0.81,
+      "text": "Drones are the males."},
+     {"index": 2, "source": "bees.md", "chunk": 1, "start": 700, "score": 0.79,
+      "text": "The queen lays up to two thousand eggs a day."}],
+    [{"index": 1, "source": "lighthouses.md", "chunk": 0, "start": 0, "score": 0.9,
+      "text": "Fresnel introduced his lens in 1822."}],
+    [],
+]  # fmt: skip
+RETRIEVAL_BODY = {
+    "predictions": ["Up to two thousand.", "In 1822.", "I don't know."],
+    "references": ["Up to two thousand eggs a day.", "In 1822.", "I don't know."],
+    "retrieved": CITED,
+    "passages": [[{"text": "two thousand eggs"}], ["lighthouses.md#0"], []],
+    "metrics": ["hit_rate@1", "mrr@4", "HIT_RATE", "abstention", "false_abstention", "rougeL"],
+}
+
+
+def test_retrieval_metrics_equal_the_library_with_null_where_they_do_not_apply(
+    service: ServerProcess,
+) -> None:
+    response = _post(service, RETRIEVAL_BODY)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    body = RETRIEVAL_BODY
+    expected = score(body["predictions"], body["references"], body["metrics"],
+                     retrieved=body["retrieved"], passages=body["passages"])  # fmt: skip
+    names = ["hit_rate@1", "mrr@4", "hit_rate", "abstention", "false_abstention", "rougeL"]
+    assert list(answer["corpus"]) == names
+    for name, result in expected.items():
+        assert answer["corpus"][name] == result.corpus
+        assert [row[name] for row in answer["per_example"]] == list(result.per_example)
+        assert answer["signatures"][name] == result.signature
+        assert result.ci is not None
+        assert answer["confidence_intervals"][name]["low"] == result.ci.low
+    assert [row["hit_rate@1"] for row in answer["per_example"]] == [0.0, 1.0, None]
+    assert [row["mrr@4"] for row in answer["per_example"]] == [0.5, 1.0, None]
+    assert answer["corpus"]["abstention"] == 1.0 and answer["corpus"]["false_abstention"] == 0.0
+    assert answer["scales"]["mrr@4"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("change", "param", "message"),
+    [
+        ({"metrics": ["bleu"]}, "retrieved",
+         "retrieved is given, but none of the metrics asked for (bleu) reads it: hit_rate@K"),
+        ({"metrics": ["abstention", "rougeL"]}, "retrieved", "retrieved is given, but none"),
+        ({"metrics": ["mrr@4"]}, "references",
+         "references is given, but none of the metrics asked for (mrr@4) reads it: bleu, chrf"),
+        ({"metrics": ["mrr@4", "rougeL"], "retrieved": None}, "retrieved",
+         "mrr@4 needs retrieved: the passages retrieved for each prediction, best first"),
+        ({"metrics": ["abstention"], "retrieved": None, "references": None, "passages": None},
+         "passages", "abstention needs passages: the passages that answer each question"),
+        ({"retrieved": [[{"source": "a.md", "chunk": -1}], [], []]}, "retrieved",
+         "retrieved[0][0].chunk: Input should be greater than or equal to 0"),
+        ({"retrieved": [[{"source": "a.md", "page": 2}], [], []]}, "retrieved",
+         "retrieved[0][0].page: Extra inputs are not permitted"),
+        ({"retrieved": [["a.md"] * 101, [], []]}, "retrieved",
+         "retrieved[0] has 101 entries; at most 100"),
+        ({"passages": [["a.md"], ["b.md"], ["c.md"]], "metrics": ["abstention", "mrr"],
+          "references": None},
+         "passages", 'abstention scores unanswerable questions (rows with "passages": [])'),
+        ({"passages": [[{"text": "-"}], [], []]}, "passages",
+         "passages[0][0]: text has no letters or digits to match"),
+        ({"metrics": ["hit_rate@0"]}, "metrics",
+         "metric 'hit_rate@0': the cutoff after @ is a whole number of passages from 1 to 100"),
+    ],
+)  # fmt: skip
+def test_retrieval_inputs_that_are_wrong_or_unused_are_a_400_naming_them(
+    service: ServerProcess, change: dict[str, Any], param: str, message: str
+) -> None:
+    body = {key: value for key, value in {**RETRIEVAL_BODY, **change}.items()
+            if value is not None}  # fmt: skip
+    response = _post(service, body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["message"].startswith(message), error["message"]
+    assert (error["param"], error["type"]) == (param, "invalid_request_error")
+
+
 def test_ten_thousand_pairs_score_in_one_request_while_the_service_stays_responsive(
     service: ServerProcess,
 ) -> None:

@@ -74,7 +74,8 @@ ORDER BY r.created_at DESC, r.id
 _EXAMPLES = (
     "SELECT e.row::text AS row, e.status, e.prediction, e.error, e.attempts, e.latency_s, "
     "e.prompt_tokens, e.completion_tokens, e.finish_reason, "
-    f"{iso('e.generated_at')} AS generated_at, e.scores::text AS scores FROM eval_examples AS e"
+    f"{iso('e.generated_at')} AS generated_at, e.citations::text AS citations, "
+    "e.scores::text AS scores FROM eval_examples AS e"
 )
 _BATCH = 5000  # examples per round trip (and per thread hop) when reading many
 _LEASE_EXPIRES = "now() + make_interval(secs => %(seconds)s::double precision)"
@@ -97,14 +98,21 @@ def _example_records(rows: Sequence[Mapping[str, Any]]) -> list[ExampleRecord]:
     for row in rows:
         record = dict(row)
         record.update(json.loads(record.pop("row")))
-        if record["scores"] is not None:
-            record["scores"] = json.loads(record["scores"])
+        for column in ("citations", "scores"):
+            if record[column] is not None:
+                record[column] = json.loads(record[column])
         records.append(ExampleRecord.model_validate(record))
     return records
 
 
 def _copy_rows(run_id: str, examples: Sequence[Example]) -> list[tuple[str, int, str, str]]:
     return [(run_id, position, e.id, e.model_dump_json()) for position, e in enumerate(examples)]
+
+
+def _citations(generation: Generation) -> str | None:
+    if generation.citations is None:
+        return None
+    return _json([citation.model_dump(mode="json") for citation in generation.citations])
 
 
 def _json(value: Any) -> str:
@@ -359,9 +367,14 @@ class PostgresRunStore:
                 "UPDATE eval_examples SET status = 'done', prediction = %(prediction)s, "
                 "error = NULL, attempts = attempts + 1, latency_s = %(latency_s)s, "
                 "prompt_tokens = %(prompt_tokens)s, completion_tokens = %(completion_tokens)s, "
-                "finish_reason = %(finish_reason)s, generated_at = now() "
-                "WHERE run_id = %(run_id)s AND id = %(example_id)s",
-                {**generation.model_dump(), "run_id": run_id, "example_id": example_id},
+                "finish_reason = %(finish_reason)s, citations = %(citations)s, "
+                "generated_at = now() WHERE run_id = %(run_id)s AND id = %(example_id)s",
+                {
+                    **generation.model_dump(exclude={"citations"}),
+                    "citations": _citations(generation),
+                    "run_id": run_id,
+                    "example_id": example_id,
+                },
             )
 
     async def record_failure(

@@ -9,7 +9,8 @@ lease as ``owner`` and ``lease_expires``, compared with the database's clock onl
 
 Versions (``eval_schema.version``):
 
-    1  runs, examples and example_scores, with run leases
+    1  runs, examples (with the citations a target returned) and example_scores, with run
+       leases
 
 Replicas starting together create the tables under one advisory lock, one at a time; a
 database written by a newer release is refused, untouched.
@@ -57,6 +58,7 @@ CREATE TABLE IF NOT EXISTS eval_examples (
     completion_tokens integer,
     finish_reason text,
     generated_at timestamptz,
+    citations json,
     scores json,
     PRIMARY KEY (run_id, position),
     UNIQUE (run_id, id)

@@ -56,7 +56,7 @@ from liftoff.evaluation.runs.store.sqlite_schema import (
 
 # Columns holding JSON, and those among them holding a record's own fields (spread into it).
 _JSON = frozenset({"spec", "row", "progress", "corpus", "confidence_intervals", "signatures",
-                   "scores"})  # fmt: skip
+                   "citations", "scores"})  # fmt: skip
 _SPREAD = frozenset({"spec", "row"})
 _SPEC_FIELDS = set(RunSpec.model_fields)  # a Run is a RunSpec too: store only the spec
 
@@ -72,7 +72,7 @@ ORDER BY r.created_at DESC, r.id
 """
 _EXAMPLES = (
     "SELECT row, status, prediction, error, attempts, latency_s, prompt_tokens, "
-    "completion_tokens, finish_reason, generated_at, scores FROM examples"
+    "completion_tokens, finish_reason, generated_at, citations, scores FROM examples"
 )
 
 P = ParamSpec("P")
@@ -91,6 +91,12 @@ def _record(row: sqlite3.Row) -> dict[str, Any]:
         else:
             record[key] = value
     return record
+
+
+def _citations(generation: Generation) -> str | None:
+    if generation.citations is None:
+        return None
+    return json_text([citation.model_dump(mode="json") for citation in generation.citations])
 
 
 class SQLiteRunStore:
@@ -367,10 +373,11 @@ class SQLiteRunStore:
                 "UPDATE examples SET status = 'done', prediction = :prediction, error = NULL, "
                 "attempts = attempts + 1, latency_s = :latency_s, "
                 "prompt_tokens = :prompt_tokens, completion_tokens = :completion_tokens, "
-                "finish_reason = :finish_reason, generated_at = :now "
+                "finish_reason = :finish_reason, citations = :citations, generated_at = :now "
                 "WHERE run_id = :run_id AND id = :example_id",
                 {
-                    **generation.model_dump(),
+                    **generation.model_dump(exclude={"citations"}),
+                    "citations": _citations(generation),
                     "now": now(),
                     "run_id": run_id,
                     "example_id": example_id,

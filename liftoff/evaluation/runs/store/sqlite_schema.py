@@ -13,6 +13,8 @@ in one transaction, when a store is opened:
     3  run ownership: ``runs.owner`` and ``runs.lease_expires`` (Unix seconds), the process
        working on a run and until when its lease lasts unrenewed, so that several processes
        on one store never work on the same run
+    4  ``examples.citations``: the passages a target cited with each answer (JSON), which
+       the retrieval metrics score
 
 A store written by a newer release is refused, untouched. (Releases before version 3 refuse
 a version 3 store: processes sharing a store must all hold leases, or none is safe.)
@@ -30,7 +32,7 @@ from typing import Any
 from liftoff.evaluation.metrics.base import CONFIDENCE_LEVEL
 from liftoff.evaluation.runs.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SCHEMA = """
 CREATE TABLE runs (
     id TEXT PRIMARY KEY,
@@ -79,6 +81,9 @@ _ADDED_IN_3 = """
 ALTER TABLE runs ADD COLUMN owner TEXT;
 ALTER TABLE runs ADD COLUMN lease_expires REAL;
 """
+_ADDED_IN_4 = """
+ALTER TABLE examples ADD COLUMN citations TEXT;
+"""
 # Fills example_scores from a run's examples.scores: its metrics (:metrics, a JSON array),
 # not ROUGE's components. SQLite reads JSON numbers back as the exact doubles Python wrote;
 # rows go in in index order, which is several times faster than in any other order.
@@ -103,7 +108,7 @@ def prepare(db: sqlite3.Connection, path: Path) -> None:
                 f"Liftoff; this one reads up to version {SCHEMA_VERSION}"
             )
         if version == 0:
-            _execute_script(db, _SCHEMA + _ADDED_IN_2 + _ADDED_IN_3)
+            _execute_script(db, _SCHEMA + _ADDED_IN_2 + _ADDED_IN_3 + _ADDED_IN_4)
         else:
             # (Version 1 with later columns: a first-release Liftoff opened this store and
             # set its version back without changing a table; only what is missing is added.)
@@ -111,6 +116,8 @@ def prepare(db: sqlite3.Connection, path: Path) -> None:
                 _upgrade_from_v1(db)
             if not _has_column(db, "runs", "owner"):
                 _execute_script(db, _ADDED_IN_3)
+            if not _has_column(db, "examples", "citations"):
+                _execute_script(db, _ADDED_IN_4)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 

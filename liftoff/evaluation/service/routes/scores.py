@@ -18,12 +18,11 @@ router = APIRouter(prefix="/v1", tags=["scores"], responses=ERRORS)
 async def create_scores(
     body: ScoreRequest, pool: PoolDep, settings: SettingsDep, metrics: MetricsDep
 ) -> Response:
-    """Score predictions with BLEU, chrF, TER (0-100), ROUGE-1/2/L/Lsum and METEOR (0-1)."""
-    references, names = check_score_request(
-        body.predictions, body.references, body.metrics, max_examples=settings.max_examples
-    )
+    """Score predictions with BLEU, chrF, TER (0-100), ROUGE-1/2/L/Lsum, METEOR, and the
+    retrieval metrics hit rate, MRR and abstention (0-1)."""
+    corpus, names = check_score_request(body, max_examples=settings.max_examples)
     started = time.perf_counter()
-    payload = await pool.run(score_to_json, body.predictions, references, names, body.options)
+    payload = await pool.run(score_to_json, body.predictions, corpus, names, body.options)
     metrics.scoring_seconds.labels("scores").observe(time.perf_counter() - started)
     metrics.scored_examples.labels("scores").inc(len(body.predictions))
     return Response(payload, media_type="application/json")

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from liftoff.evaluation.metrics import Citation
 from liftoff.evaluation.runs.errors import StoreError
 from liftoff.evaluation.runs.model import Generation
 from liftoff.evaluation.runs.store.sqlite import SQLiteRunStore
 from liftoff.evaluation.runs.store.sqlite_schema import SCHEMA_VERSION
-from tests.evaluation.runs.stored import SPEC, examples
+from tests.evaluation.runs.stored import SPEC, completed_run, examples
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -145,3 +146,27 @@ async def test_a_store_from_a_newer_release_is_refused_untouched(tmp_path: Path)
         await SQLiteRunStore.open(path)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+
+
+async def test_a_store_of_schema_3_gains_the_citations_column_and_keeps_its_runs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "runs.sqlite3"
+    store = await SQLiteRunStore.open(path)
+    run = await completed_run(store, examples([["a b"], ["c d"]]), ["a b", "c"])
+    await store.close()
+    with sqlite3.connect(path) as db:  # as the release before citations left it
+        db.execute("ALTER TABLE examples DROP COLUMN citations")
+        db.execute("PRAGMA user_version = 3")
+    store = await SQLiteRunStore.open(path)
+    try:
+        assert await store.get_run(run.id) == run
+        assert [r.citations for r in await store.examples(run.id)] == [None, None]
+        again = await store.create_run(SPEC, examples([["x"]]), origin="test")
+        await store.record_output(again.id, "ex0", Generation(
+            prediction="x", latency_s=0.1, citations=(Citation(source="a.md"),)))  # fmt: skip
+        assert (await store.examples(again.id))[0].citations == (Citation(source="a.md"),)
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4

@@ -12,13 +12,14 @@ import statistics
 import psycopg
 import pytest
 
-from liftoff.evaluation.metrics import score
+from liftoff.evaluation.metrics import Citation, Passage, score
 from liftoff.evaluation.runs.dataset import Example, Message
 from liftoff.evaluation.runs.errors import RunNotFound
+from liftoff.evaluation.runs.executor import RunExecutor
 from liftoff.evaluation.runs.model import Generation, Run
 from liftoff.evaluation.runs.store import RunStore
 from tests.evaluation.conftest import Opener
-from tests.evaluation.runs.stored import FAST, SPEC, completed_run, examples
+from tests.evaluation.runs.stored import FAST, SPEC, completed_run, examples, score_here
 
 
 async def test_a_new_store_takes_writes(store: RunStore) -> None:
@@ -155,3 +156,51 @@ async def test_a_run_read_back_is_the_run_that_was_sent(store: RunStore) -> None
     stored = await store.create_run(SPEC, rows, origin="test")
     (record,) = await store.examples(stored.id)
     assert Example.model_validate(record.model_dump(include=set(Example.model_fields))) == rows[0]
+
+
+async def test_citations_and_passages_are_kept_with_each_example(store: RunStore) -> None:
+    rows = [
+        Example(id="q", prompt="x", references=("y",), passages=(Passage(id="a.md"),)),
+        Example(id="none", prompt="x", references=("I don't know.",), passages=()),
+        Example(id="plain", prompt="x", references=("y",)),
+    ]
+    cited = (Citation(index=1, source="a.md", chunk=0, start=0, score=0.83, text="A."),
+             Citation(id="https://example.org/b"))  # fmt: skip
+    run = await store.create_run(SPEC, rows, origin="test")
+    await store.record_output(run.id, "q", Generation(prediction="A", latency_s=0.1,
+                                                      citations=cited))  # fmt: skip
+    await store.record_output(run.id, "none", Generation(prediction="I don't know.",
+                                                         latency_s=0.1, citations=()))  # fmt: skip
+    await store.record_output(run.id, "plain", Generation(prediction="y", latency_s=0.1))
+    q, none, plain = await store.examples(run.id)
+    assert (q.citations, none.citations, plain.citations) == (cited, (), None)
+    assert (q.passages, none.passages, plain.passages) == ((Passage(id="a.md"),), (), None)
+    assert "citations" not in plain.model_dump(mode="json")  # only where a target sent them
+
+
+async def test_retrieval_scores_are_stored_only_where_they_apply(store: RunStore) -> None:
+    rows = [
+        Example(id=f"q{i}", prompt="x", references=("y",), passages=(Passage(id="gold.md"),))
+        for i in range(3)
+    ] + [Example(id="none", prompt="x", references=("I don't know.",), passages=())]
+    run = await store.create_run(
+        SPEC.model_copy(update={"metrics": ("hit_rate@1", "mrr", "abstention")}), rows,
+        origin="test",
+    )  # fmt: skip
+    cited = {"q0": ["gold.md"], "q1": ["x.md", "gold.md"], "q2": ["x.md"], "none": []}
+    for row in rows:
+        answer = "I don't know." if row.id == "none" else "An answer."
+        await store.record_output(run.id, row.id, Generation(
+            prediction=answer, latency_s=0.1, citations=tuple(map(Citation.model_validate,
+                                                                   cited[row.id]))))  # fmt: skip
+    run = await RunExecutor(store, score_here).score(run.id)
+    assert run.status == "completed", run.error
+    assert run.corpus == {"hit_rate@1": pytest.approx(1 / 3), "mrr": pytest.approx(0.5),
+                          "abstention": 1.0}  # fmt: skip
+    records = {r.id: r.scores for r in await store.examples(run.id)}
+    assert records["none"] == {"abstention": 1.0}
+    assert records["q1"] == {"hit_rate@1": 0.0, "mrr": 0.5}
+    hits = await store.distribution(run.id, "hit_rate@1", bins=2)
+    assert hits is not None and (hits.count, hits.counts, hits.top) == (3, [2, 1], 1.0)
+    worst = await store.worst_examples(run.id, "mrr", 2, higher_is_better=True)
+    assert [r.id for r in worst] == ["q2", "q1"]
