@@ -36,9 +36,12 @@ class Settings(ServiceSettings):
     # default: Google retires model ids); llamacpp: a GGUF path, or empty for the packaged
     # Gemma 3 270M.
     model: str = ""
-    # The model /v1/embeddings and /api/embed use where the backend serves embeddings from a
-    # separate model (gemini); empty: none.
-    embedding_model: str = ""
+    # The embedding model, served beside the chat model; requests name one or the other.
+    # llamacpp: a GGUF path, or empty for the packaged all-MiniLM-L6-v2; ollama: an Ollama tag
+    # (all-minilm, nomic-embed-text), pulled with the chat model; openai: the id the server
+    # serves it under; gemini: a Gemini embedding model. Empty on those three: none is named
+    # (ollama and openai then embed with whatever model a request names, as the server does).
+    embedding_model: str = Field(default="", max_length=4096)
 
     host: str = "127.0.0.1"
     # Cloud Run sets PORT and Vertex AI sets AIP_HTTP_PORT; whichever is present wins.
@@ -116,6 +119,8 @@ class Settings(ServiceSettings):
     # tool calls through structured output (liftoff.api.tools), for servers that do not
     # enforce tool_choice (llama.cpp's). The embedded engine is always constrained.
     tool_calls: Literal["native", "constrained"] = "native"
+    # Tokens an embedding input may have; default, and at most: the embedding model's window.
+    embedding_context_size: int | None = Field(default=None, ge=8)
 
     # Ollama.
     ollama_host: str = Field(

@@ -61,7 +61,9 @@ def check_backend(settings: Settings) -> Check:
     try:
         backend = create_backend(settings)
     except (FileNotFoundError, ValueError) as exc:
-        return Check(name, False, str(exc), "set LIFTOFF_MODEL to an existing GGUF file")
+        return Check(
+            name, False, str(exc), "set LIFTOFF_MODEL (or LIFTOFF_EMBEDDING_MODEL) to a GGUF file"
+        )
 
     async def probe() -> None:
         try:

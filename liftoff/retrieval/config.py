@@ -42,7 +42,8 @@ class Settings(ServiceSettings):
     pg_ef_search: int = Field(default=200, ge=1, le=1000, validation_alias=_env("PG_EF_SEARCH"))
 
     # The gateway that embeds and answers (any OpenAI-compatible base URL), its key, and the
-    # models. Empty model names mean the first model the gateway lists.
+    # models. Empty model names mean the model the gateway's /v1/models lists for embeddings
+    # or for chat (its `capabilities`), or, from a gateway that does not say, its first.
     gateway_url: str = Field(
         default=DEFAULT_GATEWAY, validation_alias=_env("GATEWAY_URL", "OPENAI_BASE_URL")
     )
@@ -60,11 +61,12 @@ class Settings(ServiceSettings):
     embed_batch: int = Field(default=32, ge=1, le=2048, validation_alias=_env("EMBED_BATCH"))
 
     # Defaults of new collections: chunking as the reference (800 characters, 100 overlap)
-    # and the similarity below which a chunk does not count as relevant (cosine, -1..1;
-    # it depends on the embedding model: see docs/retrieval.md).
+    # and the similarity below which a chunk does not count as relevant (cosine, -1..1; it
+    # depends on the embedding model: 0.3 is all-MiniLM-L6-v2's, the gateway's default, as
+    # measured on the sample set; see docs/retrieval.md).
     chunk_size: int = Field(default=800, ge=50, le=8000, validation_alias=_env("CHUNK_SIZE"))
     chunk_overlap: int = Field(default=100, ge=0, le=4000, validation_alias=_env("CHUNK_OVERLAP"))
-    min_score: float = Field(default=0.6, ge=-1, le=1, validation_alias=_env("MIN_SCORE"))
+    min_score: float = Field(default=0.3, ge=-1, le=1, validation_alias=_env("MIN_SCORE"))
     # Chunks retrieved per question, by default and at most.
     top_k: int = Field(default=4, ge=1, le=50, validation_alias=_env("TOP_K"))
     max_top_k: int = Field(default=50, ge=1, le=1000, validation_alias=_env("MAX_TOP_K"))

@@ -51,7 +51,7 @@ OPENAI_CASES: list[tuple[str, str, Any, int, str]] = [
      {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "functions": []}, 400,
      "functions is not supported: OpenAI's deprecated functions API: send tools and tool_choice"),
     ("unknown model", "/v1/completions", {"model": "gpt-4", "prompt": "hi"}, 404,
-     f"model 'gpt-4' is not served here; available: {MODEL}"),
+     f"model 'gpt-4' is not served here; available: {MODEL}, all-minilm-l6-v2"),
     ("empty embeddings input", "/v1/embeddings", {"model": MODEL, "input": []}, 400,
      "input: List should have at least 1 item after validation, not 0 (got [])"),
     ("prompt longer than the context window", "/v1/completions",
@@ -80,7 +80,7 @@ OLLAMA_CASES: list[tuple[str, str, Any, int, str]] = [
      "options.creativity is not a supported parameter"),
     ("unknown model", "/api/chat",
      {"model": "llama3.1:8b", "messages": [{"role": "user", "content": "hi"}]}, 404,
-     f"model 'llama3.1:8b' is not served here; available: {MODEL}"),
+     f"model 'llama3.1:8b' is not served here; available: {MODEL}, all-minilm-l6-v2"),
     ("prompt longer than the context window", "/api/generate",
      {"model": MODEL, "prompt": "word " * 2000, "raw": True, "stream": False}, 400,
      "the prompt has 2002 tokens but the model's context window is 512 tokens; shorten it or "

@@ -68,7 +68,10 @@ def test_api_serves_the_openai_surface_with_the_compose_key(
 ) -> None:
     _, _, url = api
     with openai.OpenAI(base_url=url + "/v1", api_key=KEY) as client:
-        assert [model.id for model in client.models.list()] == ["gemma-3-270m-q4_k_m"]
+        assert [model.id for model in client.models.list()] == [
+            "gemma-3-270m-q4_k_m",
+            "all-minilm-l6-v2",
+        ]
 
 
 def test_api_healthchecks_pass_on_the_running_process_and_fail_without_it(
@@ -239,6 +242,9 @@ def test_ui_serves_with_a_login_and_its_gateway_url_and_key_work(
         with openai.OpenAI(
             base_url=env["LIFTOFF_UI_GATEWAY_URL"], api_key=env["LIFTOFF_UI_GATEWAY_API_KEY"]
         ) as client:
-            assert [model.id for model in client.models.list()] == ["gemma-3-270m-q4_k_m"]
+            assert [model.id for model in client.models.list()] == [
+                "gemma-3-270m-q4_k_m",
+                "all-minilm-l6-v2",
+            ]
     finally:
         container.stop()

@@ -416,7 +416,9 @@ def test_make_run_serves_any_gguf_file(key: str | None, gguf_path: Path, tmp_pat
     command = command.replace("/path/to/any-model.gguf", f"'{model}'")
     with make_run(command, shell_env(**keys_env(key)), tmp_path, key) as stack:
         listed = httpx.get(f"{stack.api}/v1/models", headers=stack.headers()).json()
-        assert [model["id"] for model in listed["data"]] == ["my model"]
+        served = {model["id"]: model["capabilities"] for model in listed["data"]}
+        # The file chats; embeddings still come from the packaged all-MiniLM-L6-v2.
+        assert served == {"my model": ["completion"], "all-minilm-l6-v2": ["embedding"]}
 
 
 def test_make_run_serves_an_openai_compatible_server(

@@ -19,6 +19,7 @@ def create_backend(settings: Settings) -> Backend:
             keep_alive=settings.ollama_keep_alive,
             pull_if_missing=settings.ollama_pull,
             num_ctx=settings.ollama_num_ctx,
+            embedding_model=settings.embedding_model,
             connect_timeout=settings.connect_timeout,
             timeout=settings.request_timeout,
             auth=GoogleIdentityToken(audience) if audience else None,
@@ -33,6 +34,7 @@ def create_backend(settings: Settings) -> Backend:
         return OpenAIBackend(
             settings.openai_base_url,
             model=settings.model,
+            embedding_model=settings.embedding_model,
             api_key=key.get_secret_value() if key else None,
             connect_timeout=settings.connect_timeout,
             timeout=settings.request_timeout,
@@ -57,7 +59,7 @@ def create_backend(settings: Settings) -> Backend:
         )
     from liftoff.api.backends.llamacpp import LlamaCppBackend
     from liftoff.api.backends.templates import choose_template
-    from liftoff.api.model_files import resolve_gguf
+    from liftoff.api.model_files import resolve_embedding_gguf, resolve_gguf
 
     gguf = resolve_gguf(settings.model, settings.cache_dir)
     return LlamaCppBackend(
@@ -67,6 +69,8 @@ def create_backend(settings: Settings) -> Backend:
         threads=settings.threads,
         chat_template=choose_template(gguf, settings.chat_template),
         mmproj=settings.mmproj,
+        embedding_gguf=resolve_embedding_gguf(settings.embedding_model, settings.cache_dir),
+        embedding_context_size=settings.embedding_context_size,
     )
 
 

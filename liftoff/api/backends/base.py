@@ -226,6 +226,11 @@ class Embeddings:
     prompt_tokens: int
 
 
+# What a served model is for, in Ollama's words (``/api/show``'s ``capabilities``):
+# "completion", "embedding", and what Ollama reports besides ("tools", "vision"...).
+Capability = str
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What the gateway can say about a served model (``/v1/models``, Ollama's ``/api/tags``,
@@ -239,7 +244,8 @@ class ModelInfo:
     digest: str | None = None
     parameter_size: str | None = None
     context_length: int | None = None  # the window requests run with, in tokens
-    capabilities: tuple[str, ...] = ()  # Ollama's names: "completion", "embedding", ...
+    # Empty when the backend does not know (an Ollama model the gateway was not told about).
+    capabilities: tuple[Capability, ...] = ()
     template: str | None = None
     parameters: str | None = None  # Ollama's Modelfile parameters, one per line
     facts: Mapping[str, Any] = field(default_factory=dict)  # Ollama's model_info

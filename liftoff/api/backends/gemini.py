@@ -186,7 +186,10 @@ class GeminiBackend(Backend):
                 await models.get(model=model, config=types.GetModelConfig(http_options=self._probe))
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id=model) for model in self._served()]
+        chat = ModelInfo(id=self.model, capabilities=("completion",))
+        if not self.embedding_model:
+            return [chat]
+        return [chat, ModelInfo(id=self.embedding_model, capabilities=("embedding",))]
 
     def _served(self) -> list[str]:
         return [model for model in (self.model, self.embedding_model) if model]

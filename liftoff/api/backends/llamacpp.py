@@ -1,5 +1,10 @@
 """The embedded backend: llama.cpp in this process, through the ``xllamacpp`` wheel.
 
+Two engines, routed by model name: the chat model (``LIFTOFF_MODEL``, Gemma 3 270M by
+default) generates, and an embedding model (``LIFTOFF_EMBEDDING_MODEL``, all-MiniLM-L6-v2 by
+default; ``liftoff.api.backends.llamacpp_embeddings``) embeds. Naming one for the other's
+work is a 400 that names the right one.
+
 ``xllamacpp.Server`` owns llama.cpp's scheduler (``parallel`` slots, continuous batching).
 Its ``handle_*`` calls block, so each generation runs in a worker thread that hands chunks
 to the event loop; a truthy return from the chunk callback tells llama.cpp to stop, which
@@ -16,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +40,7 @@ from liftoff.api.backends.base import (
 )
 from liftoff.api.backends.chunks import ChunkReader
 from liftoff.api.backends.grammar import check_schema, engine_schema
+from liftoff.api.backends.llamacpp_embeddings import EmbeddingEngine
 from liftoff.api.backends.templates import ChatTemplate
 from liftoff.api.backends.wire import (
     LLAMACPP_NAMES,
@@ -50,10 +55,8 @@ from liftoff.api.errors import (
     InvalidRequest,
     ModelNotFound,
 )
-from liftoff.api.model_files import served_model_id
+from liftoff.api.model_files import modified_at, served_model_id
 from liftoff.api.tools import constrained
-
-log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,6 @@ _DONE = object()
 # Threads blocked in llama.cpp beyond its slots just wait in its queue; this caps them.
 _MAX_WORKER_THREADS = 64
 # llama.cpp's refusal of an embedding input longer than its physical batch.
-_TOO_LARGE = re.compile(r"input \((\d+) tokens\) is too large")
 # Ollama's quantization names for llama.cpp's file types ("Q4_K - Medium" -> "Q4_K_M").
 _SIZE_SUFFIXES = {" - Small": "_S", " - Medium": "_M", " - Large": "_L"}
 
@@ -70,9 +72,11 @@ _SIZE_SUFFIXES = {" - Small": "_S", " - Medium": "_M", " - Large": "_L"}
 class LlamaCppBackend(Backend):
     """Generates with a GGUF model loaded in-process.
 
-    >>> backend = LlamaCppBackend(Path("gemma-3-270m-q4_k_m.gguf"), context_size=2048)
-    >>> await backend.start()          # loads the model (about 2 s for Gemma 3 270M)
+    >>> backend = LlamaCppBackend(Path("gemma-3-270m-q4_k_m.gguf"), context_size=2048,
+    ...                           embedding_gguf=Path("all-minilm-l6-v2.gguf"))
+    >>> await backend.start()          # loads both models (about 2 s)
     >>> await collect(backend.generate(GenerationRequest(model=backend.model_id, prompt="Hi")))
+    >>> await backend.embed("all-minilm-l6-v2", ["a text to embed"])
     """
 
     name = "llamacpp"
@@ -86,6 +90,8 @@ class LlamaCppBackend(Backend):
         threads: int | None = None,
         chat_template: ChatTemplate | None = None,
         mmproj: Path | None = None,
+        embedding_gguf: Path | None = None,
+        embedding_context_size: int | None = None,
     ) -> None:
         self.gguf = gguf
         self.model_id = served_model_id(gguf)
@@ -102,6 +108,14 @@ class LlamaCppBackend(Backend):
         self._executor = ThreadPoolExecutor(
             max_workers=_MAX_WORKER_THREADS, thread_name_prefix="llamacpp"
         )
+        self.embedding: EmbeddingEngine | None = None
+        if embedding_gguf is not None:
+            self.embedding = EmbeddingEngine(
+                embedding_gguf,
+                executor=self._executor,
+                threads=threads,
+                context_size=embedding_context_size,
+            )
 
     async def start(self) -> None:
         if self._server is None:
@@ -110,6 +124,8 @@ class LlamaCppBackend(Backend):
             self._http = httpx.Client(base_url=self._server.listening_address, timeout=30)
             self._meta = await self._in_thread(self._engine_meta)
             log.info("%s: chat template from %s", self.model_id, self.chat_template.source)
+        if self.embedding is not None:
+            await self.embedding.start()
 
     def _load(self) -> Any:
         import xllamacpp
@@ -132,8 +148,6 @@ class LlamaCppBackend(Backend):
         params.chat_template = self.chat_template.template
         if self._mmproj is not None:
             params.mmproj.path = str(self._mmproj)
-        params.embedding = True
-        params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
         params.endpoint_metrics = True
         params.verbosity = 0
         try:
@@ -157,14 +171,21 @@ class LlamaCppBackend(Backend):
         if self._http is not None:
             self._http.close()
             self._http = None
+        if self.embedding is not None:
+            await self.embedding.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def check_ready(self) -> None:
         if self._server is None:
             raise BackendUnavailable(f"the model {self.model_id} is not loaded yet")
+        if self.embedding is not None and not self.embedding.loaded:
+            raise BackendUnavailable(
+                f"the embedding model {self.embedding.model_id} is not loaded yet"
+            )
 
     async def list_models(self) -> list[ModelInfo]:
-        return [self._info()]
+        chat = self._info()
+        return [chat] if self.embedding is None else [chat, self.embedding.info()]
 
     async def running(self) -> list[ModelInfo]:
         if self._server is None:
@@ -172,7 +193,7 @@ class LlamaCppBackend(Backend):
         # Loaded for the gateway's whole life: Ollama shows such a model (keep_alive -1)
         # with an expiry far in the future.
         expires = (self._loaded_at + timedelta(days=365 * 100)).isoformat()
-        return [replace(self._info(), expires_at=expires, size_vram=0)]
+        return [replace(info, expires_at=expires, size_vram=0) for info in await self.list_models()]
 
     def _info(self) -> ModelInfo:
         meta = self._meta
@@ -193,10 +214,10 @@ class LlamaCppBackend(Backend):
             size_bytes=self.gguf.stat().st_size,
             family="gguf",
             quantization=ftype or None,
-            modified_at=_iso_mtime(self.gguf),
+            modified_at=modified_at(self.gguf),
             parameter_size=_human_count(meta["n_params"]) if "n_params" in meta else None,
             context_length=self.context_size,
-            capabilities=("completion", "embedding"),
+            capabilities=("completion",),
             template=self.chat_template.template,
             parameters=f"num_ctx {self.context_size}",
             facts=facts,
@@ -205,7 +226,7 @@ class LlamaCppBackend(Backend):
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         """The generation; tools go through the gateway's constrained tool calls
         (``liftoff.api.tools``): llama.cpp enforces a JSON schema, not a ``tool_choice``."""
-        self._check_model(request.model)
+        self._check_chat_model(request.model)
         self._check_fields(request)
         self._check_runtime(request)
         request, reader = constrained(request)
@@ -337,71 +358,35 @@ class LlamaCppBackend(Backend):
         keep_alive: str | float | None = None,
     ) -> Embeddings:
         self.refuse_unload(keep_alive)
-        self._check_model(model)
-        result = await self._embeddings(inputs)
-        if "error" in result:
-            error = result["error"]
-            if not _TOO_LARGE.search(str(error.get("message", ""))):
-                raise _translate_error(error, param="input")
-            # Some input is longer than a slot's window, which the batches are sized to.
-            result = await self._embeddings(await self._fitted(inputs, truncate=truncate))
-            if "error" in result:
-                raise _translate_error(result["error"], param="input")
-        rows = sorted(result["data"], key=lambda row: row["index"])
-        return Embeddings(
-            vectors=[row["embedding"] for row in rows],
-            prompt_tokens=result.get("usage", {}).get("prompt_tokens", 0),
-        )
-
-    async def _embeddings(self, inputs: list[str] | list[list[int]]) -> dict[str, Any]:
-        server = self._require_server()
-        result: dict[str, Any] = await self._in_thread(server.handle_embeddings, {"input": inputs})
-        return result
+        engine = self.embedding
+        if engine is not None and model == engine.model_id:
+            return await engine.embed(inputs, truncate=truncate)
+        if model == self.model_id:
+            source = engine.model_id if engine else "none is configured (LIFTOFF_EMBEDDING_MODEL)"
+            raise InvalidRequest(
+                f"{model} generates text; embeddings come from {source}", param="model"
+            )
+        raise ModelNotFound(model, self._served())
 
     async def _in_thread(self, call: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
-
-    async def _fitted(self, inputs: list[str], *, truncate: bool) -> list[list[int]]:
-        """Each input as tokens, those longer than the window cut to fit when ``truncate``
-        (the end goes, the model's special tokens stay, as Ollama truncates); otherwise
-        ``ContextLengthExceeded`` naming the first input that does not fit."""
-        window = self.context_size
-        fitted: list[list[int]] = []
-        for index, text in enumerate(inputs):
-            tokens = await self._in_thread(self._tokenize, text, True)
-            if len(tokens) > window:
-                if not truncate:
-                    raise ContextLengthExceeded(
-                        f"input {index} has {len(tokens)} tokens but the model's context "
-                        f"window is {window} tokens; shorten it or raise LIFTOFF_CONTEXT_SIZE",
-                        param=f"input.{index}",
-                    )
-                plain = await self._in_thread(self._tokenize, text, False)
-                head = _offset(tokens, plain)
-                tail = len(tokens) - head - len(plain)
-                kept = plain[: window - head - tail]
-                tokens = tokens[:head] + kept + (tokens[len(tokens) - tail :] if tail else [])
-            fitted.append(tokens)
-        return fitted
-
-    def _tokenize(self, text: str, special: bool) -> list[int]:
-        """llama.cpp's tokens for ``text``, with the model's special tokens if ``special``."""
-        try:
-            response = self._client().post(
-                "/tokenize", json={"content": text, "add_special": special}
-            )
-            response.raise_for_status()
-            return [int(token) for token in response.json()["tokens"]]
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
-            raise BackendError(f"llama.cpp could not tokenize an input: {exc}") from exc
 
     def engine_metrics(self) -> str:
         """llama.cpp's own Prometheus metrics (requests processing, tokens predicted...)."""
         return str(self._require_server().handle_metrics())
 
-    def _check_model(self, model: str) -> None:
-        if model != self.model_id:
-            raise ModelNotFound(model, [self.model_id])
+    def _check_chat_model(self, model: str) -> None:
+        if model == self.model_id:
+            return
+        if self.embedding is not None and model == self.embedding.model_id:
+            raise InvalidRequest(
+                f"{model} is an embedding model; generations come from {self.model_id}",
+                param="model",
+            )
+        raise ModelNotFound(model, self._served())
+
+    def _served(self) -> list[str]:
+        return [self.model_id] + ([self.embedding.model_id] if self.embedding else [])
 
     def _require_server(self) -> Any:
         if self._server is None:
@@ -434,16 +419,3 @@ def _human_count(count: int) -> str:
     if count >= 1e6:
         return f"{count / 1e6:.2f}M"
     return f"{count / 1e3:.0f}K" if count >= 1e3 else str(count)
-
-
-def _offset(tokens: list[int], plain: list[int]) -> int:
-    """Where ``plain`` (an input's tokens) starts in ``tokens`` (the same input with the
-    model's special tokens): how many special tokens come first."""
-    for start in range(len(tokens) - len(plain) + 1):
-        if tokens[start : start + len(plain)] == plain:
-            return start
-    return 0
-
-
-def _iso_mtime(path: Path) -> str:
-    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat()

@@ -31,6 +31,10 @@ becomes ``ContextLengthExceeded`` too.
 
 A request's ``num_ctx`` and ``keep_alive`` go to Ollama as they are (the gateway's settings
 are the defaults); so do its log-probability fields, which Ollama returns per chunk.
+
+An embedding model (``embedding_model``, e.g. ``all-minilm``) is pulled with the chat model
+when missing; the gateway is ready once both are there. Requests may still name any model
+Ollama has, for generation and embeddings alike, as Ollama allows.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from ollama import AsyncClient, ListResponse, ProgressResponse, ResponseError
 
 from liftoff.api.backends.base import (
     Backend,
+    Capability,
     ChatMessage,
     Embeddings,
     Finish,
@@ -117,10 +122,12 @@ class OllamaBackend(Backend):
         retry_max_seconds: float = 30.0,
         auth: httpx.Auth | None = None,
         tool_calls: Literal["native", "constrained"] = "native",
+        embedding_model: str = "",
     ) -> None:
         self.host = host
         self.model = model
         self._constrained_tools = tool_calls == "constrained"
+        self.embedding_model = embedding_model
         self._keep_alive = keep_alive
         self._pull_if_missing = pull_if_missing
         self._num_ctx = num_ctx
@@ -163,12 +170,23 @@ class OllamaBackend(Backend):
 
     async def check_model_present(self) -> None:
         listing = await self._list()
-        if not any(_same_model(m.model, self.model) for m in listing.models):
-            raise BackendUnavailable(f"model {self.model} is not in Ollama yet")
+        for model in self._configured():
+            if not any(_same_model(m.model, model) for m in listing.models):
+                raise BackendUnavailable(f"model {model} is not in Ollama yet")
 
     async def list_models(self) -> list[ModelInfo]:
         listing = await self._list()
-        return [_model_info(m) for m in listing.models if m.model]
+        return [_model_info(m, self._capabilities(m.model)) for m in listing.models if m.model]
+
+    def _configured(self) -> list[str]:
+        return [model for model in (self.model, self.embedding_model) if model]
+
+    def _capabilities(self, model: str | None) -> tuple[Capability, ...]:
+        if _same_model(model, self.model):
+            return ("completion",)
+        if self.embedding_model and _same_model(model, self.embedding_model):
+            return ("embedding",)
+        return ()
 
     async def show(self, model: str) -> ModelInfo:
         with self._translated(model):
@@ -318,13 +336,15 @@ class OllamaBackend(Backend):
 
     async def _prepare(self) -> None:
         listing = await self._list()
-        if not any(_same_model(m.model, self.model) for m in listing.models):
+        for model in self._configured():
+            if any(_same_model(m.model, model) for m in listing.models):
+                continue
             if not self._pull_if_missing:
                 raise BackendError(
-                    f"model {self.model} is not in Ollama and pulling is off "
-                    f"(LIFTOFF_OLLAMA_PULL=false); run `ollama pull {self.model}`"
+                    f"model {model} is not in Ollama and pulling is off "
+                    f"(LIFTOFF_OLLAMA_PULL=false); run `ollama pull {model}`"
                 )
-            await self._pull()
+            await self._pull(model)
         self._status = f"loading {self.model} into memory"
         log.info("loading Ollama model %s", self.model)
         with self._translated(self.model):
@@ -345,22 +365,22 @@ class OllamaBackend(Backend):
             self._context_window or "unknown",
         )
 
-    async def _pull(self) -> None:
-        log.info("model %s is not in Ollama; pulling it", self.model)
-        progress = _PullProgress(self.model)
+    async def _pull(self, model: str) -> None:
+        log.info("model %s is not in Ollama; pulling it", model)
+        progress = _PullProgress(model)
         last_status = None
         with self._translated(None):
             try:
-                async for update in await self._client.pull(self.model, stream=True):
+                async for update in await self._client.pull(model, stream=True):
                     last_status = update.status
                     if line := progress.line(update):
                         self._status = line
                         log.info("%s", line)
             except ResponseError as exc:
-                raise BackendError(f"pulling model {self.model} failed: {exc.error}") from exc
+                raise BackendError(f"pulling model {model} failed: {exc.error}") from exc
         if last_status != "success":
             raise BackendError(
-                f"pulling model {self.model} ended without success (last status: {last_status})"
+                f"pulling model {model} ended without success (last status: {last_status})"
             )
 
     async def _discover_context_window(self) -> int | None:
@@ -576,7 +596,7 @@ def _tool_calls(calls: Any) -> list[ToolCall]:
     return result
 
 
-def _model_info(model: ListResponse.Model) -> ModelInfo:
+def _model_info(model: ListResponse.Model, capabilities: tuple[Capability, ...]) -> ModelInfo:
     details = model.details
     return ModelInfo(
         id=model.model or "",
@@ -585,6 +605,7 @@ def _model_info(model: ListResponse.Model) -> ModelInfo:
         quantization=details.quantization_level if details else None,
         modified_at=model.modified_at.isoformat() if model.modified_at else None,
         digest=model.digest,
+        capabilities=capabilities,
     )
 
 

@@ -9,6 +9,13 @@ engine is: it also takes llama.cpp's own sampling fields (``typical_p``, ``repea
 ``repeat_last_n``), the gateway applies stop strings and a smaller context window itself,
 and chats are arranged so its template drops no text (``liftoff.api.backends.chunks``
 says why). Any other server gets OpenAI's fields and its own stop handling.
+
+Embeddings come from ``embedding_model`` (``LIFTOFF_EMBEDDING_MODEL``, an id the same server
+serves, as LiteLLM or a multi-model vLLM do), or from the chat model when none is named. The
+server must embed each input alone: llama.cpp's server batches the inputs of a request across
+its slots, and with several slots a causal model's vectors then depend on their neighbours
+(docs/embeddings.md says what to set). This API has no truncation: an input beyond the
+window is the server's 400, naming ``input``, also when Ollama's ``truncate`` asked for one.
 """
 
 from __future__ import annotations
@@ -64,12 +71,14 @@ class OpenAIBackend(Backend):
         *,
         model: str,
         api_key: str | None,
+        embedding_model: str = "",
         connect_timeout: float = 5.0,
         timeout: float = 300.0,
         tool_calls: Literal["native", "constrained"] = "native",
     ) -> None:
         self.model_id = model
         self._constrained_tools = tool_calls == "constrained"
+        self.embedding_model = embedding_model
         self._client = AsyncOpenAI(
             base_url=base_url,
             # Servers without authentication still need a non-empty key for the SDK.
@@ -84,13 +93,22 @@ class OpenAIBackend(Backend):
 
     async def check_ready(self) -> None:
         served = await self._served_models()
-        if served and self.model_id not in served:
-            raise BackendUnavailable(
-                f"the server does not serve {self.model_id!r}; it serves {', '.join(served)}"
-            )
+        for model in self._served():
+            if served and model not in served:
+                raise BackendUnavailable(
+                    f"the server does not serve {model!r}; it serves {', '.join(served)}"
+                )
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id=self.model_id)]
+        if not self.embedding_model:
+            return [ModelInfo(id=self.model_id)]  # it may embed too: the server knows
+        return [
+            ModelInfo(id=self.model_id, capabilities=("completion",)),
+            ModelInfo(id=self.embedding_model, capabilities=("embedding",)),
+        ]
+
+    def _served(self) -> list[str]:
+        return [model for model in (self.model_id, self.embedding_model) if model]
 
     async def _served_models(self) -> list[str]:
         try:
@@ -114,7 +132,7 @@ class OpenAIBackend(Backend):
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         """Tools are forwarded as they are, unless ``tool_calls="constrained"``: then the
         gateway makes the calls through structured output (``liftoff.api.tools``)."""
-        self._check_model(request.model)
+        self._check_model(request.model, embedding=False)
         if not self._constrained_tools:
             return self._generate(request)
         request, reader = constrained(request)
@@ -214,10 +232,10 @@ class OpenAIBackend(Backend):
         keep_alive: str | float | None = None,
     ) -> Embeddings:
         self.refuse_unload(keep_alive)
-        self._check_model(model)
+        self._check_model(model, embedding=True)
         try:
             result = await self._client.embeddings.create(
-                model=self.model_id, input=inputs, encoding_format="float"
+                model=model, input=inputs, encoding_format="float"
             )
         except openai.APIError as exc:
             error = _translate(exc, model, param="input")
@@ -228,9 +246,21 @@ class OpenAIBackend(Backend):
         rows = sorted(result.data, key=lambda row: row.index)
         return Embeddings([list(row.embedding) for row in rows], result.usage.prompt_tokens)
 
-    def _check_model(self, model: str) -> None:
-        if model != self.model_id:
-            raise ModelNotFound(model, [self.model_id])
+    def _check_model(self, model: str, *, embedding: bool) -> None:
+        if model not in self._served():
+            raise ModelNotFound(model, self._served())
+        if not self.embedding_model:
+            return  # one model does both, as far as the gateway knows
+        if embedding and model != self.embedding_model:
+            raise InvalidRequest(
+                f"{model} generates text; embeddings come from {self.embedding_model}",
+                param="model",
+            )
+        if not embedding and model != self.model_id:
+            raise InvalidRequest(
+                f"{model} is an embedding model; generations come from {self.model_id}",
+                param="model",
+            )
 
 
 _DONE: dict[str, Any] = {}

@@ -304,9 +304,15 @@ async def completions(
 
 @router.get("/models")
 async def list_models(generator: GeneratorDep) -> dict[str, Any]:
-    """The models requests may name."""
-    models = await generator.list_models()
-    data = [{"id": m.id, "object": "model", "created": 0, "owned_by": "liftoff"} for m in models]
+    """The models requests may name. Each says what it is for where the gateway knows
+    (``capabilities``: ``completion`` for chat and completions, ``embedding`` for
+    ``/v1/embeddings``; Ollama's words), so clients can find the embedding model."""
+    data = []
+    for model in await generator.list_models():
+        entry = {"id": model.id, "object": "model", "created": 0, "owned_by": "liftoff"}
+        if model.capabilities:
+            entry["capabilities"] = list(model.capabilities)
+        data.append(entry)
     return {"object": "list", "data": data}
 
 
