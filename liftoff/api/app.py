@@ -139,7 +139,8 @@ def _document_limits(app: FastAPI, settings: Settings) -> None:
         if app.openapi_schema is None:
             document = build()
             document_limits(document, max_tokens=settings.max_tokens_limit,
-                            max_chars=settings.max_prompt_chars)  # fmt: skip
+                            max_chars=settings.max_prompt_chars,
+                            max_choices=settings.max_choices)  # fmt: skip
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -365,6 +365,11 @@ async def collect(events: AsyncIterator[GenerationEvent]) -> Completion:
 # Go's time.ParseDuration units, which Ollama's keep_alive strings use ("5m", "1h30m", "-1s").
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+# What keep_alive_seconds reads, as the OpenAPI documents state it (ASCII, no spaces: a
+# subset of what it takes): a Go duration, or a number of seconds in a string.
+KEEP_ALIVE_PATTERN = (
+    r"^[-+]?(((\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+|(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)$"
+)
 
 
 def keep_alive_seconds(value: str | float) -> float:

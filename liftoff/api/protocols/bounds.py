@@ -49,7 +49,18 @@ Unsupported = Annotated[
 ]
 # The core checks stop strings itself (``check_stop_strings``: a 400 naming the string at
 # fault), so the document states its rule and leaves the refusal to it.
-StopString = Annotated[str, Field(json_schema_extra={"maxLength": MAX_STOP_CHARS})]
+StopString = Annotated[str, Field(json_schema_extra={"minLength": 1, "maxLength": MAX_STOP_CHARS})]
+# A 64-bit seed, as Ollama's Options.Seed and llama.cpp's take it. A JSON number above 2**53
+# is a double to most readers, so the document states the doubles just inside +-2**63 (a
+# fuzzer's integer just under the exact bound would otherwise round up past it).
+Seed = Annotated[
+    int,
+    Field(
+        ge=-(2**63),
+        lt=2**63,
+        json_schema_extra={"minimum": -(2**63) + 1024, "maximum": 2**63 - 1024},
+    ),
+]
 StopList = Annotated[list[StopString], Field(json_schema_extra={"maxItems": MAX_STOP})]
 Metadata = Annotated[
     dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]],
@@ -66,13 +77,19 @@ TEXT_FIELDS = frozenset({"prompt", "content", "input", "system", "text"})
 _NOT_REQUESTS = frozenset({"ValidationError", "HTTPValidationError"})
 
 
-def document_limits(document: dict[str, Any], *, max_tokens: int, max_chars: int) -> None:
-    """Add the configured limits to the request schemas of an OpenAPI ``document``."""
+def document_limits(
+    document: dict[str, Any], *, max_tokens: int, max_chars: int, max_choices: int
+) -> None:
+    """Add the configured limits to the request schemas of an OpenAPI ``document``
+    (``max_choices``: OpenAI's ``n``, ``LIFTOFF_MAX_CHOICES``)."""
     for name, schema in document.get("components", {}).get("schemas", {}).items():
         if name in _NOT_REQUESTS:
             continue
         for field, property_schema in schema.get("properties", {}).items():
-            if field in TOKEN_LIMIT_FIELDS:
+            if field == "n" and property_schema.get("type") == "integer":
+                property_schema["maximum"] = min(property_schema.get("maximum", max_choices),
+                                                 max_choices)  # fmt: skip
+            elif field in TOKEN_LIMIT_FIELDS:
                 for member in _members(property_schema):
                     if member.get("type") == "integer":
                         member["maximum"] = max_tokens

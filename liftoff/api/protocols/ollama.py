@@ -20,6 +20,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from liftoff.api.backends.base import (
+    KEEP_ALIVE_PATTERN,
     ChatMessage,
     Completion,
     Finish,
@@ -33,7 +34,13 @@ from liftoff.api.backends.base import (
 )
 from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.errors import FieldError, Forbidden, InvalidRequest, ServiceError
-from liftoff.api.protocols.bounds import MAX_EMBEDDING_INPUTS, MAX_MESSAGES, ModelName, StopList
+from liftoff.api.protocols.bounds import (
+    MAX_EMBEDDING_INPUTS,
+    MAX_MESSAGES,
+    ModelName,
+    Seed,
+    StopList,
+)
 from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.parameters import (
     OLLAMA_CHAT,
@@ -86,15 +93,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-INT64 = 2**63
-
-
 class Options(Nested):
     """Ollama's model options (api/types.go ``Options``): the sampling ones are honoured on
     every backend that can; the rest are neutral-only or refused (``OLLAMA_OPTIONS``)."""
 
+    __rules__ = (OLLAMA_GENERATE, "options.")  # the same options on /api/chat
+
     num_ctx: int | None = Field(default=None, ge=1)
-    num_predict: int | None = Field(default=None, ge=-2, description="-1: no limit")
+    num_predict: int | None = Field(
+        default=None,
+        ge=-2,
+        description="-1: no limit; not 0",
+        json_schema_extra={"not": {"const": 0}},
+    )
     temperature: float | None = Field(default=None, ge=0)
     top_k: int | None = Field(default=None, ge=0)
     top_p: float | None = Field(default=None, ge=0, le=1)
@@ -104,7 +115,7 @@ class Options(Nested):
     repeat_last_n: int | None = Field(default=None, ge=-1)
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
-    seed: int | None = Field(default=None, ge=-INT64, lt=INT64)
+    seed: Seed | None = None
     stop: str | StopList | None = None
     num_keep: int | None = None
     tfs_z: float | None = None
@@ -171,7 +182,7 @@ class Message(_Strict):
         )
 
 
-KeepAlive = str | float
+KeepAlive = Annotated[str, Field(json_schema_extra={"pattern": KEEP_ALIVE_PATTERN})] | float
 
 
 class _Request(Policed):

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from liftoff.api.backends.base import ModelInfo
 from liftoff.api.deps import GeneratorDep
+from liftoff.api.protocols.bounds import ModelName
 from liftoff.api.protocols.errors import OLLAMA_ERRORS
 
 router = APIRouter(prefix="/api", tags=["Ollama-compatible"], responses=OLLAMA_ERRORS)
@@ -25,10 +26,19 @@ class ShowRequest(BaseModel):
     """api/types.go ``ShowRequest``: the model (``name`` is its deprecated spelling); the
     rest shape what Ollama would render, which the gateway does not."""
 
-    model_config = ConfigDict(extra="forbid")
+    # One of the two names is required: the document says so too.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["model"], "properties": {"model": {"type": "string"}}},
+                {"required": ["name"], "properties": {"name": {"type": "string"}}},
+            ]
+        },
+    )
 
-    model: str | None = Field(default=None, min_length=1)
-    name: str | None = Field(default=None, min_length=1)
+    model: ModelName | None = None
+    name: ModelName | None = None
     verbose: bool = False  # Ollama's verbose fields (tensors) have nothing to list here
 
     @model_validator(mode="after")

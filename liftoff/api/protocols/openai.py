@@ -39,6 +39,7 @@ from liftoff.api.protocols.bounds import (
     MAX_MESSAGES,
     Metadata,
     ModelName,
+    Seed,
     StopList,
     StopString,
 )
@@ -82,7 +83,6 @@ COMPLETION_TOKENS_FIELDS = FieldNames(
     {"options": "", "choices": "n", "options.max_tokens": "max_completion_tokens"},
     images="content",
 )
-INT64 = 2**63
 
 
 class _Strict(BaseModel):
@@ -150,11 +150,14 @@ def to_chat_messages(messages: list[Message]) -> tuple[ChatMessage, ...]:
 
 
 class StreamOptions(Nested):
+    __rules__ = (OPENAI_CHAT, "stream_options.")  # the same on /v1/completions
+
     include_usage: bool = False
     include_obfuscation: bool | None = None
 
 
-TokenId = Annotated[str, StringConstraints(pattern=r"^\d{1,9}$")]
+TOKEN_ID_PATTERN = r"^\d{1,9}$"
+TokenId = Annotated[str, StringConstraints(pattern=TOKEN_ID_PATTERN)]
 Bias = Annotated[float, Field(ge=-100, le=100)]
 
 
@@ -171,10 +174,15 @@ class _Sampling(Policed):
     repeat_last_n: int | None = Field(default=None, ge=-1, description="extension")
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
-    logit_bias: dict[TokenId, Bias] | None = Field(default=None, max_length=1024)
+    # The key pattern is stated for the document too (pydantic keeps it out of the schema).
+    logit_bias: dict[TokenId, Bias] | None = Field(
+        default=None,
+        max_length=1024,
+        json_schema_extra={"propertyNames": {"pattern": TOKEN_ID_PATTERN}},
+    )
     max_tokens: int | None = Field(default=None, ge=1)
     stop: StopString | StopList | None = None
-    seed: int | None = Field(default=None, ge=-INT64, lt=INT64)
+    seed: Seed | None = None
     n: int = Field(default=1, ge=1, le=128)
     stream: bool = False
     stream_options: StreamOptions | None = None

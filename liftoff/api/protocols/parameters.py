@@ -33,7 +33,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from liftoff.api.errors import FieldError
 
@@ -62,6 +64,7 @@ class Rule:
     option: str = ""
     backends: str = ""
     attribute: str = ""  # the request model's attribute, when it is not the name's last part
+    values: tuple[Any, ...] = ()  # neutral-only: the values accepted (none: any)
 
     @property
     def attr(self) -> str:
@@ -76,7 +79,7 @@ def neutral(name: str, note: str, *values: Any, attr: str = "") -> Rule:
     """Accepted at ``values`` (any value when none are given: the field has nothing to act
     on here, which ``note`` says)."""
     accepts = (lambda value: value in values) if values else _anything
-    return Rule(name, Treatment.NEUTRAL, note, accepts=accepts, attribute=attr)
+    return Rule(name, Treatment.NEUTRAL, note, accepts=accepts, attribute=attr, values=values)
 
 
 def refused(name: str, why: str) -> Rule:
@@ -137,9 +140,14 @@ class Policy:
 class Policed(BaseModel):
     """A request model checked against its surface's ``Policy`` once it has validated.
     Its own fields are the honoured and neutral-only ones; anything else arrives as an
-    extra, which the policy refuses with its reason."""
+    extra, which the policy refuses with its reason. The OpenAPI document says so: no
+    additional properties."""
 
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    # Extras are taken only to be refused with the policy's reason, so the document, which
+    # clients and fuzzers read, allows none.
+    model_config = ConfigDict(
+        extra="allow", allow_inf_nan=False, json_schema_extra={"additionalProperties": False}
+    )
     __policy__: ClassVar[Policy]
 
     @model_validator(mode="after")
@@ -147,12 +155,52 @@ class Policed(BaseModel):
         type(self).__policy__.check(self)
         return self
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        _document_neutral_values(cls, schema, cls.__policy__, "")
+        return schema
+
 
 class Nested(BaseModel):
     """An object inside a policed request (``options``, ``stream_options``): its extras are
-    checked by the request's policy, under the object's name."""
+    checked by the request's policy, under the object's name (and documented as none).
+    ``__rules__`` (a policy and the object's name, ``"options."``) documents the values its
+    neutral-only fields accept."""
 
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    __rules__: ClassVar[tuple[Policy, str] | None] = None
+
+    model_config = ConfigDict(
+        extra="allow", allow_inf_nan=False, json_schema_extra={"additionalProperties": False}
+    )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        if cls.__rules__ is not None:
+            _document_neutral_values(cls, schema, *cls.__rules__)
+        return schema
+
+
+def _document_neutral_values(
+    model: type[BaseModel], schema: JsonSchemaValue, policy: Policy, prefix: str
+) -> None:
+    """State in ``model``'s JSON schema the only values each neutral-only field accepts (or
+    null), so the OpenAPI document allows what the policy allows."""
+    properties = schema.get("properties", {})
+    for name in model.model_fields:
+        rule = policy.rule(prefix + name) or policy._by_attribute(prefix, name)
+        if rule is None or rule.treatment is not Treatment.NEUTRAL or not rule.values:
+            continue
+        if name in properties:
+            described = {key: properties[name][key] for key in ("title", "description")
+                         if key in properties[name]}  # fmt: skip
+            properties[name] = {"anyOf": [{"enum": list(rule.values)}, {"type": "null"}],
+                                **described}  # fmt: skip
 
 
 def _camel(name: str) -> str:

@@ -43,6 +43,11 @@ MAX_DESCRIPTION = 16_384
 MAX_ID = 256
 FUNCTION_NAME = r"^[a-zA-Z0-9_-]{1,64}$"
 _DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)?(;[\w-]+=[^;,]*)*;base64,", re.ASCII)
+# What the validators accept, stated for the OpenAPI document (ECMA-262 regular expressions):
+# base64 as b64decode(validate=True) reads it, behind a data: URL's prefix or alone.
+_BASE64 = r"([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
+IMAGE_URL_PATTERN = rf"^(https?://.*|data:[\w.+-]+/[\w.+-]+;base64,{_BASE64})$"
+OLLAMA_IMAGE_PATTERN = rf"^(data:[\w.+-]+/[\w.+-]+;base64,)?{_BASE64}$"
 
 # JSON objects taken whole (schemas, arguments) nest at most this deep: the gateway walks
 # them (closing objects, reading Gemini's schemas, encoding), and JSON nested hundreds of
@@ -159,7 +164,7 @@ class OpenAIToolCall(_Strict):
 
 
 class ImageURL(_Strict):
-    url: str
+    url: str = Field(json_schema_extra={"pattern": IMAGE_URL_PATTERN})
     # OpenAI's resolution hint; no backend behind the gateway takes one.
     detail: Literal["auto"] | None = None
 
@@ -246,7 +251,10 @@ class OllamaToolCall(_Strict):
         return ToolCall(self.id or new_call_id(), self.function.name, arguments)
 
 
-OllamaImages = Annotated[list[str], Field(max_length=MAX_IMAGES)]
+OllamaImages = Annotated[
+    list[Annotated[str, Field(json_schema_extra={"pattern": OLLAMA_IMAGE_PATTERN})]],
+    Field(max_length=MAX_IMAGES),
+]
 
 
 def ollama_images(images: list[str] | None) -> tuple[Image, ...]:

@@ -27,7 +27,7 @@ from liftoff.api.config import Settings
 from liftoff.api.deps import CallerDep, GeneratorDep
 from liftoff.api.errors import FieldError, InvalidRequest
 from liftoff.api.generation import Generator
-from liftoff.api.protocols.bounds import MAX_INSTANCES, MAX_MESSAGES, ModelName, StopList
+from liftoff.api.protocols.bounds import MAX_INSTANCES, MAX_MESSAGES, ModelName, Seed, StopList
 from liftoff.api.protocols.errors import OLLAMA_ERRORS, FieldNames
 from liftoff.api.protocols.health import readiness
 from liftoff.api.protocols.openai import Message, to_chat_messages
@@ -82,7 +82,7 @@ class Parameters(Policed):
     stop_sequences: StopList | None = Field(
         default=None, validation_alias=_names("stop_sequences", "stopSequences", "stop")
     )
-    seed: int | None = Field(default=None, ge=-(2**63), lt=2**63)
+    seed: Seed | None = None
     presence_penalty: float | None = Field(
         default=None, validation_alias=_names("presence_penalty", "presencePenalty")
     )
