@@ -4,7 +4,8 @@ showed it, and the class around it on every surface and backend:
 - text held back as a possible stop string was lost when the token limit ended the answer;
 - system messages vanished from the prompt (a chat of one system message had 4 tokens);
 - sampling settings were ignored (Ollama's penalties) or refused (``frequency_penalty: 0``);
-- embeddings longer than 512 tokens failed with a 502 from llama.cpp's physical batch.
+- embeddings longer than 512 tokens failed with a 502 from llama.cpp's physical batch (the
+  embedding model is now all-MiniLM-L6-v2: beyond its window, cut or refused as asked).
 """
 
 from __future__ import annotations
@@ -244,53 +245,65 @@ def test_a_zero_frequency_penalty_as_clients_send_it_is_accepted(target: Target)
 
 
 @pytest.fixture(scope="module")
-def default_window(gguf_path: Path) -> Iterator[Target]:
-    """The gateway with the embedded engine's default window (LIFTOFF_CONTEXT_SIZE 2048)."""
+def embedded(gguf_path: Path) -> Iterator[tuple[Target, int]]:
+    """The gateway with the embedded engines, and the embedding model's window in tokens
+    (the report's model, Gemma, now generates only: all-MiniLM-L6-v2 embeds)."""
     app = create_app(Settings(model=str(gguf_path), auth="off", host="127.0.0.1"))
     with serve_in_thread(app) as url:
         backend = app.state.generator.backend
-        assert isinstance(backend, LlamaCppBackend) and backend.context_size == 2048
-        yield Target(url, backend.model_id)
+        assert isinstance(backend, LlamaCppBackend) and backend.embedding is not None
+        yield Target(url, backend.embedding.model_id), backend.embedding.window
 
 
-def test_the_reported_input_is_embedded(default_window: Target) -> None:
-    answer = _post(default_window, "/api/embed",
-                   {"model": default_window.model, "input": " apple" * 520})  # fmt: skip
-    assert answer["prompt_eval_count"] == 521  # it was a 502 from llama.cpp
-    assert len(answer["embeddings"]) == 1 and len(answer["embeddings"][0]) > 1
+def test_the_reported_input_is_embedded_or_refused_naming_the_field(
+    embedded: tuple[Target, int],
+) -> None:
+    target, window = embedded
+    assert window == 256  # all-MiniLM-L6-v2's trained window
+    # The report's input: 520 words, beyond the window, so Ollama's default truncate cuts it.
+    answer = _post(target, "/api/embed", {"model": target.model, "input": " apple" * 520})
+    assert answer["prompt_eval_count"] == window  # it was a 502 from llama.cpp
+    assert len(answer["embeddings"]) == 1 and len(answer["embeddings"][0]) == 384
+    # The chat model is no embedding model: a 400 naming the field, not a 502.
+    body = {"model": "gemma-3-270m-q4_k_m", "input": " apple" * 520}
+    chat = httpx.post(f"{target.url}/api/embed", json=body, timeout=60)
+    assert chat.status_code == 400
+    assert "embeddings come from all-minilm-l6-v2" in chat.json()["error"]
 
 
 def test_beyond_the_window_embeddings_are_refused_or_truncated_as_asked(
-    default_window: Target,
+    embedded: tuple[Target, int],
 ) -> None:
-    url, model = default_window.url, default_window.model
-    too_long = " apple" * 2100
+    target, window = embedded
+    url, model = target.url, target.model
+    too_long = " apple" * 300  # 302 tokens with [CLS] and [SEP]
     openai = httpx.post(f"{url}/v1/embeddings", json={"model": model, "input": too_long},
                         timeout=300)  # fmt: skip
     assert openai.status_code == 400
     error = openai.json()["error"]
     assert (error["param"], error["type"]) == ("input", "context_length_exceeded")
-    assert error["message"].startswith("input 0 has 2101 tokens but the model's context window")
+    assert error["message"].startswith(f"an input of 302 tokens is longer than the {window}")
     listed = httpx.post(f"{url}/v1/embeddings", json={"model": model, "input": ["a", too_long]},
                         timeout=300)  # fmt: skip
     assert listed.json()["error"]["param"] == "input.1"
     refused = httpx.post(
         f"{url}/api/embed", json={"model": model, "input": too_long, "truncate": False}, timeout=300
     )
-    assert refused.status_code == 400 and "2101 tokens" in refused.json()["error"]
-    truncated = _post(default_window, "/api/embed", {"model": model, "input": too_long})
-    assert truncated["prompt_eval_count"] == 2048
-    # Cut at the end, as Ollama truncates: the same vector as the input's first 2047 words
-    # (with the model's BOS token, 2048 tokens).
-    fits = _post(default_window, "/api/embed", {"model": model, "input": " apple" * 2047})
-    assert fits["prompt_eval_count"] == 2048
+    assert refused.status_code == 400 and "302 tokens" in refused.json()["error"]
+    truncated = _post(target, "/api/embed", {"model": model, "input": too_long})
+    assert truncated["prompt_eval_count"] == window
+    # Cut at the end, as Ollama truncates: the same vector as the input's first 254 words
+    # (with [CLS] and [SEP], the window's 256 tokens).
+    fits = _post(target, "/api/embed", {"model": model, "input": " apple" * (window - 2)})
+    assert fits["prompt_eval_count"] == window
     assert truncated["embeddings"] == fits["embeddings"]
 
 
 def test_llama_cpps_server_refusing_a_long_input_is_a_400_naming_it(
     openai_gateway: Target,
 ) -> None:
-    body = {"model": openai_gateway.model, "input": " apple" * 520}
+    # Beyond the test server's 1024-token micro-batch: llama.cpp answers HTTP 500.
+    body = {"model": openai_gateway.model, "input": " apple" * 1100}
     response = httpx.post(f"{openai_gateway.url}/v1/embeddings", json=body, timeout=300)
     assert response.status_code == 400  # not a 502 that clients retry for ever
     assert response.json()["error"]["param"] == "input"
