@@ -99,24 +99,36 @@ def test_a_whole_answer_stops_generating_when_its_client_leaves_and_is_charged(
 
 
 def test_embeddings_stop_when_their_client_leaves_and_are_charged(
-    served: tuple[str, LlamaCppBackend],
+    served: tuple[str, LlamaCppBackend], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, backend = served
+    engine = backend.embedding
+    assert engine is not None
+    # The embedding engine's batches, as they are sent to it: the sign that work began.
+    batches: list[int] = []
+    send = engine._embed
+
+    async def counted(prompts: list[str | list[int]]) -> dict[str, Any]:
+        batches.append(len(prompts))
+        return await send(prompts)
+
+    monkeypatch.setattr(engine, "_embed", counted)
     # About 25 tokens each: 2,048 of them keep the engine busy for minutes on this machine,
     # one batch of 32 for seconds.
     inputs = [f"{TALE} a princess number {i} who loved the lighthouse" for i in range(2048)]
     prompt_before, _ = _charged(url)
-    decoded = _engine(backend, "n_decode_total")
-    body = {"model": backend.model_id, "input": inputs}
-    _send_then_leave(url, "/v1/embeddings", body,
-                     until=lambda: _engine(backend, "n_decode_total") > decoded)  # fmt: skip
+    body = {"model": engine.model_id, "input": inputs}
+    _send_then_leave(url, "/v1/embeddings", body, until=lambda: bool(batches))
     # The engine is free again within a batch's time (32 inputs), not after all 2,048
     # (minutes here), and the next request is answered; the bound leaves room for a
     # machine busy with other work.
     started = time.monotonic()
-    answer = httpx.post(f"{url}/api/embed", json={"model": backend.model_id, "input": "hello"},
+    answer = httpx.post(f"{url}/api/embed", json={"model": engine.model_id, "input": "hello"},
                         timeout=120)  # fmt: skip
     assert answer.status_code == 200
     assert time.monotonic() - started < 60
     prompt_after, _ = _charged(url)
     assert prompt_after - prompt_before >= 32  # at least the batch under way
+    sent = len(batches)
+    time.sleep(2)
+    assert len(batches) == sent < 2048 // 32  # no batch sent once the client left

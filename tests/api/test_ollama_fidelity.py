@@ -74,7 +74,7 @@ def served(request: pytest.FixtureRequest) -> Served:
     if request.param == "gateway/llamacpp":
         gateway: ServerProcess = request.getfixturevalue("gateway")
         model: str = request.getfixturevalue("model_id")
-        return Served(gateway.url, model, model)
+        return Served(gateway.url, model, "all-minilm-l6-v2")
     if request.param == "gateway/ollama":
         return Served(request.getfixturevalue("ollama_gateway"), DEFAULT_MODEL, EMBEDDING_MODEL)
     fake: FakeOllama = request.getfixturevalue("fake")
@@ -150,8 +150,10 @@ def test_the_embedded_engine_describes_its_model(gateway: ServerProcess, model_i
     shown = httpx.post(f"{gateway.url}/api/show", json={"model": model_id}).json()
     assert shown["details"]["quantization_level"] == "Q4_K_M"
     assert shown["details"]["parameter_size"] == "268.10M"
-    assert shown["capabilities"] == ["completion", "embedding"]
+    assert shown["capabilities"] == ["completion"]  # all-MiniLM-L6-v2 embeds
     assert shown["model_info"]["general.parameter_count"] == 268_098_176
     assert "num_ctx 512" in shown["parameters"]
     running = httpx.get(f"{gateway.url}/api/ps").json()["models"][0]
     assert (running["context_length"], running["size_vram"]) == (512, 0)
+    embedder = httpx.post(f"{gateway.url}/api/show", json={"model": "all-minilm-l6-v2"}).json()
+    assert embedder["capabilities"] == ["embedding"]

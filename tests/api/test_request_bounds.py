@@ -105,7 +105,10 @@ def test_the_limits_are_in_the_openapi_document(gateway: ServerProcess) -> None:
             chat["stop"]["anyOf"] if member.get("type") != "null"}  # fmt: skip
     assert stop == {str(MAX_STOP), str(MAX_STOP_CHARS)}
     assert schemas["Options"]["properties"]["num_predict"]["not"] == {"const": 0}
-    assert schemas["EmbeddingRequest"]["properties"]["dimensions"]["type"] == "null"
+    # dimensions is refused by the parameter policy: not a property, and none may be added.
+    embedding = schemas["EmbeddingRequest"]
+    assert "dimensions" not in embedding["properties"]
+    assert embedding["additionalProperties"] is False
     assert schemas["PredictRequest"]["properties"]["instances"]["maxItems"] == MAX_INSTANCES
     assert "oneOf" in schemas["Instance"]
     prompt = schemas["CompletionRequest"]["properties"]["prompt"]["anyOf"][0]

@@ -155,7 +155,7 @@ async def test_an_embedding_server_configured_as_documented_gives_reference_vect
         with pytest.raises(ContextLengthExceeded) as refused:
             await backend.embed(model, ["short", "word " * 300], truncate=True)
         assert refused.value.param == "input"
-        assert "OpenAI's embeddings API has none" in refused.value.message
+        assert "the openai backend cannot truncate inputs" in refused.value.message
         with pytest.raises(InvalidRequest, match=f"embeddings come from {model}"):
             await backend.embed("a-chat-model", ["hello"])
         # Both models listed, each with what it is for; readiness wants both served.
