@@ -145,7 +145,12 @@ COVERAGE: list[tuple[str, Coverage]] = [
     (r"from openai import OpenAI client = OpenAI\(base_url=\"http://127\.0\.0\.1:8002/v1\"",
      Runs("test_readme_rag_sdk_snippet_prints_citations")),
     (r"liftoff rag ingest PATH --collection NAME$", Runs("test_liftoff_rag_ingest_path")),
-    (r"make rag-eval$", Runs("test_make_rag_eval_gates_the_sample")),
+    # `make rag-eval` is `liftoff rag ingest` of the samples then `liftoff eval run` with the
+    # retrieval gates: 27 minutes of CPU on a build machine (the answers of rag:samples for
+    # every case), too long for a suite run twice (with and without keys). The same ingest,
+    # run and gates, on the same sample set, run there.
+    (r"make rag-eval$",
+     RunsElsewhere("tests/retrieval/test_sample_set.py", "the same liftoff eval run and gates")),
     # README: tunnel
     (r"export NGROK_AUTHTOKEN=", Runs("test_readme_tunnel_commands_publish_only_a_keyed_gateway")),
     (r"liftoff tunnel", Runs("test_readme_tunnel_commands_publish_only_a_keyed_gateway")),
@@ -176,6 +181,7 @@ COVERAGE: list[tuple[str, Coverage]] = [
     (r"for role in .* gcloud ", NotHere(GOOGLE_CLOUD)),
     (r"python3 scripts/smoke\.py --url \"\$URL\" --token \"\$TOKEN\"",
      Runs("test_deploy_smoke_commands_pass")),
+    (r"python3 scripts/smoke\.py --url \"\$\(gcloud ", NotHere(GOOGLE_CLOUD)),
     (r"kubectl ", NotHere("a Kubernetes cluster")),
     (r"python3 scripts/render_deploy\.py .*\| kubectl apply", NotHere("a Kubernetes cluster")),
     (r"python3 scripts/smoke\.py --url \"\$\(gcloud ", NotHere(GOOGLE_CLOUD)),
@@ -466,7 +472,8 @@ def samples(stack: Stack) -> str:
 def test_readme_rag_curl_answers_with_citations(stack: Stack, samples: str) -> None:
     curl = readme(r"curl http://127\.0\.0\.1:8002/v1/chat/completions")
     curl = at_port(curl, int(stack.retrieval.rsplit(":", 1)[1]), documented=8002)
-    answer = json.loads(sh(curl + " -s", shell_env(), timeout=300).splitlines()[-1])
+    # No max_tokens, as documented: Gemma answers until it stops; minutes on a busy machine.
+    answer = json.loads(sh(curl + " -s", shell_env(), timeout=900).splitlines()[-1])
     if stack.key:  # shown without a key: refused where keys are on
         assert answer["error"]["message"].startswith("missing API key"), answer
         return
@@ -486,7 +493,7 @@ def test_readme_rag_sdk_snippet_prints_citations(
     snippet = at_port(snippet, int(stack.retrieval.rsplit(":", 1)[1]), documented=8002)
     script = tmp_path / "snippet.py"
     script.write_text(snippet)
-    result = _bash(f"python3 {script}", shell_env(), timeout=300)
+    result = _bash(f"python3 {script}", shell_env(), timeout=900)  # as the curl above
     output = result.stdout + result.stderr
     if stack.key:  # api_key="unused": refused where keys are on
         assert result.returncode == 1 and "AuthenticationError" in output, output
@@ -516,7 +523,9 @@ def test_make_run_serves_any_gguf_file(key: str | None, gguf_path: Path, tmp_pat
     command = command.replace("/path/to/any-model.gguf", f"'{model}'")
     with make_run(command, shell_env(**keys_env(key)), tmp_path, key) as stack:
         listed = httpx.get(f"{stack.api}/v1/models", headers=stack.headers()).json()
-        assert [model["id"] for model in listed["data"]] == ["my model"]
+        served = {model["id"]: model["capabilities"] for model in listed["data"]}
+        # The file chats; embeddings still come from the packaged all-MiniLM-L6-v2.
+        assert served == {"my model": ["completion"], "all-minilm-l6-v2": ["embedding"]}
 
 
 def test_make_run_serves_an_openai_compatible_server(
@@ -706,7 +715,8 @@ def test_liftoff_api_serves_gemini_on_vertex_ai(
                         GOOGLE_APPLICATION_CREDENTIALS=None, **keys_env(key))  # fmt: skip
         with _gateway(command, env, free_port(), tmp_path / "api.log") as api:
             _asks_gemini(api.url, key)
-    called = [r for r in gemini.requests if r.path.endswith("generateContent")][-1]
+    # The gateway always streams upstream (liftoff/api/backends/gemini.py).
+    called = [r for r in gemini.requests if r.path.endswith(":streamGenerateContent")][-1]
     assert "/projects/my-project/locations/us-central1/" in called.path, called.path
 
 
@@ -857,8 +867,10 @@ def test_vertex_sdk_snippet_predicts(stack: Stack, tmp_path: Path) -> None:
     """docs/deploy.md's ``google-cloud-aiplatform`` snippet, whole, through the fake Vertex AI
     endpoint to this stack's gateway as the custom container. What a reader has and this
     machine lacks comes first: Google's endpoint (over REST; the fake speaks no gRPC) and
-    gcloud's credentials, given to ``aiplatform.init`` (its later ``init`` keeps them); the
-    placeholders are the fake's; the expressions the docs show are printed.
+    gcloud's credentials, given to ``aiplatform.init`` (its later ``init`` keeps them) as in
+    tests/api/test_vertex_endpoint_predict.py, and refreshable as gcloud's are: google-auth
+    refreshes once on a 401 before the SDK reports it; the placeholders are the fake's; the
+    expressions the docs show are printed.
 
     A Vertex AI endpoint sends the container no gateway key (``deploy.py`` turns keys off): a
     gateway with keys on refuses every prediction, which the SDK reports as a 401."""
@@ -867,10 +879,15 @@ def test_vertex_sdk_snippet_predicts(stack: Stack, tmp_path: Path) -> None:
     with serve_in_thread(vertex.app(), ready_path="/") as url:
         token = next(iter(vertex.access_tokens))
         script = "\n".join([
+            "import datetime as _datetime",
             "from google.cloud import aiplatform as _aiplatform",
             "from google.oauth2.credentials import Credentials as _Credentials",
+            "def _gcloud_refresh(request, scopes):  # gcloud's refresh: a token Vertex accepts",
+            "    now = _datetime.datetime.now(_datetime.timezone.utc).replace(tzinfo=None)",
+            f"    return {token!r}, now + _datetime.timedelta(hours=1)",
             f"_aiplatform.init(api_endpoint={url!r}, api_transport='rest',",
-            f"                 credentials=_Credentials(token={token!r}))",
+            f"                 credentials=_Credentials(token={token!r},",
+            "                                          refresh_handler=_gcloud_refresh))",
             f"PROJECT, REGION, ENDPOINT_ID = {vertex.project!r}, {vertex.location!r}, "
             f"{vertex.endpoint_id!r}",
             snippet,
@@ -881,7 +898,7 @@ def test_vertex_sdk_snippet_predicts(stack: Stack, tmp_path: Path) -> None:
         result = _bash("python3 predict.py", shell_env(), cwd=tmp_path, timeout=180)
     output = result.stdout + result.stderr
     if stack.key:
-        assert result.returncode == 1 and "401" in output, output
+        assert result.returncode == 1 and "Unauthorized: 401" in output, output
         return
     assert result.returncode == 0, output
     first, ids = result.stdout.strip().splitlines()[-2:]
@@ -891,22 +908,6 @@ def test_vertex_sdk_snippet_predicts(stack: Stack, tmp_path: Path) -> None:
     assert all(isinstance(n, float) for n in answer["usage"].values())  # doubles, as shown
     assert ids == f"{vertex.deployed_model_id} {vertex.model_name}"
     assert vertex.forwarded[-1]["parameters"]["maxOutputTokens"] == 32.0
-
-
-@pytest.mark.model
-@pytest.mark.timeout(1800)
-def test_make_rag_eval_gates_the_sample(key: str | None, gguf_path: Path, tmp_path: Path) -> None:
-    store = str(tmp_path / "runs.sqlite3")  # never the reader's own runs
-    env = shell_env(LIFTOFF_CACHE_DIR=str(gguf_path.parent), LIFTOFF_EVAL_STORE=store,
-                    **keys_env(key))  # fmt: skip
-    output = sh(readme(r"make rag-eval$"), env, timeout=1700)
-    assert "created collection samples" in output  # a fresh index each time
-    for gate in ("hit_rate@4>=0.85", "mrr@4>=0.75", "abstention>=0.75"):
-        assert gate in output, output[-4000:]
-    assert (REPO / "build" / "rag" / "report.html").is_file()
-    assert "Traceback" not in output
-    if key:
-        assert key not in output
 
 
 def test_make_lint_passes() -> None:
