@@ -7,9 +7,11 @@ environment active (``source .venv/bin/activate``, as the README says), on free 
 ports instead of 8000-8003 (``LIFTOFF_PORT``, ``LIFTOFF_EVAL_PORT``, ``LIFTOFF_RAG_PORT``,
 ``LIFTOFF_UI_PORT``, or the URL rewritten),
 with their placeholders filled in (``/path/to/any-model.gguf``, ``MODEL``, ``RUN_OR_FILE``,
-``<commit>``). What cannot run here is met by the suite's fakes: the Ollama server
-(``tests/fakes/ollama_server.py``), ngrok's agent (``tests/fakes/ngrok_agent.py``); the
-``openai`` backend meets llama.cpp's own server.
+``<commit>``, ``...``). What cannot run here is met by the suite's fakes: the Ollama server
+(``tests/fakes/ollama_server.py``), ngrok's agent (``tests/fakes/ngrok_agent.py``), the Gemini
+API and Vertex AI (``gemini_server.py``, with ``metadata_server.py`` for Google's
+credentials), a Vertex AI endpoint (``vertex_endpoint.py``); the ``openai`` backend meets
+llama.cpp's own server. ``rag:`` commands meet the retrieval service ``make run`` starts.
 
 "With keys" is what the README's tunnel section does, ``LIFTOFF_API_KEYS=sk-demo-1 make
 run``, and what a reader then types: the SDKs and the evaluation CLI take a key from the
@@ -18,6 +20,7 @@ variables the README names; a command the README shows without a key is refused 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import os
@@ -29,18 +32,36 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
 import pytest
 import yaml
+from dotenv import dotenv_values
 
+from liftoff.retrieval.config import Settings as RetrievalSettings
 from liftoff.server.processes import ServiceProcess, free_port
-from tests.docs.commands import at_port, deploy_doc, documented_commands, inline, readme
+from liftoff.ui.config import Settings as UiSettings
+from tests.docs.commands import (
+    at_port,
+    command_in,
+    deploy_doc,
+    documented_commands,
+    inline,
+    readme,
+)
+from tests.fakes.gemini_server import API_KEY as GEMINI_KEY
+from tests.fakes.gemini_server import CHAT_MODEL as GEMINI_MODEL
+from tests.fakes.gemini_server import EMBEDDING_MODEL as GEMINI_EMBEDDING_MODEL
+from tests.fakes.gemini_server import WORDS as GEMINI_WORDS
+from tests.fakes.gemini_server import FakeGemini
+from tests.fakes.metadata_server import FakeMetadata
 from tests.fakes.ngrok_agent import FakeNgrokAgent
 from tests.fakes.ollama_server import FakeModel, FakeOllama
+from tests.fakes.vertex_endpoint import FakeVertexEndpoint
 from tests.llama_server import LlamaServer
-from tests.servers import REPO
+from tests.servers import REPO, serve_in_thread
 
 KEY = "sk-demo-1"  # the README's demo key
 MODES = ["without keys", "with keys"]
@@ -107,6 +128,29 @@ COVERAGE: list[tuple[str, Coverage]] = [
     (r"liftoff api$", Runs("test_liftoff_api_serves_the_gateway")),
     (r"liftoff pull( MODEL)?$", Runs("test_liftoff_pull_pulls_into_ollama")),
     (r"liftoff doctor$", Runs("test_liftoff_doctor_passes")),
+    # README and docs/deploy.md: Gemini (the fake Gemini API and Vertex AI)
+    (r"LIFTOFF_BACKEND=gemini GEMINI_API_KEY=\.\.\. LIFTOFF_MODEL=gemini-2\.5-flash make run$",
+     Runs("test_make_run_serves_gemini")),
+    (r"LIFTOFF_BACKEND=gemini GEMINI_API_KEY=\.\.\. LIFTOFF_MODEL=gemini-2\.5-flash "
+     r"LIFTOFF_EMBEDDING_MODEL=gemini-embedding-001 liftoff api$",
+     Runs("test_liftoff_api_serves_gemini_with_an_api_key")),
+    (r"export LIFTOFF_BACKEND=gemini GEMINI_API_KEY=\.\.\. ",
+     Runs("test_deploy_gemini_commands_check_and_serve_gemini")),
+    (r"LIFTOFF_BACKEND=gemini GOOGLE_GENAI_USE_VERTEXAI=true GOOGLE_CLOUD_PROJECT=",
+     Runs("test_liftoff_api_serves_gemini_on_vertex_ai")),
+    # README: retrieval (the retrieval service of `make run`)
+    (r"liftoff rag ingest examples/rag/docs --collection samples$", Runs("samples")),
+    (r"curl http://127\.0\.0\.1:8002/v1/chat/completions -H 'Content",
+     Runs("test_readme_rag_curl_answers_with_citations")),
+    (r"from openai import OpenAI client = OpenAI\(base_url=\"http://127\.0\.0\.1:8002/v1\"",
+     Runs("test_readme_rag_sdk_snippet_prints_citations")),
+    (r"liftoff rag ingest PATH --collection NAME$", Runs("test_liftoff_rag_ingest_path")),
+    # `make rag-eval` is `liftoff rag ingest` of the samples then `liftoff eval run` with the
+    # retrieval gates: 27 minutes of CPU on a build machine (the answers of rag:samples for
+    # every case), too long for a suite run twice (with and without keys). The same ingest,
+    # run and gates, on the same sample set, run there.
+    (r"make rag-eval$",
+     RunsElsewhere("tests/retrieval/test_sample_set.py", "the same liftoff eval run and gates")),
     # README: tunnel
     (r"export NGROK_AUTHTOKEN=", Runs("test_readme_tunnel_commands_publish_only_a_keyed_gateway")),
     (r"liftoff tunnel", Runs("test_readme_tunnel_commands_publish_only_a_keyed_gateway")),
@@ -123,8 +167,14 @@ COVERAGE: list[tuple[str, Coverage]] = [
     (r"SMOKE_URL=http://127\.0\.0\.1:8000 LIFTOFF_SMOKE_API_KEY=\$KEY make smoke$",
      Runs("test_deploy_smoke_commands_pass")),
     (r"python3 scripts/smoke\.py --api-key \"\$KEY\" --model llama3\.2:1b --ollama-url",
-     RunsElsewhere("tests/deploy/test_smoke.py", "--ollama-url on a fake Ollama")),
+     Runs("test_deploy_smoke_commands_pass")),  # Kubernetes, through port-forwards
     (r"make smoke$", Runs("test_deploy_smoke_commands_pass")),
+    (r"echo 'LIFTOFF_UI_USERS=", Runs("test_ui_users_line_gives_the_compose_ui_a_login")),
+    (r"LIFTOFF_POSTGRES_PASSWORD=\.\.\.$", Runs("test_compose_postgres_lines_name_one_database")),
+    (r"LIFTOFF_RAG_DATABASE_URL=postgresql://",
+     Runs("test_compose_postgres_lines_name_one_database")),
+    (r"liftoff rag ingest docs/ --collection handbook --api-key \"\$KEY\"",
+     Runs("test_deploy_rag_ingest_from_the_host")),
     # docs/deploy.md: Google Cloud, Kubernetes, Vertex AI, Azure
     (r"(PROJECT|NUMBER|DEPLOYER|URL|TOKEN)=", NotHere(GOOGLE_CLOUD)),
     (r"gcloud ", NotHere(GOOGLE_CLOUD)),
@@ -134,30 +184,15 @@ COVERAGE: list[tuple[str, Coverage]] = [
     (r"python3 scripts/smoke\.py --url \"\$\(gcloud ", NotHere(GOOGLE_CLOUD)),
     (r"kubectl ", NotHere("a Kubernetes cluster")),
     (r"python3 scripts/render_deploy\.py .*\| kubectl apply", NotHere("a Kubernetes cluster")),
+    (r"python3 scripts/smoke\.py --url \"\$\(gcloud ", NotHere(GOOGLE_CLOUD)),
     (r"python3 deploy/vertex/deploy\.py ", Runs("test_vertex_deploy_script_dry_run")),
+    (r"from google\.cloud import aiplatform", Runs("test_vertex_sdk_snippet_predicts")),
     (r"curl -X POST -H \"Authorization: Bearer \$\(gcloud", NotHere(GOOGLE_CLOUD)),
     (r"export AZURE_LOCATION=", Runs("test_azure_envsubst_renders_the_container_app")),
     (r"envsubst < deploy/azure/containerapp\.yaml",
      Runs("test_azure_envsubst_renders_the_container_app")),
     (r"az ", NotHere("an Azure subscription")),
     (r"python3 scripts/smoke\.py --url https://\$\(az ", NotHere("an Azure subscription")),
-    # Not yet run as written (branch doccmds): each is exercised by the test file named.
-    (r"LIFTOFF_BACKEND=gemini ",
-     RunsElsewhere("tests/api/backends/test_gemini.py", "the gemini backend on the fake Gemini")),
-    (r"liftoff rag ingest ",
-     RunsElsewhere("tests/cli/test_rag.py", "liftoff rag ingest into a real retrieval service")),
-    (r"curl http://127\.0\.0\.1:8002/v1/chat/completions",
-     RunsElsewhere("tests/retrieval/test_chat.py", "rag: models answer with citations")),
-    (r"from openai import OpenAI client = OpenAI\(base_url=\"http://127\.0\.0\.1:8002",
-     RunsElsewhere("tests/retrieval/test_chat.py", "the OpenAI SDK reads citations")),
-    (r"make rag-eval$",
-     RunsElsewhere("tests/retrieval/test_sample_set.py", "the same liftoff eval run and gates")),
-    (r"echo 'LIFTOFF_UI_USERS=",
-     RunsElsewhere("tests/ui/test_config.py", "the UI's logins from LIFTOFF_UI_USERS")),
-    (r"from google\.cloud import aiplatform",
-     RunsElsewhere("tests/api/test_vertex_endpoint_predict.py", "Endpoint.predict on a fake")),
-    (r"LIFTOFF_(POSTGRES_PASSWORD|RAG_DATABASE_URL)=",
-     RunsElsewhere("tests/deploy/test_compose_wiring.py", "Compose's Postgres wiring")),
 ]  # fmt: skip
 
 
@@ -244,6 +279,7 @@ class Stack:
     process: ServiceProcess
     api: str
     evaluation: str
+    retrieval: str
     key: str | None
     env: dict[str, str]
 
@@ -262,9 +298,9 @@ class Stack:
 def make_run(command: str, env: dict[str, str], tmp: Path, key: str | None) -> Iterator[Stack]:
     """``command`` (a ``make run`` line) on free ports until ``liftoff up`` is ready; then
     Ctrl-C, as at a terminal, and nothing it started may be left."""
-    api_port, evaluation_port = free_port(), free_port()
+    api_port, evaluation_port, retrieval_port = free_port(), free_port(), free_port()
     env = {**env, "LIFTOFF_PORT": str(api_port), "LIFTOFF_EVAL_PORT": str(evaluation_port),
-           "LIFTOFF_RAG_PORT": str(free_port()), "LIFTOFF_UI_PORT": str(free_port()),
+           "LIFTOFF_RAG_PORT": str(retrieval_port), "LIFTOFF_UI_PORT": str(free_port()),
            "LIFTOFF_EVAL_STORE": str(tmp / "runs.sqlite3"),
            "LIFTOFF_RAG_STORE": str(tmp / "retrieval.sqlite3")}  # fmt: skip
     process = ServiceProcess(
@@ -280,7 +316,8 @@ def make_run(command: str, env: dict[str, str], tmp: Path, key: str | None) -> I
             time.sleep(0.2)
         services = psutil.Process(process.pid).children(recursive=True)
         stack = Stack(process, f"http://127.0.0.1:{api_port}",
-                      f"http://127.0.0.1:{evaluation_port}", key, env)  # fmt: skip
+                      f"http://127.0.0.1:{evaluation_port}",
+                      f"http://127.0.0.1:{retrieval_port}", key, env)  # fmt: skip
         yield stack
     output = stack.output()
     assert "Stopping..." in output, output[-4000:]
@@ -406,6 +443,76 @@ def test_readme_tunnel_commands_publish_only_a_keyed_gateway(stack: Stack, tmp_p
                 os.kill(pid, signal.SIGKILL)
 
 
+# --- the README's retrieval section, on the stack's retrieval service ---------------------
+
+
+def _rag_env(stack: Stack, *, with_key: bool = True) -> dict[str, str]:
+    """A shell for ``liftoff rag``: the service on the stack's port (a reader's is the default,
+    127.0.0.1:8002); with keys, the key in ``LIFTOFF_API_KEY``, as for the SDK above."""
+    key = stack.key if with_key else None
+    return shell_env(LIFTOFF_RAG_URL=stack.retrieval, LIFTOFF_API_KEY=key)
+
+
+@pytest.fixture(scope="module")
+def samples(stack: Stack) -> str:
+    """``liftoff rag ingest examples/rag/docs --collection samples``; its output. With keys on,
+    the shell without a key is refused first (exit 2, saying what to set)."""
+    command = readme(r"liftoff rag ingest examples/rag/docs --collection samples$")
+    if stack.key:
+        refused = _bash(command, _rag_env(stack, with_key=False), timeout=60)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "the service wants an API key" in refused.stderr
+    output = sh(command, _rag_env(stack), timeout=1200)
+    assert "created collection samples" in output
+    assert re.search(r"^samples: 7 \w+; [1-9]\d* chunks in the documents sent$", output, re.M)
+    return output
+
+
+@pytest.mark.timeout(1200)  # the first one ingests the samples: minutes of embedding
+def test_readme_rag_curl_answers_with_citations(stack: Stack, samples: str) -> None:
+    curl = readme(r"curl http://127\.0\.0\.1:8002/v1/chat/completions")
+    curl = at_port(curl, int(stack.retrieval.rsplit(":", 1)[1]), documented=8002)
+    # No max_tokens, as documented: Gemma answers until it stops; minutes on a busy machine.
+    answer = json.loads(sh(curl + " -s", shell_env(), timeout=900).splitlines()[-1])
+    if stack.key:  # shown without a key: refused where keys are on
+        assert answer["error"]["message"].startswith("missing API key"), answer
+        return
+    assert answer["model"] == "rag:samples" and answer["choices"][0]["message"]["content"]
+    cited = answer["citations"]
+    assert cited and {"index", "source", "chunk", "score", "text"} <= set(cited[0])
+    assert "nature/honeybees.md" in [citation["source"] for citation in cited]
+
+
+@pytest.mark.timeout(1200)  # the first one ingests the samples: minutes of embedding
+def test_readme_rag_sdk_snippet_prints_citations(
+    stack: Stack, samples: str, tmp_path: Path
+) -> None:
+    snippet = readme(
+        r"from openai import OpenAI client = OpenAI\(base_url=\"http://127\.0\.0\.1:8002"
+    )
+    snippet = at_port(snippet, int(stack.retrieval.rsplit(":", 1)[1]), documented=8002)
+    script = tmp_path / "snippet.py"
+    script.write_text(snippet)
+    result = _bash(f"python3 {script}", shell_env(), timeout=900)  # as the curl above
+    output = result.stdout + result.stderr
+    if stack.key:  # api_key="unused": refused where keys are on
+        assert result.returncode == 1 and "AuthenticationError" in output, output
+        return
+    assert result.returncode == 0, output
+    # "index source chunk score" per citation; the PDF answers the question
+    assert re.search(r"^\d+ rosetta-stone\.pdf \d+ -?[01]\.\d+$", result.stdout, re.M), output
+
+
+def test_liftoff_rag_ingest_path(stack: Stack, tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "tides.md").write_text("# Tides\n\nThe Moon's gravity raises two tides a day.\n")
+    command = inline("README.md", "liftoff rag ingest PATH --collection NAME")
+    output = sh(command.replace("PATH", str(folder)).replace("NAME", "notes"), _rag_env(stack))
+    assert "created collection notes" in output
+    assert re.search(r"^notes: 1 \w+; 1 chunks in the documents sent$", output, re.M), output
+
+
 # --- other ways to run the stack ----------------------------------------------------------
 
 
@@ -482,19 +589,135 @@ def test_deploy_compose_curl_answers(ollama_stack: Stack) -> None:
     "pattern",
     [
         r"SMOKE_URL=http://127\.0\.0\.1:8000 LIFTOFF_SMOKE_API_KEY=\$KEY make smoke$",  # Compose
+        r"python3 scripts/smoke\.py --api-key \"\$KEY\" --model llama3\.2:1b",  # Kubernetes
         r"python3 scripts/smoke\.py --url \"\$URL\" --token \"\$TOKEN\"",  # Cloud Run
     ],
-    ids=["compose", "cloud-run"],
+    ids=["compose", "kubernetes", "cloud-run"],
 )
-def test_deploy_smoke_commands_pass(ollama_stack: Stack, pattern: str) -> None:
+def test_deploy_smoke_commands_pass(
+    ollama_stack: Stack, shared_fake_ollama: FakeOllama, pattern: str
+) -> None:
+    # The Kubernetes overlay's model (k8s/overlays/cpu), pulled by its Job; kubectl's
+    # port-forwards answer on 127.0.0.1:8000 (the script's default URL) and :11434.
+    shared_fake_ollama.add_model(FakeModel("llama3.2:1b"))
     command = at_port(deploy_doc(pattern), ollama_stack.api_port)
+    command = at_port(command, shared_fake_ollama.port, documented=11434)
     env = {**_reader_env(ollama_stack), "URL": ollama_stack.api,
-           # kubectl's port-forward would answer on SMOKE_URL's default, 127.0.0.1:8000.
-           "SMOKE_URL": ollama_stack.api,
+           "SMOKE_URL": ollama_stack.api, "LIFTOFF_SMOKE_URL": ollama_stack.api,
            # Cloud Run checks the identity token; a gateway with keys takes its key there.
            "TOKEN": ollama_stack.key or "identity-token"}  # fmt: skip
     output = sh(command, env, timeout=300)
     assert f"smoke test passed against {ollama_stack.api}" in output
+    if "--ollama-url" in command:  # Ollama's /api/ps: the model the smoke test generated with
+        assert "PASS  GET /v1/models lists llama3.2:1b" in output
+        assert "PASS  Ollama GET /api/ps" in output
+
+
+# --- Gemini: the fake Gemini API and Vertex AI ----------------------------------------------
+# google-genai is pointed at the fake by GOOGLE_GEMINI_BASE_URL / GOOGLE_VERTEX_BASE_URL, and
+# google-auth at the fake metadata server by GCE_METADATA_HOST: settings a reader's shell
+# does not have (as OLLAMA_HOST for the fake Ollama). The reader's `...` is the fake's key.
+
+
+@pytest.fixture(scope="module")
+def gemini() -> Iterator[FakeGemini]:
+    fake = FakeGemini()
+    fake.projects.add("my-project")  # the README's Vertex AI project
+    with serve_in_thread(fake.app(), ready_path="/") as url:
+        fake.url = url
+        fake.oauth.token_uri = f"{url}/token"
+        yield fake
+
+
+def _with_gemini_key(command: str) -> str:
+    assert "GEMINI_API_KEY=..." in command, command
+    return command.replace("GEMINI_API_KEY=...", f"GEMINI_API_KEY={GEMINI_KEY}")
+
+
+def _asks_gemini(api: str, key: str | None) -> None:
+    """What a reader notices: Gemini's models listed, a chat answered by Gemini, and, with
+    keys on, a request without one refused."""
+    listed = httpx.get(f"{api}/v1/models", headers=_auth(key))
+    assert listed.status_code == 200, listed.text
+    assert GEMINI_MODEL in [model["id"] for model in listed.json()["data"]]
+    chat = httpx.post(
+        f"{api}/v1/chat/completions", headers=_auth(key), timeout=60,
+        json={"model": GEMINI_MODEL, "max_tokens": 4, "temperature": 0,
+              "messages": [{"role": "user", "content": "Hello"}]},
+    )  # fmt: skip
+    assert chat.status_code == 200, chat.text
+    words = chat.json()["choices"][0]["message"]["content"].split()
+    assert len(words) == 4 and set(words) <= set(GEMINI_WORDS)
+    if key:
+        assert httpx.get(f"{api}/v1/models").status_code == 401
+
+
+def test_make_run_serves_gemini(key: str | None, gemini: FakeGemini, tmp_path: Path) -> None:
+    command = _with_gemini_key(readme(r"LIFTOFF_BACKEND=gemini GEMINI_API_KEY=\.\.\. .* make run$"))
+    env = shell_env(GOOGLE_GEMINI_BASE_URL=gemini.url, **keys_env(key))
+    with make_run(command, env, tmp_path, key) as stack:
+        _asks_gemini(stack.api, key)
+    assert GEMINI_KEY not in stack.output()
+
+
+def _gateway(script: str, env: dict[str, str], port: int, log: Path) -> ServiceProcess:
+    return ServiceProcess(
+        ["bash", "-c", script], health_url=f"http://127.0.0.1:{port}/readyz", name=script,
+        env={**env, "LIFTOFF_PORT": str(port)}, cwd=REPO, log=log, ready_timeout=120,
+        stop_signal=signal.SIGINT, stop_group=True,
+    )  # fmt: skip
+
+
+def test_liftoff_api_serves_gemini_with_an_api_key(
+    key: str | None, gemini: FakeGemini, tmp_path: Path
+) -> None:
+    command = readme(r"LIFTOFF_BACKEND=gemini GEMINI_API_KEY=\.\.\. .* liftoff api$")
+    command = _with_gemini_key(command)
+    env = shell_env(GOOGLE_GEMINI_BASE_URL=gemini.url, **keys_env(key))
+    with _gateway(command, env, free_port(), tmp_path / "api.log") as api:
+        _asks_gemini(api.url, key)
+        body = {"model": GEMINI_EMBEDDING_MODEL, "input": ["a", "b"]}
+        embedded = httpx.post(f"{api.url}/v1/embeddings", headers=_auth(key), json=body)
+        assert embedded.status_code == 200 and len(embedded.json()["data"]) == 2, embedded.text
+    assert api.process is not None and api.process.returncode == 0, api.output()
+    assert GEMINI_KEY not in api.output()
+
+
+def test_deploy_gemini_commands_check_and_serve_gemini(
+    key: str | None, gemini: FakeGemini, tmp_path: Path
+) -> None:
+    """docs/deploy.md's block as one shell: the export, ``liftoff doctor``, ``liftoff api``."""
+    export = _with_gemini_key(deploy_doc(r"export LIFTOFF_BACKEND=gemini GEMINI_API_KEY="))
+    block = command_in("docs/deploy.md", r"export LIFTOFF_BACKEND=gemini")  # the block's order:
+    text = (REPO / "docs/deploy.md").read_text()
+    start = text.index(block.text)
+    doctor, api = text.index("liftoff doctor", start), text.index("liftoff api", start)
+    assert start < doctor < api, "docs/deploy.md: the export, then liftoff doctor, liftoff api"
+    script = f"{export}\nliftoff doctor\nliftoff api"
+    env = shell_env(GOOGLE_GEMINI_BASE_URL=gemini.url, **keys_env(key))
+    with _gateway(script, env, free_port(), tmp_path / "api.log") as api_process:
+        _asks_gemini(api_process.url, key)
+        output = api_process.output()
+    assert "PASS  gemini backend: ready" in output, output
+    assert GEMINI_KEY not in output
+
+
+def test_liftoff_api_serves_gemini_on_vertex_ai(
+    key: str | None, gemini: FakeGemini, tmp_path: Path
+) -> None:
+    """Application Default Credentials from the (fake) metadata server, as on Cloud Run."""
+    command = readme(r"LIFTOFF_BACKEND=gemini GOOGLE_GENAI_USE_VERTEXAI=true")
+    metadata = FakeMetadata(access_tokens=gemini.access_tokens, project_id="metadata-project")
+    with serve_in_thread(metadata.app(), ready_path="/") as metadata_url:
+        host = metadata_url.removeprefix("http://")
+        env = shell_env(GOOGLE_VERTEX_BASE_URL=gemini.url, GCE_METADATA_HOST=host,
+                        GCE_METADATA_IP=host, CLOUDSDK_CONFIG=str(tmp_path),
+                        GOOGLE_APPLICATION_CREDENTIALS=None, **keys_env(key))  # fmt: skip
+        with _gateway(command, env, free_port(), tmp_path / "api.log") as api:
+            _asks_gemini(api.url, key)
+    # The gateway always streams upstream (liftoff/api/backends/gemini.py).
+    called = [r for r in gemini.requests if r.path.endswith(":streamGenerateContent")][-1]
+    assert "/projects/my-project/locations/us-central1/" in called.path, called.path
 
 
 # --- the liftoff command ------------------------------------------------------------------
@@ -589,6 +812,102 @@ def test_azure_envsubst_renders_the_container_app(key: str | None, tmp_path: Pat
     assert "${" not in text
     app = yaml.safe_load(text)
     assert app["location"] == "swedencentral"
+
+
+def test_ui_users_line_gives_the_compose_ui_a_login(key: str | None, tmp_path: Path) -> None:
+    shutil.copy(REPO / ".env.example", tmp_path / ".env")  # after `cp .env.example .env`
+    sh(deploy_doc(r"echo 'LIFTOFF_UI_USERS="), shell_env(**keys_env(key)), cwd=tmp_path)
+    # .env now sets LIFTOFF_UI_USERS twice (empty, then the login); the last one counts, as in
+    # Compose's reading of .env.
+    users = dotenv_values(tmp_path / ".env")["LIFTOFF_UI_USERS"]
+    assert users is not None
+    ui = UiSettings(_env_file=None, host="0.0.0.0", users=users)  # as in its container
+    assert ui.auth_required and ui.check_password("ana", "correct-horse-battery")
+
+
+def test_compose_postgres_lines_name_one_database(tmp_path: Path) -> None:
+    """Once: .env lines, which keys cannot change. Compose itself needs Docker; what can be
+    checked here is that the lines, ``...`` filled in alike, make a URL the retrieval service
+    accepts and that names the ``pgvector`` profile's Postgres, its user, database and password."""
+    lines = [deploy_doc(r"LIFTOFF_POSTGRES_PASSWORD=\.\.\.$"),
+             deploy_doc(r"LIFTOFF_RAG_DATABASE_URL=postgresql://")]  # fmt: skip
+    env_file = tmp_path / ".env"
+    shutil.copy(REPO / ".env.example", env_file)
+    with env_file.open("a") as appended:  # the comment says: in .env
+        appended.writelines(line.replace("...", "pg-Secret-1") + "\n" for line in lines)
+    values = dotenv_values(env_file)
+    url = urlsplit(values["LIFTOFF_RAG_DATABASE_URL"] or "")
+    postgres = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["postgres"]
+    assert "pgvector" in postgres["profiles"]
+    assert (url.hostname, url.port) == ("postgres", 5432)
+    assert url.username == postgres["environment"]["POSTGRES_USER"]
+    assert url.path == "/" + postgres["environment"]["POSTGRES_DB"]
+    assert url.password == values["LIFTOFF_POSTGRES_PASSWORD"] == "pg-Secret-1"
+    assert "${LIFTOFF_POSTGRES_PASSWORD" in postgres["environment"]["POSTGRES_PASSWORD"]
+    url_line = {"LIFTOFF_RAG_DATABASE_URL": values["LIFTOFF_RAG_DATABASE_URL"]}
+    settings = RetrievalSettings(_env_file=None, **url_line)  # type: ignore[arg-type]
+    assert settings.database_url is not None
+    assert settings.database_url.get_secret_value() == url_line["LIFTOFF_RAG_DATABASE_URL"]
+
+
+def test_deploy_rag_ingest_from_the_host(stack: Stack, tmp_path: Path) -> None:
+    """Compose's retrieval service is the stack's here; ``docs/`` is the reader's folder."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "leave.md").write_text("# Leave\n\nAsk your manager two weeks ahead.\n")
+    command = deploy_doc(r"liftoff rag ingest docs/ --collection handbook")
+    env = shell_env(KEY=stack.key, LIFTOFF_RAG_URL=stack.retrieval)
+    output = sh(command, env, cwd=tmp_path)
+    assert "created collection handbook" in output
+    assert re.search(r"^handbook: 1 \w+; 1 chunks in the documents sent$", output, re.M), output
+    if stack.key:
+        assert stack.key not in output
+
+
+def test_vertex_sdk_snippet_predicts(stack: Stack, tmp_path: Path) -> None:
+    """docs/deploy.md's ``google-cloud-aiplatform`` snippet, whole, through the fake Vertex AI
+    endpoint to this stack's gateway as the custom container. What a reader has and this
+    machine lacks comes first: Google's endpoint (over REST; the fake speaks no gRPC) and
+    gcloud's credentials, given to ``aiplatform.init`` (its later ``init`` keeps them) as in
+    tests/api/test_vertex_endpoint_predict.py, and refreshable as gcloud's are: google-auth
+    refreshes once on a 401 before the SDK reports it; the placeholders are the fake's; the
+    expressions the docs show are printed.
+
+    A Vertex AI endpoint sends the container no gateway key (``deploy.py`` turns keys off): a
+    gateway with keys on refuses every prediction, which the SDK reports as a 401."""
+    vertex = FakeVertexEndpoint(container_url=stack.api)
+    snippet = deploy_doc(r"from google\.cloud import aiplatform")
+    with serve_in_thread(vertex.app(), ready_path="/") as url:
+        token = next(iter(vertex.access_tokens))
+        script = "\n".join([
+            "import datetime as _datetime",
+            "from google.cloud import aiplatform as _aiplatform",
+            "from google.oauth2.credentials import Credentials as _Credentials",
+            "def _gcloud_refresh(request, scopes):  # gcloud's refresh: a token Vertex accepts",
+            "    now = _datetime.datetime.now(_datetime.timezone.utc).replace(tzinfo=None)",
+            f"    return {token!r}, now + _datetime.timedelta(hours=1)",
+            f"_aiplatform.init(api_endpoint={url!r}, api_transport='rest',",
+            f"                 credentials=_Credentials(token={token!r},",
+            "                                          refresh_handler=_gcloud_refresh))",
+            f"PROJECT, REGION, ENDPOINT_ID = {vertex.project!r}, {vertex.location!r}, "
+            f"{vertex.endpoint_id!r}",
+            snippet,
+            "print(repr(prediction.predictions[0]))",
+            "print(prediction.deployed_model_id, prediction.model_resource_name)",
+        ])  # fmt: skip
+        (tmp_path / "predict.py").write_text(script)
+        result = _bash("python3 predict.py", shell_env(), cwd=tmp_path, timeout=180)
+    output = result.stdout + result.stderr
+    if stack.key:
+        assert result.returncode == 1 and "Unauthorized: 401" in output, output
+        return
+    assert result.returncode == 0, output
+    first, ids = result.stdout.strip().splitlines()[-2:]
+    answer = ast.literal_eval(first)
+    assert set(answer) == {"content", "finish_reason", "usage"}
+    assert answer["finish_reason"] in ("stop", "length") and "\n" not in answer["content"]
+    assert all(isinstance(n, float) for n in answer["usage"].values())  # doubles, as shown
+    assert ids == f"{vertex.deployed_model_id} {vertex.model_name}"
+    assert vertex.forwarded[-1]["parameters"]["maxOutputTokens"] == 32.0
 
 
 def test_make_lint_passes() -> None:
