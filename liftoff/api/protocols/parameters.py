@@ -137,17 +137,35 @@ class Policy:
         return None
 
 
-class Policed(BaseModel):
-    """A request model checked against its surface's ``Policy`` once it has validated.
-    Its own fields are the honoured and neutral-only ones; anything else arrives as an
-    extra, which the policy refuses with its reason. The OpenAPI document says so: no
-    additional properties."""
+class _Documented(BaseModel):
+    """A model whose extras are taken only to be refused with a policy's reason, so its
+    OpenAPI schema, which clients and fuzzers read, allows none; and states the values its
+    neutral-only fields accept (``_rules``: the policy and the fields' prefix)."""
 
-    # Extras are taken only to be refused with the policy's reason, so the document, which
-    # clients and fuzzers read, allows none.
     model_config = ConfigDict(
         extra="allow", allow_inf_nan=False, json_schema_extra={"additionalProperties": False}
     )
+
+    @classmethod
+    def _rules(cls) -> tuple[Policy, str] | None:
+        return None
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        rules = cls._rules()
+        if rules is not None:
+            _document_neutral_values(cls, schema, *rules)
+        return schema
+
+
+class Policed(_Documented):
+    """A request model checked against its surface's ``Policy`` once it has validated.
+    Its own fields are the honoured and neutral-only ones; anything else arrives as an
+    extra, which the policy refuses with its reason."""
+
     __policy__: ClassVar[Policy]
 
     @model_validator(mode="after")
@@ -156,34 +174,20 @@ class Policed(BaseModel):
         return self
 
     @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        schema = handler.resolve_ref_schema(handler(core_schema))
-        _document_neutral_values(cls, schema, cls.__policy__, "")
-        return schema
+    def _rules(cls) -> tuple[Policy, str] | None:
+        return cls.__policy__, ""
 
 
-class Nested(BaseModel):
+class Nested(_Documented):
     """An object inside a policed request (``options``, ``stream_options``): its extras are
-    checked by the request's policy, under the object's name (and documented as none).
-    ``__rules__`` (a policy and the object's name, ``"options."``) documents the values its
-    neutral-only fields accept."""
+    checked by the request's policy, under the object's name. ``__rules__`` (a policy and
+    the object's name, ``"options."``) documents the values its neutral-only fields accept."""
 
     __rules__: ClassVar[tuple[Policy, str] | None] = None
 
-    model_config = ConfigDict(
-        extra="allow", allow_inf_nan=False, json_schema_extra={"additionalProperties": False}
-    )
-
     @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        schema = handler.resolve_ref_schema(handler(core_schema))
-        if cls.__rules__ is not None:
-            _document_neutral_values(cls, schema, *cls.__rules__)
-        return schema
+    def _rules(cls) -> tuple[Policy, str] | None:
+        return cls.__rules__
 
 
 def _document_neutral_values(
