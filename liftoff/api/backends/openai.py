@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -81,6 +83,9 @@ class OpenAIBackend(Backend):
             total=None, connect=connect_timeout, sock_read=timeout
         )
         self._session: aiohttp.ClientSession | None = None  # made in the server's loop
+        # HTTP(S)_PROXY and NO_PROXY, as the SDK's client honours them, read once: aiohttp's
+        # trust_env reads them and ~/.netrc in a thread on every request.
+        self._proxy = _env_proxy(self._base_url)
 
     async def close(self) -> None:
         await self._client.close()
@@ -164,16 +169,19 @@ class OpenAIBackend(Backend):
             session = self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=1000),
                 timeout=self._stream_timeout,
-                trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as the SDK's client honours
             )
         try:
             try:
-                response = await session.post(url, data=data, headers=self._stream_headers)
+                response = await session.post(
+                    url, data=data, headers=self._stream_headers, proxy=self._proxy
+                )
             except aiohttp.ServerDisconnectedError:
                 # Most often a pooled keep-alive connection the server closed as we reused
                 # it (llama.cpp's server closes them after a few requests). Nothing was
                 # answered, so one more try, on a fresh connection, is safe.
-                response = await session.post(url, data=data, headers=self._stream_headers)
+                response = await session.post(
+                    url, data=data, headers=self._stream_headers, proxy=self._proxy
+                )
         except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
             raise BackendTimeout("the OpenAI-compatible server did not answer in time") from exc
         except aiohttp.ClientError as exc:
@@ -210,6 +218,15 @@ class OpenAIBackend(Backend):
 
 
 _DONE: dict[str, Any] = {}
+
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``HTTP_PROXY``, unless
+    ``NO_PROXY`` covers its host), or None."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 async def _lines(response: aiohttp.ClientResponse) -> AsyncGenerator[list[bytes]]:
