@@ -64,12 +64,13 @@ def measure(
             profiler = None
             if py_spy:
                 out.mkdir(parents=True, exist_ok=True)
+                record = [
+                    py_spy, "record", "--pid", str(gateway.pid), "--nonblocking",
+                    "--rate", "200", "--format", "raw", "--duration", str(int(seconds + 2)),
+                    "--output", str(out / "gateway.collapsed"),
+                ]  # fmt: skip
                 profiler = subprocess.Popen(
-                    [
-                        py_spy, "record", "--pid", str(gateway.pid), "--nonblocking",
-                        "--rate", "200", "--format", "raw", "--duration", str(int(seconds + 2)),
-                        "--output", str(out / "gateway.collapsed"),
-                    ],  # fmt: skip
+                    record,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -155,9 +156,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--py-spy", help="path of a py-spy executable: also profile")
     parser.add_argument("--out", type=Path, default=REPO / "build" / "profile")
     args = parser.parse_args(argv)
-    result = measure(
-        args.streams, args.seconds, args.gateway_src.resolve(), args.py_spy, args.out
-    )
+    result = measure(args.streams, args.seconds, args.gateway_src.resolve(), args.py_spy, args.out)
     print(json.dumps(result, indent=2))
     return result
 
