@@ -18,6 +18,7 @@ from pathlib import Path
 
 from benchmarks import (
     embedded_throughput,
+    embeddings,
     gateway_overhead,
     litellm_compare,
     load,
@@ -33,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test)")
     parser.add_argument("--skip-embedded", action="store_true", help="no llama.cpp benchmark")
+    parser.add_argument(
+        "--skip-embeddings", action="store_true", help="no embedding-throughput benchmark"
+    )
     parser.add_argument("--skip-overhead", action="store_true", help="no gateway overhead")
     parser.add_argument("--skip-load", action="store_true", help="no sustained-load run")
     parser.add_argument(
@@ -61,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.skip_embedded:
         quick = ["--reps", "2", "--max-tokens", "48"] if args.quick else []
         embedded_throughput.main([*quick, *source], render=False)
+    if not args.skip_embeddings:
+        quick = ["--rounds", "2", "--batch", "8"] if args.quick else []
+        embeddings.main([*quick, "--results-dir", str(args.results_dir)])
     if not args.skip_load:
         small = ["--clients", "48", "--duration", "10", "--max-concurrency", "8"]
         quick = [*small, "--max-queue", "8", "--rpm", "60"] if args.quick else []

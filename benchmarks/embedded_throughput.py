@@ -76,8 +76,6 @@ def engine_params(gguf: Path, settings: Settings) -> Any:
         params.cpuparams_batch.n_threads = settings.threads
     params.use_jinja = False
     params.chat_template = "gemma"
-    params.embedding = True
-    params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
     params.endpoint_metrics = True
     params.verbosity = 0
     return params
@@ -225,7 +223,6 @@ def run(
                 "n_parallel": defaults.parallel,
                 "threads": defaults.threads or "llama.cpp default",
                 "chat_template": "gemma",
-                "embedding": True,
             },
         },
         "direct": _side_summary(runs["direct"]),

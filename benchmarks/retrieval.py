@@ -185,7 +185,8 @@ def run_service(dimension_hint: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         quiet = {"LIFTOFF_LOG_LEVEL": "WARNING"}
         with ServerProcess("liftoff.api.main:app", quiet) as gateway:
-            model = httpx.get(f"{gateway.url}/v1/models").json()["data"][0]["id"]
+            listed = httpx.get(f"{gateway.url}/v1/models").json()["data"]
+            model = next(m["id"] for m in listed if "embedding" in m.get("capabilities", []))
             body = {"model": model, "input": "probe"}
             probe = httpx.post(f"{gateway.url}/v1/embeddings", json=body, timeout=60).json()
             dimension = len(probe["data"][0]["embedding"])

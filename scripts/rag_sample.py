@@ -4,6 +4,7 @@
     python scripts/rag_sample.py                               # starts a gateway and the service
     python scripts/rag_sample.py --url http://127.0.0.1:8002   # a retrieval service already up
     python scripts/rag_sample.py -- --baseline RUN_ID --max-drop 5   # more `eval run` options
+    python scripts/rag_sample.py --calibrate            # the scores a threshold is chosen from
 
 1. Ingests ``examples/rag/docs`` into the collection ``samples`` with ``liftoff rag ingest``
    (only changed files are embedded again), with the collection's ``min_score`` below.
@@ -19,20 +20,24 @@ kept in the evaluation store (``LIFTOFF_EVAL_STORE``, or ``--store``), so it can
 ``--baseline`` of a later one. Exits with the run's code: 0 every gate holds, 1 one fails,
 2 usage (or the ingestion failed).
 
-The collection's ``min_score`` (0.72) is calibrated for the gateway's current embedding model
-(Gemma 3 270M, mean pooling): answerable questions score 0.74-0.92 against their passage,
-unanswerable ones at most 0.69. Another embedding model needs its own value.
+The collection's ``min_score`` (0.3) is calibrated for the gateway's embedding model,
+all-MiniLM-L6-v2: each answerable question's best chunk (always from a passage that answers
+it) scores 0.48-0.82, an unanswerable one's best at most 0.18. Another embedding model needs
+its own value: ``--calibrate`` ingests the documents with no threshold, searches every
+question, and writes those scores to ``build/rag/calibration.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "examples" / "rag" / "docs"
@@ -40,7 +45,7 @@ QUESTIONS = REPO / "examples" / "rag" / "questions.jsonl"
 OUT = REPO / "build" / "rag"
 METRICS = "hit_rate@4,mrr@4,abstention,false_abstention"
 GATES = ("hit_rate@4>=0.85", "mrr@4>=0.75", "abstention>=0.75", "false_abstention<=0.15")
-MIN_SCORE = 0.72
+MIN_SCORE = 0.3
 TOP_K = 4
 
 
@@ -52,21 +57,77 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=32, help="tokens per answer")
     parser.add_argument("--out", type=Path, default=OUT, help="report.html, junit.xml, run.json")
     parser.add_argument("--store", type=Path, help="the evaluation store (LIFTOFF_EVAL_STORE)")
+    parser.add_argument("--calibrate", action="store_true", help="scores, no gate")
     parser.add_argument("extra", nargs="*", help="further `liftoff eval run` options, after --")
     args = parser.parse_args(argv)
+    run = calibrate if args.calibrate else evaluate
     if args.url:
-        return evaluate(args, args.url)
+        return run(args, args.url)
     with local_stack() as url:
-        return evaluate(args, url)
+        return run(args, url)
+
+
+def ingest(args: argparse.Namespace, url: str, collection: str, *, min_score: float) -> int:
+    key = ["--api-key", args.api_key] if args.api_key else []
+    command = [
+        sys.executable, "-m", "liftoff", "rag", "ingest", str(DOCS),
+        "--collection", collection, "--url", url, "--min-score", str(min_score), *key,
+    ]  # fmt: skip
+    return subprocess.run(command, cwd=REPO, check=False).returncode
+
+
+def calibrate(args: argparse.Namespace, url: str) -> int:
+    """Each question's best chunk score (from an answering passage, and overall), with no
+    threshold: a collection's ``min_score`` belongs between the answerable questions' lowest
+    and the unanswerable ones' highest."""
+    import httpx
+
+    collection = f"{args.collection}-calibration"
+    if ingest(args, url, collection, min_score=-1) != 0:
+        return 2
+    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    results = []
+    for row in rows:
+        body = {"query": row["messages"][-1]["content"], "k": 50, "min_score": -1}
+        response = httpx.post(f"{url}/v1/collections/{collection}/search", json=body,
+                              headers=headers, timeout=600)  # fmt: skip
+        response.raise_for_status()
+        hits = response.json()["data"]
+        answering = [hit["score"] for hit in hits if _answers(hit, row["passages"])]
+        results.append({"id": row["id"], "answerable": bool(row["passages"]),
+                        "best": hits[0]["score"] if hits else None,
+                        "best_source": hits[0]["source"] if hits else None,
+                        "best_answering": max(answering, default=None)})  # fmt: skip
+    low = min(r["best_answering"] for r in results if r["answerable"])
+    high = max(r["best"] for r in results if not r["answerable"])
+    summary = {"answerable_lowest": low, "unanswerable_highest": high,
+               "midpoint": round((low + high) / 2, 3), "min_score_now": MIN_SCORE}  # fmt: skip
+    path = args.out / "calibration.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"summary": summary, "results": results}, indent=2))
+    print(" ".join(f"{name}={value}" for name, value in summary.items()))
+    return 0
+
+
+def _answers(hit: dict[str, Any], passages: list[Any]) -> bool:
+    """A chunk answers when its source is a passage named by path, or it holds a passage's
+    text (whitespace aside), as the dataset's ``passages`` say."""
+    text = " ".join(str(hit.get("text", "")).split()).lower()
+    for passage in passages:
+        if isinstance(passage, str) and hit["source"] == passage:
+            return True
+        if (
+            isinstance(passage, dict)
+            and " ".join(str(passage.get("text", "")).split()).lower() in text
+        ):
+            return True
+    return False
 
 
 def evaluate(args: argparse.Namespace, url: str) -> int:
     key = ["--api-key", args.api_key] if args.api_key else []
-    ingest = [
-        sys.executable, "-m", "liftoff", "rag", "ingest", str(DOCS),
-        "--collection", args.collection, "--url", url, "--min-score", str(MIN_SCORE), *key,
-    ]  # fmt: skip
-    if subprocess.run(ingest, cwd=REPO, check=False).returncode != 0:
+    if ingest(args, url, args.collection, min_score=MIN_SCORE) != 0:
         return 2
     run = [
         sys.executable, "-m", "liftoff", "eval", "run", str(QUESTIONS),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -25,7 +27,9 @@ from liftoff.server.processes import (
 
 REPO = Path(__file__).resolve().parents[1]
 
-__all__ = ["REPO", "ServerProcess", "free_port", "serve_in_thread", "wait_until_up"]
+__all__ = [
+    "REPO", "ServerProcess", "free_port", "outward_address", "serve_in_thread", "wait_until_up",
+]  # fmt: skip
 
 
 def wait_until_up(url: str, *, timeout: float = 60.0, ready: bool = True) -> None:
@@ -37,7 +41,9 @@ def wait_until_up(url: str, *, timeout: float = 60.0, ready: bool = True) -> Non
 class ServerProcess(ServiceProcess):
     """``uvicorn APP`` in a subprocess with this environment plus ``env``, as a user runs it.
 
-    Ready when ``health`` answers 200 (``/readyz``) or anything (other paths).
+    Ready when ``health`` answers 200 (``/readyz``) or anything (other paths). ``host`` is
+    uvicorn's ``--host`` (the URL stays on loopback); ``open_files`` lowers the service's
+    file-descriptor limit (``ulimit -n``) before it starts.
     """
 
     def __init__(
@@ -47,11 +53,18 @@ class ServerProcess(ServiceProcess):
         *,
         health: str = "/readyz",
         ready_timeout: float = 60.0,
+        host: str = LOOPBACK,
+        open_files: int | None = None,
     ) -> None:
         self.port = free_port()
         self.app = app
+        command = uvicorn_command(
+            app, port=self.port, host=host, options=("--log-level", "warning")
+        )
+        if open_files is not None:
+            command = _with_open_files(open_files, command)
         super().__init__(
-            uvicorn_command(app, port=self.port, options=("--log-level", "warning")),
+            command,
             health_url=f"http://{LOOPBACK}:{self.port}{health}",
             name=app,
             env={**os.environ, **env},
@@ -59,6 +72,16 @@ class ServerProcess(ServiceProcess):
             any_status=health != "/readyz",
             ready_timeout=ready_timeout,
         )
+
+
+def _with_open_files(limit: int, command: list[str]) -> list[str]:
+    """``command`` run with ``ulimit -n LIMIT`` (soft and hard), through Python's exec."""
+    program = (
+        "import os, resource, sys; "
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit})); "
+        "os.execv(sys.argv[1], sys.argv[1:])"
+    )
+    return [sys.executable, "-c", program, *command]
 
 
 @contextlib.contextmanager
@@ -79,3 +102,14 @@ def serve_in_thread(app: Any, *, ready_path: str = "/healthz") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def outward_address() -> str:
+    """This machine's own address on its default route (not loopback): what another
+    machine would connect to. Found without sending a packet (a UDP socket's connect)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("203.0.113.1", 9))  # TEST-NET-3: routed like any address, never sent
+        address: str = probe.getsockname()[0]
+    if address.startswith("127."):
+        raise RuntimeError("this machine has no address beyond loopback to test exposure with")
+    return address

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -19,10 +20,11 @@ from liftoff.api.lifecycle import Lifecycle
 from liftoff.api.limits import ConcurrencyLimiter, RateLimiter, RateLimits
 from liftoff.api.metrics import GatewayMetrics
 from liftoff.api.middleware import OllamaJSONBodies
-from liftoff.api.protocols import health, ollama, openai, vertex
+from liftoff.api.protocols import health, ollama, ollama_models, openai, vertex
+from liftoff.api.protocols.bounds import document_limits
 from liftoff.api.protocols.errors import SHAPES
 from liftoff.api.shared_limits import RedisRateLimiter
-from liftoff.server.auth import APIKeys, AuthMiddleware
+from liftoff.server.access import protect
 from liftoff.server.bodies import BodySizeLimit
 from liftoff.server.errors import install_error_handlers
 from liftoff.server.observability import RequestObserver, route_paths
@@ -58,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
                 timeout=settings.request_timeout,
                 max_tokens=settings.max_tokens_limit,
                 max_prompt_chars=settings.max_prompt_chars,
+                max_choices=settings.max_choices,
             ),
             rate_limiter=rate_limiter,
             concurrency=concurrency,
@@ -86,8 +89,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(openai.router)
     app.include_router(ollama.router)
+    app.include_router(ollama_models.router)
     app.include_router(vertex.build_router(settings))
     install_error_handlers(app, SHAPES, log_hint="the gateway's log")
+    _document_limits(app, settings)
     _add_middleware(app, settings, metrics)
     return app
 
@@ -102,20 +107,17 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: GatewayMetrics) -
         timeout=settings.body_timeout,
         shapes=SHAPES,
     )
-    if settings.auth_required:
-        open_paths = {"/healthz", "/readyz", settings.vertex_health_route}
-        if settings.metrics_public:
-            open_paths.add("/metrics")
-        keys = APIKeys(settings.load_api_keys())
-        app.add_middleware(AuthMiddleware, keys=keys, open_paths=open_paths, shapes=SHAPES)
-        logger.info("authentication on: %d API key(s)", len(keys))
-    elif settings.binds_beyond_loopback:
-        logger.warning(
-            "AUTHENTICATION IS OFF (LIFTOFF_AUTH=off) while listening on %s: anyone who can "
-            "reach this port can use the model. Only do this behind a gate such as Cloud Run "
-            "or Vertex AI IAM.",
-            settings.host,
-        )
+    open_paths = {"/healthz", "/readyz", settings.vertex_health_route}
+    if settings.metrics_public:
+        open_paths.add("/metrics")
+    protect(
+        app,
+        settings.exposure,
+        keys=settings.load_api_keys() if settings.auth_required else [],
+        open_paths=open_paths,
+        shapes=SHAPES,
+        cors_origins=settings.cors_allow_list,
+    )
     if settings.cors_allow_list:
         app.add_middleware(
             CORSMiddleware,
@@ -127,6 +129,22 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: GatewayMetrics) -
     app.add_middleware(
         RequestObserver, metrics=metrics.http, paths=route_paths(app.routes), log_name="api.access"
     )
+
+
+def _document_limits(app: FastAPI, settings: Settings) -> None:
+    """The OpenAPI document states the limits these settings set (``bounds.document_limits``)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            document_limits(document, max_tokens=settings.max_tokens_limit,
+                            max_chars=settings.max_prompt_chars,
+                            max_choices=settings.max_choices)  # fmt: skip
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _rate_limiter(settings: Settings) -> tuple[RateLimits | None, RedisRateLimiter | None]:

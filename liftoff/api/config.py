@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from liftoff.server.access import Exposure
+from liftoff.server.settings import ServiceSettings, load_settings
 
 BackendName = Literal["ollama", "openai", "gemini", "llamacpp"]
 
@@ -22,22 +25,23 @@ DEFAULT_OLLAMA_MODEL = "llama3.1:8b"
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "liftoff"
 
 
-class Settings(BaseSettings):
-    """Configuration of the generation gateway (``liftoff.api.main:app``)."""
+class Settings(ServiceSettings):
+    """Configuration of the generation gateway (``liftoff.api.main:app``). Validation errors
+    name the variables at fault, never a value (``liftoff.server.settings``)."""
 
-    # hide_input_in_errors: an invalid value (a key, a URL with a password) is never echoed.
-    model_config = SettingsConfigDict(
-        env_prefix="LIFTOFF_", extra="ignore", frozen=True, hide_input_in_errors=True
-    )
+    model_config = SettingsConfigDict(env_prefix="LIFTOFF_")
 
     backend: BackendName = "llamacpp"
     # Ollama: a model tag; openai: the served model's id; gemini: a Gemini model id (no
     # default: Google retires model ids); llamacpp: a GGUF path, or empty for the packaged
     # Gemma 3 270M.
     model: str = ""
-    # The model /v1/embeddings and /api/embed use where the backend serves embeddings from a
-    # separate model (gemini); empty: none.
-    embedding_model: str = ""
+    # The embedding model, served beside the chat model; requests name one or the other.
+    # llamacpp: a GGUF path, or empty for the packaged all-MiniLM-L6-v2; ollama: an Ollama tag
+    # (all-minilm, nomic-embed-text), pulled with the chat model; openai: the id the server
+    # serves it under; gemini: a Gemini embedding model. Empty on those three: none is named
+    # (ollama and openai then embed with whatever model a request names, as the server does).
+    embedding_model: str = Field(default="", max_length=4096)
 
     host: str = "127.0.0.1"
     # Cloud Run sets PORT and Vertex AI sets AIP_HTTP_PORT; whichever is present wins.
@@ -55,6 +59,8 @@ class Settings(BaseSettings):
     # Largest max_tokens / num_predict / max_output_tokens a request may ask for.
     max_tokens_limit: int = Field(default=16384, ge=1)
     max_prompt_chars: int = Field(default=1_000_000, ge=1)
+    # Answers one request may ask for (OpenAI's n): each is a generation of its own.
+    max_choices: int = Field(default=8, ge=1, le=128)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     body_timeout: float = Field(default=10.0, gt=0, description="seconds for a whole body")
     vertex_max_body_bytes: int = Field(default=1_500_000, gt=0)
@@ -104,6 +110,17 @@ class Settings(BaseSettings):
     context_size: int = Field(default=2048, ge=128, description="tokens per request slot")
     parallel: int = Field(default=2, ge=1, le=64, description="requests generated at once")
     threads: int | None = Field(default=None, ge=1)
+    # The chat template: a Jinja file, Jinja source or a llama.cpp built-in name; empty: the
+    # GGUF's own (liftoff.api.backends.templates).
+    chat_template: str = ""
+    # A multimodal projector GGUF for the model: without one, images are refused.
+    mmproj: Path | None = None
+    # ollama and openai backends: "native" forwards tools to the server; "constrained" makes
+    # tool calls through structured output (liftoff.api.tools), for servers that do not
+    # enforce tool_choice (llama.cpp's). The embedded engine is always constrained.
+    tool_calls: Literal["native", "constrained"] = "native"
+    # Tokens an embedding input may have; default, and at most: the embedding model's window.
+    embedding_context_size: int | None = Field(default=None, ge=8)
 
     # Ollama.
     ollama_host: str = Field(
@@ -152,7 +169,7 @@ class Settings(BaseSettings):
     @classmethod
     def _route_starts_with_slash(cls, route: str) -> str:
         if not route.startswith("/"):
-            raise ValueError(f"route must start with '/': {route!r}")
+            raise ValueError("a route must start with '/'")
         return route
 
     @field_validator("redis_url", "rate_limit_rpm", "rate_limit_tpm", mode="before")
@@ -198,12 +215,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _exposed_gateway_has_keys(self) -> Settings:
-        if self.auth_required and not (self.api_keys or self.api_keys_file):
-            raise ValueError(
-                f"the gateway binds {self.host}, beyond this machine, so it needs API keys: set "
-                "LIFTOFF_API_KEYS (comma-separated) or LIFTOFF_API_KEYS_FILE; behind a platform "
-                "gate such as Cloud Run IAM, set LIFTOFF_AUTH=off explicitly"
-            )
+        problem = self.exposure.problem()
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property
@@ -211,14 +225,24 @@ class Settings(BaseSettings):
         return self.model or DEFAULT_OLLAMA_MODEL
 
     @property
+    def exposure(self) -> Exposure:
+        """The shared exposure rule applied to the gateway (``liftoff.server.access``)."""
+        return Exposure(
+            service="the gateway",
+            host=self.host,
+            auth=self.auth,
+            has_keys=bool(self.api_keys or self.api_keys_file),
+            keys_variable="LIFTOFF_API_KEYS (comma-separated) or LIFTOFF_API_KEYS_FILE",
+            auth_variable="LIFTOFF_AUTH",
+        )
+
+    @property
     def binds_beyond_loopback(self) -> bool:
-        return self.host not in ("127.0.0.1", "localhost", "::1")
+        return self.exposure.beyond_loopback
 
     @property
     def auth_required(self) -> bool:
-        if self.auth == "auto":
-            return self.binds_beyond_loopback or bool(self.api_keys or self.api_keys_file)
-        return self.auth == "on"
+        return self.exposure.keys_required
 
     def load_api_keys(self) -> list[str]:
         """Keys from LIFTOFF_API_KEYS and LIFTOFF_API_KEYS_FILE (one per line, # comments)."""
@@ -245,4 +269,5 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, read once; raises ``SettingsError`` naming the variables at fault."""
+    return load_settings(Settings)

@@ -10,7 +10,10 @@ is one stream object that carries the events and, at the end, the usage::
 
 What the core does for every surface:
 
-- checks the limits that do not depend on the protocol (max tokens, prompt length);
+- checks the limits that do not depend on the protocol (max tokens, prompt length, stop
+  strings, number of choices);
+- runs several generations at once when a request asks for several choices (OpenAI's
+  ``n``), merged into one stream (``liftoff.api.choices``);
 - applies the caller's rate limits and waits for a generation slot (bounded queue);
 - bounds each wait on the backend by the configured timeout (a slow backend is a 504,
   not a hung client);
@@ -18,7 +21,12 @@ What the core does for every surface:
   model, prompt too long, backend down) become proper HTTP errors instead of in-stream ones;
 - measures time to first token, tokens and tokens per second, records the tokens on the
   caller's ``RequestInfo`` (the access log) and charges them to its rate limit, and ends
-  streams that outlive the shutdown grace period.
+  streams that outlive the shutdown grace period;
+- charges work a caller abandoned (its client left) for what it consumed: the prompt,
+  estimated at ``CHARS_PER_TOKEN`` characters a token (a backend reports its count only at
+  the end), and one token per piece of text generated; embeddings run in batches of
+  ``EMBED_BATCH`` inputs, so one abandoned mid-way stops at the end of its batch and is
+  charged for the batches embedded.
 
 Errors name fields as ``GenerationRequest`` does (``options.max_tokens``); each surface
 renames them to its own wire names (``liftoff.api.protocols.errors.FieldNames``).
@@ -27,9 +35,11 @@ renames them to its own wire names (``liftoff.api.protocols.errors.FieldNames``)
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -46,11 +56,13 @@ from liftoff.api.backends.base import (
     Usage,
     collect,
 )
+from liftoff.api.choices import several_choices
 from liftoff.api.errors import (
     AboveLimit,
     BackendError,
     BackendTimeout,
     BackendUnavailable,
+    FieldError,
     InvalidRequest,
     Overloaded,
     RateLimited,
@@ -60,12 +72,30 @@ from liftoff.api.limits import ConcurrencyLimiter, RateLimits
 from liftoff.api.metrics import GatewayMetrics
 from liftoff.server.context import RequestInfo
 
+# OpenAI's rule of thumb for English text ("a token is about four characters"); used only
+# for work abandoned before the backend reported its count.
+CHARS_PER_TOKEN = 4
+# Inputs per backend call of an embedding request: between two calls, a request whose
+# client left stops (a backend call under way, such as llama.cpp's in a thread, runs out).
+EMBED_BATCH = 32
+
+
+def estimated_tokens(texts: Sequence[str]) -> int:
+    """Tokens ``texts`` hold, estimated from their length (``CHARS_PER_TOKEN``)."""
+    return math.ceil(sum(len(text) for text in texts) / CHARS_PER_TOKEN)
+
 
 @dataclass(frozen=True)
 class Limits:
     timeout: float = 300.0  # seconds to wait for the backend's next piece of output
     max_tokens: int = 16384
     max_prompt_chars: int = 1_000_000
+    max_choices: int = 8  # answers one request may ask for (OpenAI's n)
+
+
+# Stop strings: as many as llama.cpp and vLLM take without a second thought, each bounded.
+MAX_STOP_STRINGS = 16
+MAX_STOP_CHARS = 256
 
 
 class Generator:
@@ -102,35 +132,82 @@ class Generator:
         first event (limits, rate limits, a full queue, the backend's refusal or silence)."""
         self._check_limits(request)
         slot = await self._admit(caller)
+        texts = (
+            [request.prompt]
+            if request.prompt is not None
+            else [message.content for message in request.messages or ()]
+        )
         try:
-            stream = GenerationStream(self, self.backend.generate(request), caller, slot)
+            if request.choices > 1:
+                events = several_choices(self.backend, request)
+            else:
+                events = self.backend.generate(request)
+            stream = GenerationStream(self, events, caller, slot, estimated_tokens(texts))
         except BaseException:
             await slot.aclose()
             raise
         await stream.begin()  # closes the stream, and so the slot, if it fails
         return stream
 
-    async def embed(self, model: str, inputs: list[str], caller: RequestInfo) -> Embeddings:
-        """One vector per input, for ``caller``, under the same limits as generations."""
+    async def embed(
+        self,
+        model: str,
+        inputs: list[str],
+        caller: RequestInfo,
+        *,
+        truncate: bool = False,
+        keep_alive: str | float | None = None,
+    ) -> Embeddings:
+        """One vector per input, for ``caller``, under the same limits as generations; an
+        input longer than the model's window is cut to fit when ``truncate`` is true, else
+        refused (``Backend.embed``). Asks the backend ``EMBED_BATCH`` inputs at a time, each
+        call within the timeout."""
         check_model_name(model)
         too_long = next((i for i, text in enumerate(inputs) if len(text) > self._max_chars), None)
         if too_long is not None:
             raise InvalidRequest(self._too_long_message(), param=f"input.{too_long}")
+        vectors: list[list[float]] = []
+        tokens = 0
         async with await self._admit(caller):
-            try:
-                async with asyncio.timeout(self.limits.timeout):
-                    result = await self.backend.embed(model, inputs)
-            except TimeoutError:
-                raise self._timeout_error() from None
-            except ServiceError as exc:
-                self._count_backend_error(exc)
-                raise
-        self._record_tokens(caller, result.prompt_tokens, 0)
-        return result
+            for start in range(0, len(inputs), EMBED_BATCH):
+                batch = inputs[start : start + EMBED_BATCH]
+                try:
+                    async with asyncio.timeout(self.limits.timeout):
+                        result = await self.backend.embed(
+                            model, batch, truncate=truncate, keep_alive=keep_alive
+                        )
+                except TimeoutError:
+                    raise self._timeout_error() from None
+                except ServiceError as exc:
+                    self._count_backend_error(exc)
+                    raise
+                except asyncio.CancelledError:
+                    # The client left: the batch under way was (or is being) embedded too.
+                    self._record_tokens(caller, tokens + estimated_tokens(batch), 0)
+                    raise
+                vectors += result.vectors
+                tokens += result.prompt_tokens
+        self._record_tokens(caller, tokens, 0)
+        return Embeddings(vectors=vectors, prompt_tokens=tokens)
 
     async def list_models(self) -> list[ModelInfo]:
         """The models requests may name."""
         return await self.backend.list_models()
+
+    async def show(self, model: str) -> ModelInfo:
+        """Everything known about ``model``; raises ``ModelNotFound`` if it is not served."""
+        check_model_name(model)
+        return await self.backend.show(model)
+
+    async def running(self) -> list[ModelInfo]:
+        """The models loaded now."""
+        return await self.backend.running()
+
+    async def load(self, model: str, keep_alive: str | float | None) -> str:
+        """Load ``model`` (or unload it, ``keep_alive`` 0, where the backend can): Ollama's
+        generate with an empty prompt. Returns Ollama's ``done_reason``."""
+        check_model_name(model)
+        return await self.backend.load(model, keep_alive)
 
     async def check_ready(self) -> None:
         """Return when the backend answers and the model is loaded; raise BackendUnavailable."""
@@ -147,6 +224,11 @@ class Generator:
             raise AboveLimit(
                 "options.max_tokens", max_tokens, self.limits.max_tokens, "LIFTOFF_MAX_TOKENS_LIMIT"
             )
+        if request.choices > self.limits.max_choices:
+            raise AboveLimit(
+                "choices", request.choices, self.limits.max_choices, "LIFTOFF_MAX_CHOICES"
+            )
+        check_stop_strings(request.options.stop)
         if request.prompt is not None:
             length = len(request.prompt)
         else:
@@ -204,7 +286,8 @@ class Generator:
 
 
 class GenerationStream:
-    """One generation under way: an async iterator of ``TextDelta`` events and one ``Finish``.
+    """One generation under way: an async iterator of ``TextDelta`` and ``ToolCall`` events
+    and one ``Finish``.
 
     Each wait on the backend is bounded by the idle timeout; the stream ends with an error
     once the shutdown grace period is over. It closes itself exactly once, at its ``Finish``,
@@ -225,6 +308,7 @@ class GenerationStream:
         events: AsyncIterator[GenerationEvent],
         caller: RequestInfo,
         slot: AsyncExitStack,
+        prompt_estimate: int = 0,
     ) -> None:
         self.usage: Usage | None = None  # the Finish's, once the generation has finished
         self._core = core
@@ -243,6 +327,9 @@ class GenerationStream:
         self._first_text_at: float | None = None
         self._peeked: GenerationEvent | None = None
         self._closed = False
+        self._failed = False
+        self._prompt_estimate = prompt_estimate
+        self._texts = 0  # pieces of text received: a token each, for an abandoned stream
 
     async def begin(self) -> None:
         """Wait for the first event, so that a failure before it raises before any byte."""
@@ -282,16 +369,22 @@ class GenerationStream:
                 raise
             error = self._core._timeout_error()
         except BaseException:
+            self._failed = True  # not the caller's doing: nothing to charge
             await self.aclose()
             raise
         else:
             if isinstance(event, TextDelta):
+                self._texts += 1
                 if self._first_text_at is None:
                     self._first_text()
                 return event
-            await self._finish(event)
+            if isinstance(event, Finish):
+                await self._finish(event)
+            elif self._first_text_at is None:
+                self._first_text()  # a tool call: the answer's first output
             return event
         self._core._count_backend_error(error)
+        self._failed = True
         await self.aclose()
         raise error
 
@@ -303,11 +396,15 @@ class GenerationStream:
             await self.aclose()
 
     async def aclose(self) -> None:
-        """End the generation now (idempotent): the backend's stream, then the slot."""
+        """End the generation now (idempotent): the backend's stream, then the slot. A
+        generation ended before its finish without an error (its client left) is charged
+        for what it consumed (see the module)."""
         if self._closed:
             return
         self._closed = True
         self._peeked = None
+        if self.usage is None and not self._failed:
+            self._core._record_tokens(self._caller, self._prompt_estimate, self._texts)
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
@@ -371,9 +468,31 @@ def _check_idle(stream: weakref.ref[GenerationStream]) -> None:
         alive._check_idle()
 
 
+def check_stop_strings(stops: tuple[str, ...]) -> None:
+    """Refuse stop strings that could not mean what they say: empty ones (which would end
+    every answer before it begins), too many, or too long ones."""
+    if len(stops) > MAX_STOP_STRINGS:
+        raise FieldError("options.stop", f"has {len(stops)} strings; at most {MAX_STOP_STRINGS}")
+    for index, stop in enumerate(stops):
+        if not stop:
+            raise FieldError(f"options.stop.{index}", "is empty; a stop string needs a character")
+        if len(stop) > MAX_STOP_CHARS:
+            raise FieldError(
+                f"options.stop.{index}",
+                f"has {len(stop)} characters; at most {MAX_STOP_CHARS}",
+            )
+
+
+MAX_MODEL_NAME = 256
+# What a model name may be, as the OpenAPI document says it (ECMA-262 and Rust regex alike:
+# no lookaround): no control character or backslash, and no ".." anywhere.
+MODEL_NAME_PATTERN = r"^\.?([^.\\\x00-\x1f]+\.?)*$"
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
+
+
 def check_model_name(model: str) -> None:
     """Refuse names that could mean something else to a backend: paths that climb out
-    (``../``, the CVE-2024-37032 pattern), backslashes, control characters, huge names."""
-    suspicious = ".." in model or "\\" in model or any(ord(c) < 32 for c in model)
-    if suspicious or len(model) > 256:
+    (``../``, the CVE-2024-37032 pattern), backslashes, control characters, huge names
+    (``MODEL_NAME_PATTERN``, at most ``MAX_MODEL_NAME`` characters)."""
+    if len(model) > MAX_MODEL_NAME or not _MODEL_NAME.fullmatch(model):
         raise InvalidRequest(f"model name {model[:64]!r} is not valid", param="model")

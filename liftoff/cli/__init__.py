@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from liftoff.cli import doctor, pull, rag, serve, tunnel, up
 from liftoff.cli import eval as eval_cli
+from liftoff.server.settings import SettingsError
 
 app = typer.Typer(
     name="liftoff",
@@ -24,4 +27,9 @@ app.add_typer(rag.app, name="rag")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SettingsError as exc:
+        # One line per variable at fault, never a value (liftoff.server.settings).
+        print(f"liftoff: invalid settings:\n{exc}", file=sys.stderr)
+        sys.exit(2)

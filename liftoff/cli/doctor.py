@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from liftoff.api.backends import create_backend
 from liftoff.api.config import Settings
 from liftoff.api.errors import ServiceError
+from liftoff.server.settings import SettingsError, load_settings
 
 console = Console()
 
@@ -32,11 +32,11 @@ class Check:
 def doctor() -> None:
     """Check settings, backend, model, GPU, data files and ports; exit 1 if one fails."""
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        _print(Check("settings", False, problems, "fix the LIFTOFF_* variables named above"))
-        raise typer.Exit(1) from exc
+        settings = load_settings(Settings)
+    except SettingsError as exc:  # names the variables, never a value
+        problems = str(exc).replace("\n", "; ")
+        _print(Check("settings", False, problems, "fix the variables named above"))
+        raise typer.Exit(1) from None
     checks: list[Callable[[Settings], Check]] = [
         check_settings,
         check_backend,
@@ -61,7 +61,9 @@ def check_backend(settings: Settings) -> Check:
     try:
         backend = create_backend(settings)
     except (FileNotFoundError, ValueError) as exc:
-        return Check(name, False, str(exc), "set LIFTOFF_MODEL to an existing GGUF file")
+        return Check(
+            name, False, str(exc), "set LIFTOFF_MODEL (or LIFTOFF_EMBEDDING_MODEL) to a GGUF file"
+        )
 
     async def probe() -> None:
         try:

@@ -62,6 +62,7 @@ from liftoff.evaluation.runs.lease import new_owner
 from liftoff.evaluation.runs.model import GenerationParams, LoadedRun, Run, RunSpec, TargetRef
 from liftoff.evaluation.runs.store import Lease, RunStore, open_store
 from liftoff.evaluation.runs.target import Target
+from liftoff.server.settings import SettingsError, load_settings
 
 app = typer.Typer(
     help="Score predictions, or run a dataset against an endpoint and gate on the scores.",
@@ -419,9 +420,9 @@ def _options(text: str | None) -> ScoreOptions:
 
 def _settings() -> Settings:
     try:
-        return Settings()
-    except ValidationError as exc:
-        usage_error(f"invalid LIFTOFF_EVAL_* settings: {exc}")
+        return load_settings(Settings)
+    except SettingsError as exc:  # names the variables, never a value
+        usage_error(f"invalid settings:\n{exc}")
 
 
 def _secret(settings: Settings) -> str | None:

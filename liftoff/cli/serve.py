@@ -6,6 +6,7 @@ import typer
 import uvicorn
 
 from liftoff.api.config import get_settings
+from liftoff.server.connections import UVICORN_HTTP
 
 
 def api(
@@ -20,4 +21,5 @@ def api(
         port=port or settings.port,
         log_level="info",
         timeout_graceful_shutdown=10,
+        http=UVICORN_HTTP,  # request heads time out; connections stay under the fd limit
     )

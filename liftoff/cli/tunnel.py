@@ -27,12 +27,12 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr
 from rich.console import Console
 from rich.markup import escape
 
 from liftoff.api.config import get_settings
+from liftoff.server.settings import ServiceSettings, SettingsError, load_settings
 
 console = Console(soft_wrap=True)  # snippets stay on one line, ready to paste
 
@@ -65,10 +65,8 @@ class TunnelError(Exception):
         self.code = code
 
 
-class TunnelSettings(BaseSettings):
+class TunnelSettings(ServiceSettings):
     """ngrok's own variable, under its standard name."""
-
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     ngrok_authtoken: SecretStr | None = Field(default=None, validation_alias="NGROK_AUTHTOKEN")
 
@@ -328,7 +326,7 @@ def _endpoint_options(edge: EdgeAuth, domain: str | None) -> dict[str, Any]:
 
 
 def _authtoken() -> str:
-    token = TunnelSettings().ngrok_authtoken
+    token = load_settings(TunnelSettings).ngrok_authtoken
     if token is None or not token.get_secret_value().strip():
         raise TunnelError(
             "NGROK_AUTHTOKEN is not set: copy your authtoken from "
@@ -342,8 +340,8 @@ def _target(url: str | None) -> str:
     if url is None:
         try:
             settings = get_settings()
-        except ValidationError as exc:
-            raise TunnelError(f"the gateway settings are invalid, give --url: {exc}") from exc
+        except SettingsError as exc:  # names the variables, never a value
+            raise TunnelError(f"the gateway settings are invalid, give --url:\n{exc}") from None
         host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{settings.port}"
@@ -363,9 +361,9 @@ def _ui_target(url: str | None) -> str:
         from liftoff.ui.config import Settings as UISettings
 
         try:
-            port = UISettings().port
-        except ValidationError as exc:
-            raise TunnelError(f"the chat UI settings are invalid, give --url: {exc}") from exc
+            port = load_settings(UISettings).port
+        except SettingsError as exc:  # names the variables, never a value
+            raise TunnelError(f"the chat UI settings are invalid, give --url:\n{exc}") from None
         return f"http://127.0.0.1:{port}"
     return _target(url)
 

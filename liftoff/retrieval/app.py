@@ -16,7 +16,7 @@ from liftoff.retrieval.observability import RetrievalMetrics
 from liftoff.retrieval.routes import collections, health, openai
 from liftoff.retrieval.service import Retrieval
 from liftoff.retrieval.store import open_store
-from liftoff.server.auth import APIKeys, AuthMiddleware
+from liftoff.server.access import protect
 from liftoff.server.bodies import BodySizeLimit
 from liftoff.server.errors import install_error_handlers
 from liftoff.server.observability import RequestObserver, route_paths
@@ -79,16 +79,14 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: RetrievalMetrics)
         timeout=settings.body_timeout,
         shapes=SHAPES,
     )
-    if settings.auth_required:
-        keys = settings.load_api_keys()
-        open_paths = {"/healthz", "/readyz"} | ({"/metrics"} if settings.metrics_public else set())
-        app.add_middleware(AuthMiddleware, keys=APIKeys(keys), open_paths=open_paths,
-                           shapes=SHAPES)  # fmt: skip
-        logger.info("authentication on: %d API key(s)", len(keys))
-    elif settings.auth == "off" and settings.host not in ("127.0.0.1", "localhost", "::1"):
-        logger.warning("authentication is OFF while binding %s (LIFTOFF_RAG_AUTH=off): anyone "
-                       "who reaches this port can read and change the collections",
-                       settings.host)  # fmt: skip
+    open_paths = {"/healthz", "/readyz"} | ({"/metrics"} if settings.metrics_public else set())
+    protect(
+        app,
+        settings.exposure,
+        keys=settings.load_api_keys() if settings.auth_required else [],
+        open_paths=open_paths,
+        shapes=SHAPES,
+    )
     app.add_middleware(
         RequestObserver,
         metrics=metrics.http,

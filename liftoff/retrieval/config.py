@@ -2,8 +2,10 @@
 
 Variables carry the ``LIFTOFF_RAG_`` prefix. Where the whole local stack shares a value the
 stack-wide name is honoured too: ``LIFTOFF_HOST`` (what ``liftoff up`` binds every service
-to), ``LIFTOFF_API_KEYS`` (the keys clients send), ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``
-(the gateway this service calls) and ``LIFTOFF_LOG_FORMAT`` / ``LIFTOFF_LOG_LEVEL``.
+to; ``UVICORN_HOST`` before it, what the image binds), ``LIFTOFF_API_KEYS`` (the keys clients
+send), ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` (the gateway this service calls) and
+``LIFTOFF_LOG_FORMAT`` / ``LIFTOFF_LOG_LEVEL``. Exposure follows the rule every service shares
+(``liftoff.server.access``); validation errors never carry a value.
 """
 
 from __future__ import annotations
@@ -14,22 +16,20 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from liftoff.server.access import Exposure
+from liftoff.server.settings import ServiceSettings, load_settings
 
 DEFAULT_GATEWAY = "http://127.0.0.1:8000/v1"
 DEFAULT_STORE = Path.home() / ".cache" / "liftoff" / "retrieval.sqlite3"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _env(name: str, *standard: str) -> AliasChoices:
     return AliasChoices(f"LIFTOFF_RAG_{name}", *standard)
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """Configuration of the retrieval service (``liftoff.retrieval.main:app``)."""
-
-    # Inputs stay out of validation errors: they may be keys or database passwords.
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     # Storage: a SQLite file with sqlite-vec (default), or Postgres with pgvector when a
     # database URL is set (several replicas share it). READ_ONLY serves a baked index.
@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     pg_ef_search: int = Field(default=200, ge=1, le=1000, validation_alias=_env("PG_EF_SEARCH"))
 
     # The gateway that embeds and answers (any OpenAI-compatible base URL), its key, and the
-    # models. Empty model names mean the first model the gateway lists.
+    # models. Empty model names mean the model the gateway's /v1/models lists for embeddings
+    # or for chat (its `capabilities`), or, from a gateway that does not say, its first.
     gateway_url: str = Field(
         default=DEFAULT_GATEWAY, validation_alias=_env("GATEWAY_URL", "OPENAI_BASE_URL")
     )
@@ -60,11 +61,12 @@ class Settings(BaseSettings):
     embed_batch: int = Field(default=32, ge=1, le=2048, validation_alias=_env("EMBED_BATCH"))
 
     # Defaults of new collections: chunking as the reference (800 characters, 100 overlap)
-    # and the similarity below which a chunk does not count as relevant (cosine, -1..1;
-    # it depends on the embedding model: see docs/retrieval.md).
+    # and the similarity below which a chunk does not count as relevant (cosine, -1..1; it
+    # depends on the embedding model: 0.3 is all-MiniLM-L6-v2's, the gateway's default, as
+    # measured on the sample set; see docs/retrieval.md).
     chunk_size: int = Field(default=800, ge=50, le=8000, validation_alias=_env("CHUNK_SIZE"))
     chunk_overlap: int = Field(default=100, ge=0, le=4000, validation_alias=_env("CHUNK_OVERLAP"))
-    min_score: float = Field(default=0.6, ge=-1, le=1, validation_alias=_env("MIN_SCORE"))
+    min_score: float = Field(default=0.3, ge=-1, le=1, validation_alias=_env("MIN_SCORE"))
     # Chunks retrieved per question, by default and at most.
     top_k: int = Field(default=4, ge=1, le=50, validation_alias=_env("TOP_K"))
     max_top_k: int = Field(default=50, ge=1, le=1000, validation_alias=_env("MAX_TOP_K"))
@@ -81,7 +83,9 @@ class Settings(BaseSettings):
 
     # Who may call: keys are required when the service binds beyond loopback or keys are
     # configured; "off" must be said explicitly (behind Cloud Run IAM, for instance).
-    host: str = Field(default="127.0.0.1", validation_alias=_env("HOST", "LIFTOFF_HOST"))
+    host: str = Field(
+        default="127.0.0.1", validation_alias=_env("HOST", "UVICORN_HOST", "LIFTOFF_HOST")
+    )
     port: int = Field(default=8002, ge=1, le=65535, validation_alias=_env("PORT"))
     auth: Literal["auto", "on", "off"] = Field(default="auto", validation_alias=_env("AUTH"))
     api_keys: SecretStr | None = Field(
@@ -101,7 +105,7 @@ class Settings(BaseSettings):
     @classmethod
     def _gateway_is_http(cls, url: str) -> str:
         if not re.match(r"https?://", url):
-            raise ValueError(f"the gateway URL must be an http(s) URL, not {url!r}")
+            raise ValueError("the gateway URL must be an http(s) URL")  # never the URL
         return url.rstrip("/")
 
     @field_validator("database_url", mode="before")
@@ -127,20 +131,26 @@ class Settings(BaseSettings):
             )
         if self.top_k > self.max_top_k:
             raise ValueError("LIFTOFF_RAG_TOP_K must not exceed LIFTOFF_RAG_MAX_TOP_K")
-        if self.auth_required and not (self.api_keys or self.api_keys_file):
-            raise ValueError(
-                f"the retrieval service binds {self.host}, beyond this machine, so it needs API "
-                "keys: set LIFTOFF_RAG_API_KEYS (or LIFTOFF_API_KEYS); behind a platform gate "
-                "such as Cloud Run IAM, set LIFTOFF_RAG_AUTH=off explicitly"
-            )
+        problem = self.exposure.problem()
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property
+    def exposure(self) -> Exposure:
+        """The shared exposure rule applied to this service (``liftoff.server.access``)."""
+        return Exposure(
+            service="the retrieval service",
+            host=self.host,
+            auth=self.auth,
+            has_keys=bool(self.api_keys or self.api_keys_file),
+            keys_variable="LIFTOFF_RAG_API_KEYS (or LIFTOFF_API_KEYS)",
+            auth_variable="LIFTOFF_RAG_AUTH",
+        )
+
+    @property
     def auth_required(self) -> bool:
-        if self.auth == "auto":
-            exposed = self.host not in LOOPBACK
-            return exposed or bool(self.api_keys or self.api_keys_file)
-        return self.auth == "on"
+        return self.exposure.keys_required
 
     def load_api_keys(self) -> list[str]:
         """Keys from LIFTOFF_RAG_API_KEYS and LIFTOFF_RAG_API_KEYS_FILE (one per line, #
@@ -154,4 +164,5 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, read once; raises ``SettingsError`` naming the variables at fault."""
+    return load_settings(Settings)

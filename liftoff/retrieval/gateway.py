@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import httpx2
 import numpy as np
@@ -35,6 +35,8 @@ from liftoff.retrieval.errors import (
 from liftoff.retrieval.store.base import Vectors
 
 ChunkStream = openai.AsyncStream[ChatCompletionChunk]
+# What a model is for, in the words of the gateway's /v1/models (Ollama's).
+Capability = Literal["completion", "embedding"]
 _NO_KEY = "no-key"  # the SDK insists on a key; a gateway without auth ignores it
 _INPUT_PARAM = re.compile(r"input(?:[.\[](\d+)\]?)?$")
 
@@ -84,14 +86,22 @@ class Gateway:
             page = await self.client.models.list()
         return [model.id for model in page.data]
 
-    async def resolve(self, configured: str) -> str:
-        """``configured`` when set, else the first model the gateway lists."""
+    async def resolve(self, configured: str, *, capability: Capability) -> str:
+        """``configured`` when set; else the first model the gateway lists as able to
+        ``capability`` (``embedding`` or ``completion``, from the ``capabilities`` a Liftoff
+        gateway's ``/v1/models`` gives each model); else, from a gateway that does not say,
+        the first model it lists."""
         if configured:
             return configured
-        served = await self.models()
-        if not served:
+        with self._translated("GET /models"):
+            page = await self.client.models.list()
+        if not page.data:
             raise GatewayError(f"the gateway at {self.base_url} lists no models")
-        return served[0]
+        for model in page.data:
+            capabilities = (model.model_extra or {}).get("capabilities")
+            if isinstance(capabilities, list) and capability in capabilities:
+                return model.id
+        return page.data[0].id
 
     async def embed(self, model: str, texts: Sequence[str]) -> Vectors:
         """One L2-normalised ``float32`` row per text, in order, shape ``(len(texts), dim)``.

@@ -99,16 +99,17 @@ class Retrieval:
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
-    # Models: named in the settings, or the gateway's first, looked up once.
+    # Models: named in the settings, or the ones the gateway says embed and chat, looked up
+    # once.
 
     async def embedding_model(self) -> str:
         if not self._embedding_model:
-            self._embedding_model = await self.gateway.resolve("")
+            self._embedding_model = await self.gateway.resolve("", capability="embedding")
         return self._embedding_model
 
     async def chat_model(self) -> str:
         if not self._chat_model:
-            self._chat_model = await self.gateway.resolve("")
+            self._chat_model = await self.gateway.resolve("", capability="completion")
         return self._chat_model
 
     # Collections.

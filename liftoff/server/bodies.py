@@ -1,12 +1,20 @@
-"""Request bodies: bounded in size and in the time they take to arrive."""
+"""Request bodies: bounded in size and in the time they take to arrive, and JSON where a
+service takes nothing else."""
 
 from __future__ import annotations
 
 import asyncio
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from liftoff.server.errors import ErrorShapes, PayloadTooLarge, RequestTimeout, ServiceError
+from liftoff.server.errors import (
+    ErrorShapes,
+    PayloadTooLarge,
+    RequestTimeout,
+    ServiceError,
+    UnsupportedMediaType,
+)
 
 
 class BodySizeLimit:
@@ -70,6 +78,56 @@ class BodySizeLimit:
         # Connection: close, because the rest of the body is never read.
         response = self.shapes.response(scope["path"], error, Connection="close")
         await response(scope, _no_receive, send)
+
+
+class RequireJSON:
+    """Refuses (415) a POST, PUT or PATCH whose ``Content-Type`` is not JSON
+    (``application/json`` or ``application/<anything>+json``), with or without a body.
+
+    A browser sends a cross-site request without asking first (no CORS preflight) only with
+    a form or ``text/plain`` content type, or none: requiring JSON means a page on another
+    site cannot make a visitor's browser start work here (Fetch standard, "CORS-safelisted
+    request-header").
+    """
+
+    def __init__(self, app: ASGIApp, *, shapes: ErrorShapes) -> None:
+        self.app = app
+        self.shapes = shapes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("POST", "PUT", "PATCH")
+            and not is_json(dict(scope["headers"]).get(b"content-type", b""))
+            and _routed(scope)  # else the router answers (404, 405 with Allow)
+        ):
+            error = UnsupportedMediaType(
+                "send the request as JSON, with 'Content-Type: application/json' (an empty "
+                "body is sent as {})"
+            )
+            response = self.shapes.response(scope["path"], error, Connection="close")
+            await response(scope, _no_receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _routed(scope: Scope) -> bool:
+    """Whether some route of the app takes this method on this path."""
+    router = getattr(scope.get("app"), "router", None)
+    if router is None:
+        return True
+    return any(route.matches(scope)[0] is Match.FULL for route in router.routes)
+
+
+def is_json(content_type: bytes) -> bool:
+    """``application/json`` or a ``+json`` structured suffix (RFC 6839), any parameters.
+
+    >>> is_json(b"application/json; charset=utf-8"), is_json(b"text/plain")
+    (True, False)
+    """
+    media_type = content_type.split(b";", 1)[0].strip().lower()
+    kind, _, subtype = media_type.partition(b"/")
+    return kind == b"application" and (subtype == b"json" or subtype.endswith(b"+json"))
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -9,7 +9,10 @@
      ├── RequestTimeout          408  the request body arrived too slowly
      ├── Conflict                409  the request conflicts with the current state
      ├── PayloadTooLarge         413  body over the configured limit
-     └── Unavailable             503  not ready yet, or shutting down (``Retry-After``)
+     ├── UnsupportedMediaType    415  the body is not in a content type the route takes
+     ├── ClientClosedRequest     499  the client left before the answer (logged, never seen)
+     ├── Unavailable             503  not ready yet, or shutting down (``Retry-After``)
+     └── InsufficientStorage     507  the disk is full: nothing was written (``Retry-After``)
 
 Services derive their own exceptions from these (``liftoff.api.errors`` adds rate limits and
 backend failures); an exception carries its status, a machine-readable ``error_type``, a
@@ -34,6 +37,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +108,19 @@ class PayloadTooLarge(ServiceError):
     error_type = "payload_too_large"
 
 
+class UnsupportedMediaType(ServiceError):
+    status_code = 415
+    error_type = "unsupported_media_type"
+
+
+class ClientClosedRequest(ServiceError):
+    """The client disconnected and its work was stopped: the status (nginx's 499) is what
+    the access log and metrics record; nobody is left to read the body."""
+
+    status_code = 499
+    error_type = "client_closed_request"
+
+
 class RetryLater(ServiceError):
     """An error the client should retry after ``retry_after`` seconds (``Retry-After``)."""
 
@@ -119,6 +136,13 @@ class RetryLater(ServiceError):
 class Unavailable(RetryLater):
     status_code = 503
     error_type = "unavailable"
+
+
+class InsufficientStorage(RetryLater):
+    """RFC 4918 11.5: the server cannot store what the request needs to keep."""
+
+    status_code = 507
+    error_type = "insufficient_storage"
 
 
 # Shapes.
@@ -190,7 +214,7 @@ def install_error_handlers(app: FastAPI, shapes: ErrorShapes, *, log_hint: str) 
         return shapes.response(request.url.path, validation_error(exc))
 
     async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return shapes.response(request.url.path, routing_error(exc))
+        return shapes.response(request.url.path, routing_error(exc, request))
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -203,18 +227,42 @@ def install_error_handlers(app: FastAPI, shapes: ErrorShapes, *, log_hint: str) 
     app.add_exception_handler(Exception, on_unexpected)
 
 
-def routing_error(exc: HTTPException) -> ServiceError:
-    """Starlette's own HTTP errors (unknown path, wrong method) as service errors."""
+def routing_error(exc: HTTPException, request: Request | None = None) -> ServiceError:
+    """Starlette's own HTTP errors (unknown path, wrong method) as service errors.
+
+    A 405's ``Allow`` lists every method the path takes (RFC 9110 15.5.6): Starlette's names
+    only the first route whose path matched (``GET /v1/runs`` and ``POST /v1/runs`` are two
+    routes), so the routes of ``request``'s app are asked again."""
     detail = str(exc.detail)
     if exc.status_code == 404:
         return NotFound(detail)
     if exc.status_code == 405:
-        allow = (exc.headers or {}).get("Allow", "")
+        methods = set(_methods_of((exc.headers or {}).get("Allow", "")))
+        if request is not None:
+            methods |= _allowed_methods(request)
+        allow = ", ".join(sorted(methods))
         return MethodNotAllowed(f"{detail}; allowed: {allow}" if allow else detail, allow=allow)
     error = ServiceError(detail)
     error.status_code = exc.status_code
     error.error_type = "invalid_request_error" if exc.status_code < 500 else "server_error"
     return error
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """The methods some route of the app fully matches on this path (routers included)."""
+    methods: set[str] = set()
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            methods.add(method)
+    return methods
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _methods_of(allow: str) -> list[str]:
+    return [method.strip() for method in allow.split(",") if method.strip()]
 
 
 def validation_error(exc: RequestValidationError) -> InvalidRequest:
@@ -224,6 +272,10 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
         detail = problem.get("ctx", {}).get("error", "malformed JSON")
         return InvalidRequest(f"the request body is not valid JSON: {detail}")
     location = [str(part) for part in problem["loc"] if part != "body" and not _is_type_tag(part)]
+    # A discriminated union puts its tag in the path; OpenAI's content parts keep their
+    # payload under their type's name ({"type": "image_url", "image_url": ...}), so the tag
+    # shows as the next field twice: once is enough.
+    location = [part for i, part in enumerate(location) if location[i + 1 : i + 2] != [part]]
     field = ".".join(location)
     message = problem["msg"]
     if not field:
@@ -245,11 +297,15 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
 
 
 def _most_telling(problems: Sequence[Any]) -> Any:
-    """Of a union's errors, the one from the member whose type matched, if any did."""
+    """Of a union's errors, the one from the member whose type matched, if any did: one
+    deeper in the field (``content.1.image_url.url`` in a list of parts), else one past the
+    type check."""
     first = problems[0]
-    same_field = [p for p in problems if _field_of(p) == _field_of(first)]
+    field = _field_of(first)
+    same_field = [p for p in problems if _field_of(p)[: len(field)] == field]
+    deeper = [p for p in same_field if len(_field_of(p)) > len(field)]
     past_type_check = [p for p in same_field if not str(p["type"]).endswith("_type")]
-    return (past_type_check or same_field)[0]
+    return (deeper or past_type_check or same_field)[0]
 
 
 def _field_of(problem: Any) -> list[str]:
@@ -257,8 +313,11 @@ def _field_of(problem: Any) -> list[str]:
 
 
 def _is_type_tag(part: object) -> bool:
-    # Pydantic puts the union member's type in the location: ("input", "list[str]").
-    return isinstance(part, str) and (part in _TYPE_NAMES or "[" in part)
+    # Pydantic puts the union member's type in the location: ("input", "list[str]"),
+    # ("stop", "constrained-str").
+    return isinstance(part, str) and (
+        part in _TYPE_NAMES or "[" in part or part.startswith("constrained-")
+    )
 
 
 _TYPE_NAMES = {"str", "int", "float", "bool", "list", "dict", "none"}

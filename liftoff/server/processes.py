@@ -43,6 +43,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from liftoff.server.connections import UVICORN_OPTIONS
+
 LOOPBACK: Final = "127.0.0.1"
 # What a stopped service's other processes get to exit by themselves before SIGKILL.
 GROUP_GRACE_S: Final = 3.0
@@ -67,8 +69,11 @@ def free_port(host: str = LOOPBACK) -> int:
 def uvicorn_command(
     app: str, *, port: int, host: str = LOOPBACK, options: Sequence[str] = ()
 ) -> list[str]:
-    """``python -m uvicorn APP --host HOST --port PORT [options]`` with this interpreter."""
-    return [sys.executable, "-m", "uvicorn", app, "--host", host, "--port", str(port), *options]
+    """``python -m uvicorn APP --host HOST --port PORT [options]`` with this interpreter,
+    under Liftoff's guarded HTTP protocol (``liftoff.server.connections``: request heads
+    time out, connections stay under the file-descriptor limit)."""
+    return [sys.executable, "-m", "uvicorn", app, "--host", host, "--port", str(port),
+            *UVICORN_OPTIONS, *options]  # fmt: skip
 
 
 class ServiceExited(RuntimeError):

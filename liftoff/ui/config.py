@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from liftoff.server.access import Exposure
+from liftoff.server.settings import ServiceSettings, load_settings
 
 DEFAULT_GATEWAY = "http://127.0.0.1:8000/v1"
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "liftoff" / "ui"
@@ -32,7 +35,7 @@ def _env(name: str, *standard: str) -> AliasChoices:
     return AliasChoices(f"LIFTOFF_UI_{name}", *standard)
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """Configuration of the chat UI (``liftoff.ui.main:app``).
 
     >>> s = Settings(_env_file=None, users=SecretStr("ana:correct-horse"))
@@ -40,7 +43,7 @@ class Settings(BaseSettings):
     (True, True, False)
     """
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = SettingsConfigDict(populate_by_name=True)
 
     host: str = Field(default="127.0.0.1", validation_alias=_env("HOST"))
     port: int = Field(default=8003, ge=1, le=65535, validation_alias=_env("PORT", "PORT"))
@@ -117,7 +120,7 @@ class Settings(BaseSettings):
         if name is None or not name.strip():
             return None
         if not set(name) <= _HEADER_CHARS or len(name) > 100:
-            raise ValueError(f"not an HTTP header name: {name!r}")
+            raise ValueError("not an HTTP header name")
         return name.lower()
 
     @field_validator("users")
@@ -132,31 +135,40 @@ class Settings(BaseSettings):
             if not name or password is None:
                 raise ValueError("LIFTOFF_UI_USERS takes user:password pairs, comma-separated")
             if len(password) < MIN_PASSWORD_CHARS:
-                raise ValueError(f"the password of {name!r} is shorter than {MIN_PASSWORD_CHARS}")
+                raise ValueError(f"a password is shorter than {MIN_PASSWORD_CHARS} characters")
         return users
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.default_max_tokens > self.max_tokens_limit:
             raise ValueError("LIFTOFF_UI_DEFAULT_MAX_TOKENS exceeds LIFTOFF_UI_MAX_TOKENS_LIMIT")
-        if self.auth_required and not (self.users or self.auth_header):
-            raise ValueError(
-                f"the UI binds {self.host}, beyond this machine, so it needs a login: set "
-                "LIFTOFF_UI_USERS=user:password (comma-separated pairs) or "
-                "LIFTOFF_UI_AUTH_HEADER behind an authenticating proxy; behind a platform "
-                "gate such as IAP, set LIFTOFF_UI_AUTH=off explicitly"
-            )
+        problem = self.exposure.problem()
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property
+    def exposure(self) -> Exposure:
+        """The shared exposure rule applied to the UI (``liftoff.server.access``), with
+        logins for keys."""
+        return Exposure(
+            service="the UI",
+            host=self.host,
+            auth=self.auth,
+            has_keys=bool(self.users or self.auth_header),
+            keys_variable="LIFTOFF_UI_USERS=user:password (comma-separated pairs) or "
+            "LIFTOFF_UI_AUTH_HEADER behind an authenticating proxy",
+            auth_variable="LIFTOFF_UI_AUTH",
+            credential="a login",
+        )
+
+    @property
     def binds_beyond_loopback(self) -> bool:
-        return self.host not in ("127.0.0.1", "localhost", "::1")
+        return self.exposure.beyond_loopback
 
     @property
     def auth_required(self) -> bool:
-        if self.auth == "auto":
-            return self.binds_beyond_loopback or bool(self.users or self.auth_header)
-        return self.auth == "on"
+        return self.exposure.keys_required
 
     @property
     def login_enabled(self) -> bool:
@@ -175,7 +187,7 @@ class Settings(BaseSettings):
 
 def _http_url(url: str) -> str:
     if not url.startswith(("http://", "https://")):
-        raise ValueError(f"must be an http(s) URL, not {url!r}")
+        raise ValueError("must be an http(s) URL")  # never the URL: it may carry a password
     return url.rstrip("/")
 
 
@@ -190,4 +202,5 @@ def _pairs(users: SecretStr) -> list[tuple[str, str | None]]:
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, read once; raises ``SettingsError`` naming the variables at fault."""
+    return load_settings(Settings)

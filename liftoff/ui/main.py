@@ -23,7 +23,10 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from liftoff.server.access import LoopbackOnly
+from liftoff.server.errors import ErrorShapes, plain_error_body
 from liftoff.server.logs import configure_logging
+from liftoff.server.settings import SettingsError
 from liftoff.ui.config import Settings, get_settings
 from liftoff.ui.sources import Sources
 
@@ -75,7 +78,11 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         f" and {settings.retrieval_url}" if settings.retrieval_url else "",
         _login_kind(settings),
     )
-    return UI(chainlit_app, settings)
+    ui = UI(chainlit_app, settings)
+    if settings.exposure.loopback_only:
+        # No login on loopback: this machine only, and no page elsewhere (DNS rebinding).
+        return LoopbackOnly(ui, shapes=ErrorShapes(plain_error_body))
+    return ui
 
 
 class UI:
@@ -228,4 +235,7 @@ generated_by = "{version}"
 """
 
 
-app = create_app()
+try:
+    app = create_app()
+except SettingsError as exc:
+    raise SystemExit(f"liftoff.ui: invalid settings:\n{exc}") from None

@@ -101,8 +101,19 @@ class Sources:
             error = source.error(exc)
             logger.warning("listing models failed: %s", error.message)
             return error
-        return [model.id for model in page.data if isinstance(model.id, str) and model.id]
+        return [
+            model.id
+            for model in page.data
+            if isinstance(model.id, str) and model.id and _chats(model.model_extra or {})
+        ]
 
     async def aclose(self) -> None:
         for source in self.all:
             await source.client.close()
+
+
+def _chats(extra: dict[str, object]) -> bool:
+    """Whether a listed model can chat: the gateway lists its embedding model too, saying so
+    in ``capabilities``; a server that does not say is taken at its word."""
+    capabilities = extra.get("capabilities")
+    return not isinstance(capabilities, list) or "completion" in capabilities

@@ -26,3 +26,9 @@ def gateway(gguf_path: Path) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="session")
 def model_id(gguf_path: Path) -> str:
     return served_model_id(gguf_path)
+
+
+@pytest.fixture(scope="session")
+def embedding_model_id(embedding_gguf_path: Path) -> str:
+    """all-minilm-l6-v2: the packaged embedding model the gateway serves beside Gemma."""
+    return served_model_id(embedding_gguf_path)

@@ -14,6 +14,7 @@ from liftoff.api.backends.base import (
     GenerationRequest,
     ModelInfo,
     TextDelta,
+    TokenLogprob,
     Usage,
 )
 from liftoff.api.backends.wire import OPENAI_NAMES, sampling_fields
@@ -24,7 +25,9 @@ class ScriptedBackend(Backend):
     """Yields ``pauses``-separated tokens: ``pauses[i]`` seconds before token ``i``, then a
     Finish with 1 prompt token; or, with ``fail``, raises it instead of finishing; or, with
     ``finish=False``, just stops. Sampling options are honoured as a backend whose names for
-    them are ``names`` (OpenAI's by default) would: the ones it lacks are refused."""
+    them are ``names`` (OpenAI's by default) would: the ones it lacks are refused. With
+    ``logprobs`` asked for, token ``i`` has log probability ``-(i + 1) / 4`` and as many
+    alternatives as asked (``alt1``, ``alt2``, ...). Every request is kept in ``requests``."""
 
     name = "scripted"
 
@@ -42,6 +45,7 @@ class ScriptedBackend(Backend):
         self.finish = finish
         self.started = False
         self.closed = False
+        self.requests: list[GenerationRequest] = []
 
     async def check_ready(self) -> None:
         return None
@@ -51,11 +55,19 @@ class ScriptedBackend(Backend):
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
         sampling_fields(request.options, self.names, backend=self.name)
+        self.requests.append(request)
         self.started = True
+        top = request.options.logprobs
         try:
             for index, pause in enumerate(self.pauses):
                 await asyncio.sleep(pause)
-                yield TextDelta(f"t{index}")
+                token = f"t{index}"
+                if top is None:
+                    yield TextDelta(token)
+                    continue
+                value = -(index + 1) / 4
+                alternatives = tuple(TokenLogprob(f"alt{k}", value - k) for k in range(1, top + 1))
+                yield TextDelta(token, 0, (TokenLogprob(token, value, None, alternatives),))
             if self.fail is not None:
                 raise self.fail
             if self.finish:
@@ -63,5 +75,12 @@ class ScriptedBackend(Backend):
         finally:
             self.closed = True
 
-    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
+    async def embed(
+        self,
+        model: str,
+        inputs: list[str],
+        *,
+        truncate: bool = False,
+        keep_alive: str | float | None = None,
+    ) -> Embeddings:
         return Embeddings([[0.0] for _ in inputs], 0)

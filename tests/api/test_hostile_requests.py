@@ -54,7 +54,7 @@ def _read_until_closed(sock: socket.socket) -> bytes:
 
 
 def test_a_body_trickling_in_is_cut_off_with_408(gateway: ServerProcess) -> None:
-    head = (b"POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head = (b"POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: 100000\r\n\r\n{")  # fmt: skip
     started = time.monotonic()
     with _raw_request(gateway.port, head) as sock:
@@ -67,7 +67,7 @@ def test_a_body_trickling_in_is_cut_off_with_408(gateway: ServerProcess) -> None
 
 
 def test_a_declared_oversized_body_is_refused_before_it_is_sent(gateway: ServerProcess) -> None:
-    head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Length: 999999999\r\n\r\n")  # fmt: skip
     with _raw_request(gateway.port, head) as sock:
         answer = _read_until_closed(sock)

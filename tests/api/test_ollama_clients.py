@@ -73,16 +73,18 @@ def test_raw_generate_is_a_plain_continuation_without_chat_turns(
     assert raw.prompt_eval_count < templated.prompt_eval_count
 
 
-def test_list_shows_the_served_model(client: ollama.Client, model_id: str) -> None:
+def test_list_shows_the_served_models(
+    client: ollama.Client, model_id: str, embedding_model_id: str
+) -> None:
     models = client.list().models
-    assert [m.model for m in models] == [model_id]
+    assert [m.model for m in models] == [model_id, embedding_model_id]
     assert models[0].size is not None and models[0].size > 100_000_000
 
 
-def test_embed_returns_one_vector_per_input(client: ollama.Client, model_id: str) -> None:
-    result = client.embed(model=model_id, input=["first text", "second text"])
+def test_embed_returns_one_vector_per_input(client: ollama.Client, embedding_model_id: str) -> None:
+    result = client.embed(model=embedding_model_id, input=["first text", "second text"])
     assert len(result.embeddings) == 2
-    assert len(result.embeddings[0]) == 640
+    assert len(result.embeddings[0]) == 384
     assert result.embeddings[0] != result.embeddings[1]
 
 

@@ -78,30 +78,35 @@ def test_completion_and_its_stream_agree(client: openai.OpenAI, model_id: str) -
     assert whole.usage is not None and whole.usage.completion_tokens == 6
 
 
-def test_models_lists_the_served_model(client: openai.OpenAI, model_id: str) -> None:
-    assert [model.id for model in client.models.list()] == [model_id]
+def test_models_lists_the_chat_and_the_embedding_model(
+    client: openai.OpenAI, model_id: str, embedding_model_id: str
+) -> None:
+    assert [model.id for model in client.models.list()] == [model_id, embedding_model_id]
 
 
 def test_embeddings_come_back_one_per_input_in_the_sdk_default_encoding(
-    client: openai.OpenAI, model_id: str
+    client: openai.OpenAI, embedding_model_id: str
 ) -> None:
     # The SDK asks for base64 unless told otherwise and decodes it itself.
-    result = client.embeddings.create(model=model_id, input=["hello world", "goodbye"])
+    result = client.embeddings.create(model=embedding_model_id, input=["hello world", "goodbye"])
     floats = client.embeddings.create(
-        model=model_id, input=["hello world", "goodbye"], encoding_format="float"
+        model=embedding_model_id, input=["hello world", "goodbye"], encoding_format="float"
     )
     assert [row.index for row in result.data] == [0, 1]
-    assert len(result.data[0].embedding) == 640  # Gemma 3 270M's hidden size
+    assert len(result.data[0].embedding) == 384  # all-MiniLM-L6-v2's dimension
     assert result.data[0].embedding == pytest.approx(floats.data[0].embedding, rel=1e-6)
     assert result.data[0].embedding != result.data[1].embedding
     assert result.usage.prompt_tokens > 0
 
 
-def test_unknown_model_is_a_404_naming_what_is_served(client: openai.OpenAI, model_id: str) -> None:
+def test_unknown_model_is_a_404_naming_what_is_served(
+    client: openai.OpenAI, model_id: str, embedding_model_id: str
+) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     assert caught.value.body == {
-        "message": f"model 'gpt-4o' is not served here; available: {model_id}",
+        "message": f"model 'gpt-4o' is not served here; available: {model_id}, "
+        f"{embedding_model_id}",
         "type": "model_not_found",
         "param": "model",
         "code": 404,

@@ -78,8 +78,10 @@ def test_the_protobuf_round_trip_changes_no_answer(endpoint: Any, gateway: Serve
 def test_a_refused_parameter_reaches_the_caller_named(endpoint: Any) -> None:
     from google.api_core import exceptions
 
-    with pytest.raises(exceptions.BadRequest, match="frequencyPenalty"):
-        endpoint.predict(instances=[{"prompt": "Hi"}], parameters={"frequencyPenalty": 0.5})
+    with pytest.raises(exceptions.BadRequest, match="thinkingConfig"):
+        endpoint.predict(
+            instances=[{"prompt": "Hi"}], parameters={"thinkingConfig": {"thinkingBudget": 0}}
+        )
 
 
 def test_a_fractional_token_count_is_refused_not_rounded(endpoint: Any) -> None:

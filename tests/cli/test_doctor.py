@@ -33,7 +33,7 @@ def test_doctor_fails_with_a_fix_when_the_gguf_is_missing(tmp_path: Path) -> Non
     assert result.returncode == 1
     assert "FAIL  llamacpp backend:" in result.stdout
     assert "is not a GGUF file" in result.stdout
-    assert "fix: set LIFTOFF_MODEL to an existing GGUF file" in result.stdout
+    assert "fix: set LIFTOFF_MODEL (or LIFTOFF_EMBEDDING_MODEL) to a GGUF file" in result.stdout
 
 
 def test_doctor_names_unreachable_ollama_and_how_to_fix_it() -> None:
@@ -47,7 +47,7 @@ def test_doctor_names_unreachable_ollama_and_how_to_fix_it() -> None:
 def test_doctor_reports_bad_settings_without_a_traceback() -> None:
     result = _doctor(LIFTOFF_BACKEND="tgi")
     assert result.returncode == 1
-    assert "FAIL  settings: backend:" in result.stdout
+    assert "FAIL  settings: LIFTOFF_BACKEND:" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
 

@@ -30,4 +30,4 @@ def test_api_listens_on_the_platform_port(gguf_path: Path, port_variable: str) -
         process.send_signal(signal.SIGINT)
         _, log = process.communicate(timeout=30)
     assert process.returncode == 0
-    assert "serving gemma-3-270m-q4_k_m via the llamacpp backend" in log
+    assert "serving gemma-3-270m-q4_k_m, all-minilm-l6-v2 via the llamacpp backend" in log

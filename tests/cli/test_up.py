@@ -142,7 +142,8 @@ def test_up_serves_the_embedded_model_and_stops_cleanly_on_ctrl_c(
         assert "Authorization" not in output  # no keys: the printed curl needs none
         assert _printed_curl(output, None)["choices"]
         # Logs read as text at a terminal, not JSON.
-        assert "INFO     api: serving gemma-3-270m-q4_k_m via the llamacpp backend" in output
+        served = "gemma-3-270m-q4_k_m, all-minilm-l6-v2"
+        assert f"INFO     api: serving {served} via the llamacpp backend" in output
         answer = httpx.post(
             f"{stack.api}/v1/chat/completions",
             json={"model": "gemma-3-270m-q4_k_m", "max_tokens": 5,

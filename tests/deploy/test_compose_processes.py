@@ -67,8 +67,11 @@ def test_api_serves_the_openai_surface_with_the_compose_key(
     api: tuple[processes.Container, dict[str, str], str],
 ) -> None:
     _, _, url = api
-    client = openai.OpenAI(base_url=url + "/v1", api_key=KEY)
-    assert [model.id for model in client.models.list()] == ["gemma-3-270m-q4_k_m"]
+    with openai.OpenAI(base_url=url + "/v1", api_key=KEY) as client:
+        assert [model.id for model in client.models.list()] == [
+            "gemma-3-270m-q4_k_m",
+            "all-minilm-l6-v2",
+        ]
 
 
 def test_api_healthchecks_pass_on_the_running_process_and_fail_without_it(
@@ -182,10 +185,10 @@ def test_evaluation_reaches_the_gateway_by_its_compose_url_and_key(
     _, env, _ = evaluation
     assert EVALUATION.environment["OPENAI_BASE_URL"] == "http://api:8000/v1"
     assert env["OPENAI_BASE_URL"] == api[2] + "/v1"
-    client = openai.OpenAI(base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"])
-    reply = client.completions.create(
-        model="gemma-3-270m-q4_k_m", prompt="The sky is", max_tokens=3, temperature=0
-    )
+    with openai.OpenAI(base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"]) as client:
+        reply = client.completions.create(
+            model="gemma-3-270m-q4_k_m", prompt="The sky is", max_tokens=3, temperature=0
+        )
     assert reply.usage is not None and reply.usage.completion_tokens >= 1
 
 
@@ -195,7 +198,10 @@ UI_USERS = "ana:correct-horse"
 
 
 def _ui_env(ports: processes.PortMap, users: str, data: Path) -> tuple[dict[str, str], int]:
-    project = compose.load(COMPOSE_FILE, env={"LIFTOFF_API_KEYS": KEY, "LIFTOFF_UI_USERS": users})
+    project = compose.load(
+        COMPOSE_FILE,
+        env={"LIFTOFF_API_KEYS": KEY, "LIFTOFF_EVAL_API_KEYS": EVAL_KEY, "LIFTOFF_UI_USERS": users},
+    )
     service = project.services["ui"]
     port = free_port()
     env = processes.container_env(service, ports, paths={"/home/liftoff/ui": str(data)})
@@ -233,9 +239,12 @@ def test_ui_serves_with_a_login_and_its_gateway_url_and_key_work(
         image = PROJECT.services["ui"].dockerfile
         assert image is not None and processes.image_healthcheck(image, env).returncode == 0
         # What the UI's OpenAI client gets from its environment reaches the gateway.
-        client = openai.OpenAI(
+        with openai.OpenAI(
             base_url=env["LIFTOFF_UI_GATEWAY_URL"], api_key=env["LIFTOFF_UI_GATEWAY_API_KEY"]
-        )
-        assert [model.id for model in client.models.list()] == ["gemma-3-270m-q4_k_m"]
+        ) as client:
+            assert [model.id for model in client.models.list()] == [
+                "gemma-3-270m-q4_k_m",
+                "all-minilm-l6-v2",
+            ]
     finally:
         container.stop()

@@ -27,11 +27,23 @@ answer ends by itself after ``natural_length`` words (``STOP``), at ``maxOutputT
 ``BLOCKED_MARKER`` is refused (``promptFeedback.blockReason: SAFETY``, no candidates); one
 with ``UNSAFE_MARKER`` ends after three words with ``finishReason: SAFETY``. Embeddings are
 unit vectors drawn from a hash of the text.
+
+Function calling, structured output and images (Gemini API reference: ``Tool``,
+``FunctionDeclaration``, ``ToolConfig``, ``FunctionCall``, ``FunctionResponse``, ``Blob``,
+``GenerationConfig.responseJsonSchema``): parts may be ``text`` (never empty),
+``inlineData`` (base64 ``data`` with an ``image/`` ``mimeType``), ``functionCall`` or
+``functionResponse``. Given ``functionDeclarations`` and a mode other than ``NONE``, the
+model calls a function when the mode is ``ANY`` or the last turn is the user's words: the
+first allowed one, its required string arguments filled with the prompt's last word, as a
+``functionCall`` part ending with ``STOP``. With ``responseMimeType: application/json`` it
+answers a JSON value of ``responseJsonSchema``'s shape (``{"reply": ...}`` without one).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import json
 import math
@@ -370,7 +382,17 @@ class FakeGemini:
         if BLOCKED_MARKER in prompt:
             feedback = {"blockReason": "SAFETY", "safetyRatings": [_danger("HIGH", blocked=True)]}
             return [{"promptFeedback": feedback, "usageMetadata": usage, **meta}]
-        words, reason = self._words(model, prompt, config)
+        if call := _function_call(body, prompt):
+            content = {"parts": [{"functionCall": call}], "role": "model"}
+            called = {"index": 0, "content": content, "finishReason": "STOP"}
+            done = {**usage, "candidatesTokenCount": 5, "totalTokenCount": prompt_tokens + 5}
+            return [{"candidates": [called], "usageMetadata": done, **meta}]
+        if config.get("responseMimeType") == "application/json":
+            schema = config.get("responseJsonSchema") or "json"
+            text = json.dumps(_instance(schema, prompt.split()))
+            words, reason = [text[: len(text) // 2], text[len(text) // 2 :]], "STOP"
+        else:
+            words, reason = self._words(model, prompt, config)
         chunks: list[dict[str, Any]] = []
         for start in range(0, max(len(words), 1), 2):
             text = "".join(words[start : start + 2])
@@ -550,15 +572,101 @@ def _content_text(content: Any) -> str:
     parts = (content or {}).get("parts") or []
     if not parts:
         raise GoogleError(400, "INVALID_ARGUMENT", "* contents.parts: must not be empty")
-    texts = [part.get("text", "") for part in parts]
-    if not all(texts):
+    texts = []
+    for part in parts:
+        _check_fields(part, _PART_FIELDS, " at 'contents.parts'")
+        if "inlineData" in part:
+            _check_image(part["inlineData"])
+            texts.append("[image]")
+        elif "functionCall" in part:
+            texts.append(part["functionCall"]["name"])
+        elif "functionResponse" in part:
+            texts.append(json.dumps(part["functionResponse"].get("response", {})))
+        elif part.get("text"):
+            texts.append(part["text"])
+        else:
+            raise GoogleError(
+                400,
+                "INVALID_ARGUMENT",
+                "Unable to submit request because it has an empty text parameter. Add a value "
+                "to the parameter and try again.",
+            )
+    return " ".join(texts)
+
+
+_PART_FIELDS = {"text", "inlineData", "functionCall", "functionResponse", "thought",
+                "thoughtSignature"}  # fmt: skip
+
+
+def _check_image(blob: dict[str, Any]) -> None:
+    # Proto JSON: a field by its JSON name or its proto name.
+    mime_type = blob.get("mimeType", blob.get("mime_type"))
+    if not str(mime_type).startswith("image/"):
+        raise GoogleError(400, "INVALID_ARGUMENT", f"Unsupported MIME type: {mime_type}")
+    try:
+        base64.b64decode(blob.get("data", ""), validate=True)
+    except (binascii.Error, ValueError):
         raise GoogleError(
             400,
             "INVALID_ARGUMENT",
-            "Unable to submit request because it has an empty text parameter. Add a value to "
-            "the parameter and try again.",
-        )
-    return " ".join(texts)
+            "Invalid value at 'contents.parts.inline_data.data' (TYPE_BYTES)",
+        ) from None
+
+
+def _function_call(body: dict[str, Any], prompt: str) -> dict[str, Any] | None:
+    """The fake model's function call for this request, if it makes one."""
+    declarations = [
+        d for tool in body.get("tools") or [] for d in tool.get("functionDeclarations", [])
+    ]
+    calling = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+    mode = calling.get("mode", "AUTO")
+    allowed = calling.get("allowedFunctionNames")
+    if allowed and mode != "ANY":
+        raise GoogleError(
+            400, "INVALID_ARGUMENT",
+            "allowed_function_names should only be set when the Mode is ANY or VALIDATED.",
+        )  # fmt: skip
+    if not declarations or mode == "NONE":
+        return None
+    last = (body.get("contents") or [{}])[-1]
+    user_words = last.get("role", "user") == "user" and all(
+        "functionResponse" not in part for part in last.get("parts", [])
+    )
+    if mode != "ANY" and not user_words:
+        return None
+    chosen = next(d for d in declarations if not allowed or d["name"] in allowed)
+    # Proto JSON accepts a field's JSON name or its proto name (google-genai sends the latter).
+    schema = (
+        chosen.get("parametersJsonSchema")
+        or chosen.get("parameters_json_schema")
+        or chosen.get("parameters")
+        or {}
+    )
+    properties = schema.get("properties", {})
+    words = prompt.split()
+    args = {name: _instance(properties.get(name, {}), words) for name in schema.get("required", [])}
+    return {"name": chosen["name"], "args": args}
+
+
+def _instance(schema: Any, words: list[str]) -> Any:
+    """A small JSON value of ``schema``'s shape ("json": an object with a "reply")."""
+    word = (words[-1] if words else "ok").strip("?!.,")
+    if schema == "json":
+        return {"reply": word}
+    if not isinstance(schema, dict):
+        return word
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "anyOf" in schema:
+        return _instance(schema["anyOf"][0], words)
+    if schema.get("type") == "object" or "properties" in schema:
+        properties = schema.get("properties", {})
+        return {name: _instance(properties[name], words) for name in schema.get("required", [])}
+    return {"integer": 1, "number": 1.5, "boolean": True, "array": []}.get(
+        str(schema.get("type")), word
+    )
 
 
 def _dimensions(model: FakeGeminiModel, config: dict[str, Any]) -> int:
@@ -576,16 +684,19 @@ def _vector(text: str, dimensions: int) -> list[float]:
 def _merged(chunks: list[dict[str, Any]]) -> dict[str, Any]:
     """generateContent's answer: the stream's chunks as one response."""
     merged = dict(chunks[-1])
-    text = "".join(
-        part["text"]
+    parts = [
+        part
         for chunk in chunks
         for candidate in chunk.get("candidates", ())
         for part in candidate.get("content", {}).get("parts", ())
-    )
+    ]
+    text = "".join(part.get("text", "") for part in parts)
+    calls = [part for part in parts if "functionCall" in part]
     if "candidates" in merged:
         candidate = dict(merged["candidates"][0])
-        if text:
-            candidate["content"] = {"parts": [{"text": text}], "role": "model"}
+        if text or calls:
+            joined = [{"text": text}] if text else []
+            candidate["content"] = {"parts": joined + calls, "role": "model"}
         merged["candidates"] = [candidate]
     return merged
 

@@ -9,10 +9,22 @@ Its "model" is deterministic: a token is a whitespace-separated word, and the re
 through the words of the prompt (the last user message for chat) backwards, starting at
 an offset set by ``seed`` (none when decoding is greedy: temperature 0 or top_k 1).
 ``num_predict``, ``stop`` and ``num_ctx`` behave as in Ollama, so tests can see options take
-effect; every request body is recorded for exact asserts.
+effect; every request body is recorded for exact asserts. With ``"logprobs": true`` each
+chunk carries its token's log probability (``-0.25`` times its position plus one) and
+``top_logprobs`` alternatives, in Ollama's ``logprobs`` shape.
 Over-long prompts are truncated to ``num_ctx`` tokens like Ollama's runner does (the
 count reported is ``num_ctx``), or refused with HTTP 400 when the request says
 ``"truncate": false`` and the fake plays Ollama 0.12.6 or later (``honours_truncate``).
+
+Tools, structured outputs and images (docs/api.md: "Chat request (with tools)", "Request
+(structured outputs)", "Chat request (with images)"): a model whose ``capabilities`` lack
+``tools`` or ``vision`` refuses ``tools`` or ``images`` with a 400, as Ollama does; images
+must be base64. Given tools, a chat whose last turn is the user's is answered by calling the
+first tool, its required string arguments filled with the user's last word, in a chunk of
+its own (``message.tool_calls``, arguments as an object), then a final chunk with
+``done_reason: "stop"``; after a tool result the model answers in words, from the result. ``format``
+(``"json"`` or a JSON schema) makes the answer a JSON value of that shape, streamed in
+pieces.
 
     fake = FakeOllama()
     fake.start()
@@ -24,6 +36,8 @@ count reported is ``num_ctx``), or refused with HTTP 400 when the request says
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import json
 import math
@@ -59,6 +73,7 @@ class FakeModel:
     num_ctx: int | None = None  # a Modelfile PARAMETER, when set
     embedding_length: int = 8
     modified_at: str = "2026-01-02T03:04:05.123456789Z"
+    capabilities: tuple[str, ...] = ("completion", "tools")
 
     @property
     def digest(self) -> str:
@@ -226,7 +241,7 @@ class FakeOllama:
                     f"{model.family}.context_length": model.context_length,
                     f"{model.family}.embedding_length": model.embedding_length,
                 },
-                "capabilities": ["completion"],
+                "capabilities": list(model.capabilities),
                 "modified_at": model.modified_at,
             }
         )
@@ -298,7 +313,8 @@ class FakeOllama:
         messages = body.get("messages") or []
         if chat:
             prompt = [w for m in messages for w in str(m.get("content", "")).split()]
-            users = [m for m in messages if m.get("role") == "user"]
+            # The model answers the last user turn, or the last tool result after it.
+            users = [m for m in messages if m.get("role") in ("user", "tool")]
             source = str(users[-1].get("content", "")).split() if users else prompt
         else:
             prompt = source = str(body.get("prompt") or "").split()
@@ -316,14 +332,31 @@ class FakeOllama:
         evaluated = min(len(prompt), num_ctx)
         # With "shift": false generation stops when the window is full; else it slides.
         room = num_ctx - evaluated if body.get("shift") is False else math.inf
-        pieces = _reply(source, options, self.reply_tokens, room)
-        lines = self._generation_lines(body["model"], chat, pieces, evaluated)
+        if problem := _refused_features(model, body):
+            return problem
+        tools = body.get("tools") or [] if chat else []
+        calls: list[dict[str, Any]] = []
+        if tools and messages[-1].get("role") == "user":
+            pieces: tuple[list[str], str] = ([], "stop")
+            calls = [_call(tools[0], source)]
+        elif body.get("format"):
+            pieces = (_pieces(json.dumps(_instance(body["format"], source))), "stop")
+        else:
+            pieces = _reply(source, options, self.reply_tokens, room)
+        top = int(body.get("top_logprobs") or 0) if body.get("logprobs") else None
+        lines = self._generation_lines(body["model"], chat, pieces, evaluated, calls, top)
         if body.get("stream") is False:
             return JSONResponse(await _collect(lines, chat))
         return StreamingResponse(lines, media_type=NDJSON)
 
     async def _generation_lines(
-        self, model: str, chat: bool, pieces: tuple[list[str], str], evaluated: int
+        self,
+        model: str,
+        chat: bool,
+        pieces: tuple[list[str], str],
+        evaluated: int,
+        calls: list[dict[str, Any]],
+        top_logprobs: int | None = None,
     ) -> AsyncIterator[bytes]:
         tokens, reason = pieces
         self.streams_started += 1
@@ -333,7 +366,14 @@ class FakeOllama:
                 if self.fail_after_tokens is not None and index >= self.fail_after_tokens:
                     yield _line({"error": self.fail_message})
                     return
-                yield _line(self._chunk(model, token, chat, done=False))
+                chunk = self._chunk(model, token, chat, done=False)
+                if top_logprobs is not None:
+                    chunk["logprobs"] = [_logprob(token, index, top_logprobs)]
+                yield _line(chunk)
+            if calls:
+                chunk = self._chunk(model, "", chat, done=False)
+                chunk["message"]["tool_calls"] = calls
+                yield _line(chunk)
             final = self._chunk(model, "", chat, done=True, done_reason=reason)
             final.update(
                 total_duration=5_043_500_667,
@@ -419,18 +459,95 @@ def _reply(
 
 async def _collect(lines: AsyncIterator[bytes], chat: bool) -> dict[str, Any]:
     """A stream folded into one object, as Ollama answers with "stream": false."""
-    text, final = "", {}
+    text, final, logprobs = "", {}, []
+    calls: list[dict[str, Any]] = []
     async for raw in lines:
         chunk: dict[str, Any] = json.loads(raw)
         if "error" in chunk:
             return chunk
         text += chunk["message"]["content"] if chat else chunk["response"]
+        logprobs += chunk.get("logprobs") or []
+        calls += chunk["message"].get("tool_calls", []) if chat else []
         final = chunk
     if chat:
         final["message"]["content"] = text
+        if calls:
+            final["message"]["tool_calls"] = calls
     else:
         final["response"] = text
+    if logprobs:
+        final["logprobs"] = logprobs
     return final
+
+
+def _logprob(token: str, index: int, top: int) -> dict[str, Any]:
+    """api/types.go ``Logprob``: the token, its log probability and bytes, and ``top``
+    alternatives (the token itself first, as Ollama lists the likeliest first)."""
+    value = -0.25 * (index + 1)
+    alternatives = [{"token": token, "logprob": value, "bytes": list(token.encode())}]
+    alternatives += [
+        {"token": f"alt{k}", "logprob": value - k, "bytes": list(f"alt{k}".encode())}
+        for k in range(1, top)
+    ]
+    return {
+        "token": token,
+        "logprob": value,
+        "bytes": list(token.encode()),
+        "top_logprobs": alternatives[:top],
+    }
+
+
+def _refused_features(model: FakeModel, body: dict[str, Any]) -> Response | None:
+    """Ollama's 400s for tools or images the model cannot take, and for images that are not
+    base64."""
+    name = f"registry.ollama.ai/library/{model.name}"
+    if body.get("tools") and "tools" not in model.capabilities:
+        return _error(400, f"{name} does not support tools")
+    images = list(body.get("images") or [])
+    images += [image for m in body.get("messages") or [] for image in m.get("images") or []]
+    if images and "vision" not in model.capabilities:
+        return _error(400, f"{name} does not support images")
+    for image in images:
+        try:
+            base64.b64decode(image, validate=True)
+        except (binascii.Error, ValueError):
+            return _error(400, "illegal base64 data at input byte 0")
+    return None
+
+
+def _call(tool: dict[str, Any], words: list[str]) -> dict[str, Any]:
+    """The fake model's call of ``tool``: required strings get the user's last word."""
+    function = tool["function"]
+    parameters = function.get("parameters") or {}
+    arguments = {
+        name: _instance(parameters.get("properties", {}).get(name, {}), words)
+        for name in parameters.get("required", [])
+    }
+    return {"function": {"name": function["name"], "arguments": arguments}}
+
+
+def _instance(schema: Any, words: list[str]) -> Any:
+    """A small JSON value of ``schema``'s shape ("json": an object with a "reply")."""
+    word = (words[-1] if words else "ok").strip("?!.,")
+    if schema == "json":
+        return {"reply": word}
+    if not isinstance(schema, dict):
+        return word
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "anyOf" in schema:
+        return _instance(schema["anyOf"][0], words)
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties", {})
+        return {name: _instance(properties[name], words) for name in schema.get("required", [])}
+    return {"integer": 1, "number": 1.5, "boolean": True, "array": []}.get(str(kind), word)
+
+
+def _pieces(text: str, size: int = 4) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def _vector(text: str, dimensions: int) -> list[float]:

@@ -1,6 +1,7 @@
-"""Real parts for the retrieval tests: the gateway serving the embedded Gemma model (with an
-API key, so every test proves the service forwards its own), Postgres 18 with pgvector (the
-suite's one Postgres: ``tests/postgres.py``), and the retrieval service as uvicorn processes."""
+"""Real parts for the retrieval tests: the gateway serving the embedded models (Gemma 3 270M and
+all-MiniLM-L6-v2, with an API key, so every test proves the service forwards its own), Postgres
+18 with pgvector (the suite's one Postgres: ``tests/postgres.py``), and the retrieval service as
+uvicorn processes."""
 
 from __future__ import annotations
 

@@ -82,8 +82,9 @@ def test_a_collection_records_the_gateways_embedding_model_and_dimension(
 ) -> None:
     name = new_collection(client, chunk_size=500, chunk_overlap=50, min_score=0.3)
     collection = client.get(f"/v1/collections/{name}").json()
-    assert collection["embedding_model"] == "gemma-3-270m-q4_k_m"
-    assert collection["dimension"] == 640  # Gemma 3 270M's hidden size
+    # The model the gateway's /v1/models lists for embeddings, not its first (Gemma's).
+    assert collection["embedding_model"] == "all-minilm-l6-v2"
+    assert collection["dimension"] == 384
     assert (collection["chunk_size"], collection["chunk_overlap"]) == (500, 50)
     assert collection["min_score"] == 0.3
     again = client.post("/v1/collections", json={"name": name})
@@ -105,7 +106,7 @@ def test_every_format_is_ingested_and_found_by_meaning(client: httpx.Client) -> 
         "docs/bees.md": "markdown", "docs/coffee.html": "html",
         "docs/stone.pdf": "pdf", "docs/volcano.txt": "text",
     }  # fmt: skip
-    # Gemma's mean-pooled vectors are a weak embedding: the queries stay close to the text.
+    # The queries stay close to the text, so any embedding model finds these.
     for query, source in QUERIES.items():
         found = search(client, name, query, k=4)["data"]
         assert found[0]["source"] == f"docs/{source}", (query, found)
@@ -204,7 +205,7 @@ def test_a_changed_embedding_model_is_409_saying_so(
 ) -> None:
     name = new_collection(client, min_score=-1)
     put(client, name, "bees.md", DOCS["bees.md"][0])
-    env = rag_env(gateway, rag.store, LIFTOFF_RAG_EMBEDDING_MODEL="all-minilm-l6-v2",  # type: ignore[attr-defined]
+    env = rag_env(gateway, rag.store, LIFTOFF_RAG_EMBEDDING_MODEL="nomic-embed-text",  # type: ignore[attr-defined]
                   LIFTOFF_RAG_CHAT_MODEL="gemma-3-270m-q4_k_m")  # fmt: skip
     with ServerProcess("liftoff.retrieval.main:app", env, health="/healthz") as other:
         for response in (
@@ -215,7 +216,7 @@ def test_a_changed_embedding_model_is_409_saying_so(
         ):  # fmt: skip
             assert response.status_code == 409, response.text
             message = error_of(response)["message"]
-            assert "gemma-3-270m-q4_k_m" in message and "all-minilm-l6-v2" in message
+            assert "all-minilm-l6-v2" in message and "nomic-embed-text" in message
             assert error_of(response)["type"] == "embedding_model_changed"
 
 
@@ -275,5 +276,5 @@ def test_a_read_only_index_answers_but_refuses_writes(
 
 
 def rag_env_without_gateway(rag: ServerProcess) -> dict[str, str]:
-    return {**rag.store, "LIFTOFF_RAG_EMBEDDING_MODEL": "gemma-3-270m-q4_k_m",  # type: ignore[attr-defined]
+    return {**rag.store, "LIFTOFF_RAG_EMBEDDING_MODEL": "all-minilm-l6-v2",  # type: ignore[attr-defined]
             "LIFTOFF_RAG_CHAT_MODEL": "gemma-3-270m-q4_k_m"}  # fmt: skip

@@ -65,6 +65,17 @@ async def test_models_of_both_servers_are_listed_the_gateways_first(
     await sources.aclose()
 
 
+@pytest.mark.model
+async def test_the_gateways_embedding_model_is_not_offered_for_chat(
+    gemma_gateway: ServerProcess,
+) -> None:
+    sources = sources_for(gemma_gateway.url)
+    listing = await sources.list_models()
+    # The gateway lists all-minilm-l6-v2 too, as an embedding model; it cannot chat.
+    assert listing.names == ["gemma-3-270m-q4_k_m"] and not listing.problems
+    await sources.aclose()
+
+
 async def test_the_answer_streams_token_by_token_with_the_chosen_settings(
     keyed_gateway: ServerProcess, shared_fake_ollama: FakeOllama
 ) -> None:

@@ -79,7 +79,7 @@ def test_socket_requests_from_another_site_are_refused(open_ui: ServerProcess) -
     assert httpx.get(handshake).status_code == 200  # not a browser: no Origin
     other = httpx.get(handshake, headers={"Origin": "https://evil.example"})
     assert other.status_code == 403
-    assert other.json() == {"error": "cross-origin requests are refused"}
+    assert "cross-origin requests are refused" in other.json()["error"]
 
 
 def test_exposed_without_a_login_the_ui_refuses_to_start(tmp_path: Path) -> None:

@@ -19,9 +19,11 @@ def create_backend(settings: Settings) -> Backend:
             keep_alive=settings.ollama_keep_alive,
             pull_if_missing=settings.ollama_pull,
             num_ctx=settings.ollama_num_ctx,
+            embedding_model=settings.embedding_model,
             connect_timeout=settings.connect_timeout,
             timeout=settings.request_timeout,
             auth=GoogleIdentityToken(audience) if audience else None,
+            tool_calls=settings.tool_calls,
         )
     if settings.backend == "openai":
         from liftoff.api.backends.openai import OpenAIBackend
@@ -32,9 +34,11 @@ def create_backend(settings: Settings) -> Backend:
         return OpenAIBackend(
             settings.openai_base_url,
             model=settings.model,
+            embedding_model=settings.embedding_model,
             api_key=key.get_secret_value() if key else None,
             connect_timeout=settings.connect_timeout,
             timeout=settings.request_timeout,
+            tool_calls=settings.tool_calls,
         )
     if settings.backend == "gemini":
         from liftoff.api.backends.gemini import GeminiBackend
@@ -54,13 +58,19 @@ def create_backend(settings: Settings) -> Backend:
             probe_timeout=settings.connect_timeout,
         )
     from liftoff.api.backends.llamacpp import LlamaCppBackend
-    from liftoff.api.model_files import resolve_gguf
+    from liftoff.api.backends.templates import choose_template
+    from liftoff.api.model_files import resolve_embedding_gguf, resolve_gguf
 
+    gguf = resolve_gguf(settings.model, settings.cache_dir)
     return LlamaCppBackend(
-        resolve_gguf(settings.model, settings.cache_dir),
+        gguf,
         context_size=settings.context_size,
         parallel=settings.parallel,
         threads=settings.threads,
+        chat_template=choose_template(gguf, settings.chat_template),
+        mmproj=settings.mmproj,
+        embedding_gguf=resolve_embedding_gguf(settings.embedding_model, settings.cache_dir),
+        embedding_context_size=settings.embedding_context_size,
     )
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
@@ -49,6 +50,7 @@ from liftoff.api.backends.base import (
     GenerationRequest,
     ModelInfo,
     TextDelta,
+    ToolCall,
     Usage,
 )
 from liftoff.api.backends.gemini_errors import GeminiErrors
@@ -59,6 +61,7 @@ from liftoff.api.errors import (
     InvalidRequest,
     ModelNotFound,
 )
+from liftoff.api.tools import new_call_id
 
 log = logging.getLogger(__name__)
 
@@ -183,17 +186,22 @@ class GeminiBackend(Backend):
                 await models.get(model=model, config=types.GetModelConfig(http_options=self._probe))
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id=model) for model in self._served()]
+        chat = ModelInfo(id=self.model, capabilities=("completion",))
+        if not self.embedding_model:
+            return [chat]
+        return [chat, ModelInfo(id=self.embedding_model, capabilities=("embedding",))]
 
     def _served(self) -> list[str]:
         return [model for model in (self.model, self.embedding_model) if model]
 
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         self._check_model(request.model, want_embedding=False)
+        self.refuse_unload(request.keep_alive)
         contents, system = gemini_contents(request)
-        config = generation_config(request.options, system)
+        config = generation_config(request.options, system, request)
         models = await self._models()
         reason: FinishReason | None = None
+        called = False
         usage = Usage()
         opened: list[httpx2.Response] = []
         with self._errors.translated(request.model):
@@ -214,6 +222,9 @@ class GeminiBackend(Backend):
                     for part in (candidate.content.parts if candidate.content else None) or ():
                         if part.text and not part.thought:
                             yield TextDelta(part.text)
+                        if part.function_call is not None:
+                            called = True
+                            yield _tool_call(part.function_call)
                     if candidate.finish_reason is not None:
                         reason = _finish_reason(candidate)
             finally:
@@ -226,10 +237,21 @@ class GeminiBackend(Backend):
                     await stream.aclose()
         if reason is None:
             raise BackendError("Gemini ended the stream without a finish reason")
-        yield Finish(reason, usage)
+        yield Finish("tool_calls" if called and reason == "stop" else reason, usage)
 
-    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
+    async def embed(
+        self,
+        model: str,
+        inputs: list[str],
+        *,
+        truncate: bool = False,
+        keep_alive: str | float | None = None,
+    ) -> Embeddings:
+        self.refuse_unload(keep_alive)
         self._check_model(model, want_embedding=True)
+        # Vertex AI truncates over-long inputs unless told not to; the Gemini API has no
+        # such switch (the SDK refuses it there) and refuses them.
+        config = types.EmbedContentConfig(auto_truncate=truncate) if self._vertexai else None
         empty = next((i for i, text in enumerate(inputs) if not text), None)
         if empty is not None:
             raise InvalidRequest("Gemini embeds non-empty text only", param=f"input.{empty}")
@@ -242,7 +264,9 @@ class GeminiBackend(Backend):
                 types.Content(parts=[types.Part(text=text)]) for text in batch
             ]
             with self._errors.translated(model):
-                result = await models.embed_content(model=self.embedding_model, contents=contents)
+                result = await models.embed_content(
+                    model=self.embedding_model, contents=contents, config=config
+                )
             embeddings = result.embeddings or []
             if len(embeddings) != len(batch):
                 raise BackendError(
@@ -307,6 +331,12 @@ async def _next_chunk(
         return None
     finally:
         _opened.reset(token)
+
+
+def _tool_call(call: types.FunctionCall) -> ToolCall:
+    if not call.name:
+        raise BackendError("Gemini sent a function call without a name")
+    return ToolCall(call.id or new_call_id(), call.name, json.dumps(call.args or {}))
 
 
 def _finish_reason(candidate: types.Candidate) -> FinishReason | None:

@@ -25,8 +25,16 @@ smaller than what was sent. Two defences, strongest first:
    for the loaded model, else the Modelfile's ``num_ctx`` parameter from ``/api/show``.
    This is only known at the end of the stream, so the error follows the streamed text.
 
-Both become ``ContextLengthExceeded``. ``/api/embed`` takes ``truncate`` officially and
-gets ``false`` too.
+Both become ``ContextLengthExceeded``. ``/api/embed`` takes ``truncate`` officially: the
+request's choice goes through (Ollama's own default is to truncate), and a refusal
+becomes ``ContextLengthExceeded`` too.
+
+A request's ``num_ctx`` and ``keep_alive`` go to Ollama as they are (the gateway's settings
+are the defaults); so do its log-probability fields, which Ollama returns per chunk.
+
+An embedding model (``embedding_model``, e.g. ``all-minilm``) is pulled with the chat model
+when missing; the gateway is ready once both are there. Requests may still name any model
+Ollama has, for generation and embeddings alike, as Ollama allows.
 """
 
 from __future__ import annotations
@@ -35,8 +43,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncGenerator, Iterator
-from typing import Any, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any, Literal, cast
 
 import httpx
 import pydantic
@@ -44,25 +53,30 @@ from ollama import AsyncClient, ListResponse, ProgressResponse, ResponseError
 
 from liftoff.api.backends.base import (
     Backend,
+    Capability,
+    ChatMessage,
     Embeddings,
     Finish,
     GenerationEvent,
     GenerationRequest,
     ModelInfo,
-    SamplingOptions,
     TextDelta,
+    TokenLogprob,
+    ToolCall,
     Usage,
 )
-from liftoff.api.backends.wire import OLLAMA_NAMES, finish_reason, sampling_fields
+from liftoff.api.backends.wire import OLLAMA_NAMES, finish_reason, openai_tool, sampling_fields
 from liftoff.api.errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
     ContextLengthExceeded,
+    FieldError,
     InvalidRequest,
     ModelNotFound,
     ServiceError,
 )
+from liftoff.api.tools import constrained, new_call_id
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +121,13 @@ class OllamaBackend(Backend):
         retry_initial_seconds: float = 1.0,
         retry_max_seconds: float = 30.0,
         auth: httpx.Auth | None = None,
+        tool_calls: Literal["native", "constrained"] = "native",
+        embedding_model: str = "",
     ) -> None:
         self.host = host
         self.model = model
+        self._constrained_tools = tool_calls == "constrained"
+        self.embedding_model = embedding_model
         self._keep_alive = keep_alive
         self._pull_if_missing = pull_if_missing
         self._num_ctx = num_ctx
@@ -152,17 +170,94 @@ class OllamaBackend(Backend):
 
     async def check_model_present(self) -> None:
         listing = await self._list()
-        if not any(_same_model(m.model, self.model) for m in listing.models):
-            raise BackendUnavailable(f"model {self.model} is not in Ollama yet")
+        for model in self._configured():
+            if not any(_same_model(m.model, model) for m in listing.models):
+                raise BackendUnavailable(f"model {model} is not in Ollama yet")
 
     async def list_models(self) -> list[ModelInfo]:
         listing = await self._list()
-        return [_model_info(m) for m in listing.models if m.model]
+        return [_model_info(m, self._capabilities(m.model)) for m in listing.models if m.model]
 
-    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+    def _configured(self) -> list[str]:
+        return [model for model in (self.model, self.embedding_model) if model]
+
+    def _capabilities(self, model: str | None) -> tuple[Capability, ...]:
+        if _same_model(model, self.model):
+            return ("completion",)
+        if self.embedding_model and _same_model(model, self.embedding_model):
+            return ("embedding",)
+        return ()
+
+    async def show(self, model: str) -> ModelInfo:
+        with self._translated(model):
+            shown = await self._client._request(dict, "POST", "/api/show", json={"model": model})
+        listed = {m.id: m for m in await self.list_models()}
+        base = listed.get(model) or listed.get(_with_tag(model)) or ModelInfo(id=model)
+        details = shown.get("details") or {}
+        return replace(
+            base,
+            family=details.get("family") or base.family,
+            quantization=details.get("quantization_level") or base.quantization,
+            parameter_size=details.get("parameter_size") or None,
+            modified_at=shown.get("modified_at") or base.modified_at,
+            context_length=_num_ctx_parameter(shown.get("parameters")),
+            capabilities=tuple(shown.get("capabilities") or ()),
+            template=shown.get("template"),
+            parameters=shown.get("parameters"),
+            facts=dict(shown.get("model_info") or {}),
+        )
+
+    async def load(self, model: str, keep_alive: str | float | None) -> Literal["load", "unload"]:
+        # docs/api.md "Load a model" / "Unload a model": a generate with no prompt.
+        body: dict[str, Any] = {"model": model, "stream": False}
+        keep_alive = keep_alive if keep_alive is not None else self._keep_alive
+        if keep_alive is not None:
+            body["keep_alive"] = keep_alive
+        if _same_model(model, self.model) and (options := self._load_options()):
+            body["options"] = options
+        with self._translated(model):
+            answer = await self._client._request(dict, "POST", "/api/generate", json=body)
+        return "unload" if answer.get("done_reason") == "unload" else "load"
+
+    async def running(self) -> list[ModelInfo]:
+        with self._translated(None):
+            listing = await self._client._request(dict, "GET", "/api/ps")
+        running = []
+        for model in listing.get("models") or ():
+            details = model.get("details") or {}
+            running.append(
+                ModelInfo(
+                    id=model.get("model") or model.get("name") or "",
+                    size_bytes=model.get("size"),
+                    family=details.get("family"),
+                    quantization=details.get("quantization_level"),
+                    digest=model.get("digest"),
+                    parameter_size=details.get("parameter_size") or None,
+                    context_length=model.get("context_length"),
+                    expires_at=model.get("expires_at"),
+                    size_vram=model.get("size_vram"),
+                )
+            )
+        return running
+
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        """Tools are forwarded for Ollama to call (``tool_choice`` auto), unless
+        ``tool_calls="constrained"``, or the request forces a call or forbids parallel ones,
+        which Ollama cannot: then the gateway makes the call through ``format``
+        (``liftoff.api.tools``)."""
+        native = request.tool_choice in (None, "auto") and request.parallel_tool_calls is not False
+        if not request.tools or (native and not self._constrained_tools):
+            return self._generate(request)
+        request, reader = constrained(request)
+        events = self._generate(request)
+        return events if reader is None else reader(events)
+
+    async def _generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+
         chat = request.messages is not None
         param = "messages" if chat else "prompt"
         path, body = self._generation_body(request)
+        called = False
         with self._translated(request.model, param=param):
             # ollama-python 0.6 has no `truncate`/`shift` arguments on chat()/generate()
             # (the server grew them in 0.12.6), so the body documented in docs/api.md is
@@ -172,29 +267,45 @@ class OllamaBackend(Backend):
                 AsyncGenerator[dict[str, Any], None],
                 await self._client._request(dict, "POST", path, json=body, stream=True),
             )
+            top = request.options.logprobs
             try:
                 async for chunk in chunks:
                     message = chunk.get("message") or {}
                     text = message.get("content") if chat else chunk.get("response")
-                    if text:
-                        yield TextDelta(text)
+                    logprobs = _logprobs(chunk.get("logprobs"), top) if top is not None else ()
+                    if text or logprobs:
+                        yield TextDelta(text or "", 0, logprobs)
+                    if message.get("tool_calls"):
+                        for call in _tool_calls(message["tool_calls"]):
+                            called = True
+                            yield call
                     if chunk.get("done"):
-                        self._check_not_truncated(request.model, chunk, param)
-                        yield Finish(finish_reason(chunk.get("done_reason")), _usage(chunk))
+                        self._check_not_truncated(request, chunk, param)
+                        reason = finish_reason(chunk.get("done_reason"))
+                        # Ollama ends an answer that called tools with "stop".
+                        yield Finish("tool_calls" if called and reason == "stop" else reason,
+                                     _usage(chunk))  # fmt: skip
                         return
             finally:
                 # Closes the HTTP response: Ollama sees its client leave and stops generating.
                 await chunks.aclose()
         raise BackendError("Ollama ended the stream without a final chunk")
 
-    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
+    async def embed(
+        self,
+        model: str,
+        inputs: list[str],
+        *,
+        truncate: bool = False,
+        keep_alive: str | float | None = None,
+    ) -> Embeddings:
         with self._translated(model, param="input"):
             response = await self._client.embed(
                 model=model,
                 input=inputs,
-                truncate=False,
+                truncate=truncate,
                 options=self._load_options() if _same_model(model, self.model) else None,
-                keep_alive=self._keep_alive,
+                keep_alive=keep_alive if keep_alive is not None else self._keep_alive,
             )
         return Embeddings(
             vectors=[[float(x) for x in vector] for vector in response.embeddings],
@@ -225,13 +336,15 @@ class OllamaBackend(Backend):
 
     async def _prepare(self) -> None:
         listing = await self._list()
-        if not any(_same_model(m.model, self.model) for m in listing.models):
+        for model in self._configured():
+            if any(_same_model(m.model, model) for m in listing.models):
+                continue
             if not self._pull_if_missing:
                 raise BackendError(
-                    f"model {self.model} is not in Ollama and pulling is off "
-                    f"(LIFTOFF_OLLAMA_PULL=false); run `ollama pull {self.model}`"
+                    f"model {model} is not in Ollama and pulling is off "
+                    f"(LIFTOFF_OLLAMA_PULL=false); run `ollama pull {model}`"
                 )
-            await self._pull()
+            await self._pull(model)
         self._status = f"loading {self.model} into memory"
         log.info("loading Ollama model %s", self.model)
         with self._translated(self.model):
@@ -252,22 +365,22 @@ class OllamaBackend(Backend):
             self._context_window or "unknown",
         )
 
-    async def _pull(self) -> None:
-        log.info("model %s is not in Ollama; pulling it", self.model)
-        progress = _PullProgress(self.model)
+    async def _pull(self, model: str) -> None:
+        log.info("model %s is not in Ollama; pulling it", model)
+        progress = _PullProgress(model)
         last_status = None
         with self._translated(None):
             try:
-                async for update in await self._client.pull(self.model, stream=True):
+                async for update in await self._client.pull(model, stream=True):
                     last_status = update.status
                     if line := progress.line(update):
                         self._status = line
                         log.info("%s", line)
             except ResponseError as exc:
-                raise BackendError(f"pulling model {self.model} failed: {exc.error}") from exc
+                raise BackendError(f"pulling model {model} failed: {exc.error}") from exc
         if last_status != "success":
             raise BackendError(
-                f"pulling model {self.model} ended without success (last status: {last_status})"
+                f"pulling model {model} ended without success (last status: {last_status})"
             )
 
     async def _discover_context_window(self) -> int | None:
@@ -309,33 +422,47 @@ class OllamaBackend(Backend):
         }
         if request.messages is not None:
             path = "/api/chat"
-            body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+            body["messages"] = [_message(m, i) for i, m in enumerate(request.messages)]
+            if request.tools and request.tool_choice != "none":
+                body["tools"] = [openai_tool(tool) for tool in request.tools]
         else:
             # The gateway sends prompts verbatim: no Modelfile template around them.
             path = "/api/generate"
             body["prompt"] = request.prompt
             body["raw"] = True
-        if options := self._options(request.options):
+        if request.response_format is not None:
+            schema = request.response_format.schema
+            body["format"] = "json" if schema is None else dict(schema)
+        options = sampling_fields(request.options, OLLAMA_NAMES, backend=self.name)
+        logprobs = options.pop("logprobs", None)
+        if logprobs is not None:
+            body["logprobs"] = True
+            body["top_logprobs"] = logprobs
+        options.update(self._load_options() or {})
+        if request.num_ctx is not None:
+            options["num_ctx"] = request.num_ctx
+        if options:
             body["options"] = options
-        if self._keep_alive is not None:
-            body["keep_alive"] = self._keep_alive
+        keep_alive = request.keep_alive if request.keep_alive is not None else self._keep_alive
+        if keep_alive is not None:
+            body["keep_alive"] = keep_alive
         return path, body
-
-    def _options(self, sampling: SamplingOptions) -> dict[str, Any]:
-        options = sampling_fields(sampling, OLLAMA_NAMES, backend=self.name)
-        return {**options, **(self._load_options() or {})}
 
     def _load_options(self) -> dict[str, Any] | None:
         return {"num_ctx": self._num_ctx} if self._num_ctx else None
 
-    def _check_not_truncated(self, model: str, final: dict[str, Any], param: str) -> None:
-        window = self._context_window if _same_model(model, self.model) else None
+    def _check_not_truncated(
+        self, request: GenerationRequest, final: dict[str, Any], param: str
+    ) -> None:
+        window = request.num_ctx
+        if window is None and _same_model(request.model, self.model):
+            window = self._context_window
         evaluated = final.get("prompt_eval_count") or 0
         if window and evaluated >= window:
             raise ContextLengthExceeded(
                 f"the prompt was longer than the model's context window of {window} tokens; "
                 f"Ollama silently kept only {evaluated} tokens of it. Shorten the prompt or "
-                "raise LIFTOFF_OLLAMA_NUM_CTX",
+                "raise num_ctx (LIFTOFF_OLLAMA_NUM_CTX)",
                 param=param,
             )
 
@@ -428,7 +555,48 @@ def _num_ctx_parameter(parameters: str | None) -> int | None:
     return None
 
 
-def _model_info(model: ListResponse.Model) -> ModelInfo:
+def _message(message: ChatMessage, index: int) -> dict[str, Any]:
+    """A turn in Ollama's shape (docs/api.md, "Chat request"): images as base64, calls with
+    their arguments as objects, a tool result with the tool's name."""
+    turn: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.images:
+        if any(image.data is None for image in message.images):
+            raise FieldError(
+                f"messages.{index}.images",
+                "must be image data for Ollama (base64 or a data: URL), not a web URL",
+            )
+        turn["images"] = [image.data for image in message.images]
+    if message.tool_calls:
+        turn["tool_calls"] = [
+            {"function": {"name": call.name, "arguments": _arguments(call)}}
+            for call in message.tool_calls
+        ]
+    if message.role == "tool" and message.name:
+        turn["tool_name"] = message.name
+    return turn
+
+
+def _arguments(call: ToolCall) -> Any:
+    try:
+        return json.loads(call.arguments)
+    except ValueError:
+        return call.arguments
+
+
+def _tool_calls(calls: Any) -> list[ToolCall]:
+    """Ollama's ``message.tool_calls`` (arguments as objects) as the gateway's calls."""
+    result = []
+    for call in calls if isinstance(calls, list) else ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not function.get("name"):
+            raise BackendError("Ollama sent a tool call without a function name")
+        arguments = function.get("arguments") or {}
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        result.append(ToolCall(str(call.get("id") or new_call_id()), function["name"], text))
+    return result
+
+
+def _model_info(model: ListResponse.Model, capabilities: tuple[Capability, ...]) -> ModelInfo:
     details = model.details
     return ModelInfo(
         id=model.model or "",
@@ -437,6 +605,26 @@ def _model_info(model: ListResponse.Model) -> ModelInfo:
         quantization=details.quantization_level if details else None,
         modified_at=model.modified_at.isoformat() if model.modified_at else None,
         digest=model.digest,
+        capabilities=capabilities,
+    )
+
+
+def _logprobs(raw: Any, top: int) -> tuple[TokenLogprob, ...]:
+    """Ollama's ``logprobs`` (``[{"token", "logprob", "bytes", "top_logprobs"}]``)."""
+    if not isinstance(raw, list):
+        return ()
+    return tuple(
+        TokenLogprob(
+            str(entry.get("token", "")),
+            float(entry.get("logprob", 0.0)),
+            tuple(entry["bytes"]) if isinstance(entry.get("bytes"), list) else None,
+            tuple(
+                TokenLogprob(str(alt.get("token", "")), float(alt.get("logprob", 0.0)))
+                for alt in (entry.get("top_logprobs") or ())[:top]
+            ),
+        )
+        for entry in raw
+        if isinstance(entry, dict)
     )
 
 

@@ -4,6 +4,19 @@ vLLM, TGI, llama.cpp's server, LiteLLM and Gemini's OpenAI endpoint all speak th
 protocol. Generation always streams upstream (with ``include_usage``) so the gateway sees
 tokens as soon as the server produces them and can cancel by closing the stream.
 
+llama.cpp's server (it lists its models as ``owned_by: "llamacpp"``) is met as the embedded
+engine is: it also takes llama.cpp's own sampling fields (``typical_p``, ``repeat_penalty``,
+``repeat_last_n``), the gateway applies stop strings and a smaller context window itself,
+and chats are arranged so its template drops no text (``liftoff.api.backends.chunks``
+says why). Any other server gets OpenAI's fields and its own stop handling.
+
+Embeddings come from ``embedding_model`` (``LIFTOFF_EMBEDDING_MODEL``, an id the same server
+serves, as LiteLLM or a multi-model vLLM do), or from the chat model when none is named. The
+server must embed each input alone: llama.cpp's server batches the inputs of a request across
+its slots, and with several slots a causal model's vectors then depend on their neighbours
+(docs/embeddings.md says what to set). This API has no truncation: an input beyond the
+window is the server's 400, naming ``input``, also when Ollama's ``truncate`` asked for one.
+
 Generations are the hot path, and go over aiohttp (its HTTP parser is C): the SDK's own
 HTTP stack (httpx2, httpcore, h11, all Python) cost about 70 µs of CPU per forwarded token
 at 64 streams of 32 tokens, more than the rest of the gateway together
@@ -17,7 +30,7 @@ import json
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import openai
@@ -26,24 +39,28 @@ from openai import AsyncOpenAI
 from liftoff.api.backends.base import (
     Backend,
     Embeddings,
-    Finish,
-    FinishReason,
     GenerationEvent,
     GenerationRequest,
     ModelInfo,
-    TextDelta,
-    Usage,
 )
-from liftoff.api.backends.wire import finish_reason, openai_body
+from liftoff.api.backends.chunks import ChunkReader
+from liftoff.api.backends.wire import (
+    LLAMACPP_NAMES,
+    OPENAI_NAMES,
+    openai_body,
+    template_ready,
+)
 from liftoff.api.errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
     ContextLengthExceeded,
+    FieldError,
     InvalidRequest,
     ModelNotFound,
     ServiceError,
 )
+from liftoff.api.tools import constrained
 
 
 class OpenAIBackend(Backend):
@@ -61,10 +78,14 @@ class OpenAIBackend(Backend):
         *,
         model: str,
         api_key: str | None,
+        embedding_model: str = "",
         connect_timeout: float = 5.0,
         timeout: float = 300.0,
+        tool_calls: Literal["native", "constrained"] = "native",
     ) -> None:
         self.model_id = model
+        self._constrained_tools = tool_calls == "constrained"
+        self.embedding_model = embedding_model
         self._client = AsyncOpenAI(
             base_url=base_url,
             # Servers without authentication still need a non-empty key for the SDK.
@@ -72,6 +93,7 @@ class OpenAIBackend(Backend):
             timeout=openai.Timeout(timeout, connect=connect_timeout),
             max_retries=0,  # the gateway reports failures; clients decide on retries
         )
+        self._llamacpp: bool | None = None  # whether the server is llama.cpp's; None: not known
         self._base_url = str(self._client.base_url).rstrip("/")
         self._stream_headers = {
             "Authorization": f"Bearer {api_key or 'unused'}",
@@ -94,50 +116,89 @@ class OpenAIBackend(Backend):
 
     async def check_ready(self) -> None:
         served = await self._served_models()
-        if served and self.model_id not in served:
-            raise BackendUnavailable(
-                f"the server does not serve {self.model_id!r}; it serves {', '.join(served)}"
-            )
+        for model in self._served():
+            if served and model not in served:
+                raise BackendUnavailable(
+                    f"the server does not serve {model!r}; it serves {', '.join(served)}"
+                )
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id=self.model_id)]
+        if not self.embedding_model:
+            return [ModelInfo(id=self.model_id)]  # it may embed too: the server knows
+        return [
+            ModelInfo(id=self.model_id, capabilities=("completion",)),
+            ModelInfo(id=self.embedding_model, capabilities=("embedding",)),
+        ]
+
+    def _served(self) -> list[str]:
+        return [model for model in (self.model_id, self.embedding_model) if model]
 
     async def _served_models(self) -> list[str]:
         try:
             page = await self._client.models.list()
         except openai.APIError as exc:
             raise _translate(exc, self.model_id) from exc
+        self._llamacpp = any(getattr(m, "owned_by", None) == "llamacpp" for m in page.data)
         return [model.id for model in page.data]
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
-        self._check_model(request.model)
+    async def _is_llamacpp(self) -> bool:
+        """Whether the server is llama.cpp's, as its model listing says (asked once). A
+        server that cannot list its models is taken for another; the generation request
+        itself reports a server that is down."""
+        if self._llamacpp is None:
+            try:
+                await self._served_models()
+            except ServiceError:
+                return False
+        return bool(self._llamacpp)
+
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        """Tools are forwarded as they are, unless ``tool_calls="constrained"``: then the
+        gateway makes the calls through structured output (``liftoff.api.tools``)."""
+        self._check_model(request.model, embedding=False)
+        if not self._constrained_tools:
+            return self._generate(request)
+        request, reader = constrained(request)
+        events = self._generate(request)
+        return events if reader is None else reader(events)
+
+    async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        llamacpp = await self._is_llamacpp()
+        window = self._check_runtime(request, llamacpp=llamacpp)
         chat = request.messages is not None
-        reason: FinishReason = "stop"
-        usage: Usage | None = None
+        stops = request.options.stop if llamacpp else ()
+        body = openai_body(
+            request,
+            backend=self.name,
+            names=LLAMACPP_NAMES if llamacpp else OPENAI_NAMES,
+            messages=template_ready(request.messages) if llamacpp and request.messages else None,
+            upstream_stops=not llamacpp,
+        )
+        if stops or window:
+            body["timings_per_token"] = True  # llama.cpp's counts, which the reader needs
+        reader = ChunkReader(
+            chat=chat,
+            stops=stops,
+            window=window,
+            top_logprobs=request.options.logprobs,
+            param="messages" if chat else "prompt",
+        )
         try:
             async with (
-                self._open_stream(request) as response,
-                contextlib.aclosing(_lines(response)) as body,
+                self._open_stream(request, body) as response,
+                contextlib.aclosing(_lines(response)) as lines,
             ):
-                async for lines in body:
-                    for line in lines:
+                async for group in lines:
+                    for line in group:
                         chunk = _sse_data(line)
                         if chunk is None or chunk is _DONE:
                             continue  # read on to the end of the body, even past [DONE]
                         if "error" in chunk:
                             raise _stream_error(chunk["error"])
-                        for choice in chunk.get("choices") or ():
-                            text = (
-                                (choice.get("delta") or {}).get("content")
-                                if chat
-                                else choice.get("text")
-                            )
-                            if text:
-                                yield TextDelta(text)
-                            if choice.get("finish_reason"):
-                                reason = finish_reason(choice["finish_reason"])
-                        if chunk.get("usage"):
-                            usage = _usage(chunk["usage"])
+                        for event in reader.read(chunk):
+                            yield event
+                        if reader.finished:
+                            return  # closing the response stops the server's generation
                 # The body was read to its end: the connection goes back to the pool
                 # instead of being closed, and the next request skips a TCP handshake.
         except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
@@ -146,22 +207,30 @@ class OpenAIBackend(Backend):
             raise BackendUnavailable(
                 f"the connection to the OpenAI-compatible server broke: {type(exc).__name__}"
             ) from exc
-        if usage is None:
-            raise BackendError("the OpenAI-compatible server ended its stream without usage")
-        yield Finish(reason, usage)
+        for event in reader.end():
+            yield event
+
+    def _check_runtime(self, request: GenerationRequest, *, llamacpp: bool) -> int | None:
+        """The context window to keep the request in (llama.cpp's server only), or None."""
+        self.refuse_unload(request.keep_alive)
+        if request.num_ctx is None:
+            return None
+        if not llamacpp:
+            raise FieldError("num_ctx", "is not supported by the openai backend")
+        return request.num_ctx
 
     @contextlib.asynccontextmanager
     async def _open_stream(
-        self, request: GenerationRequest
+        self, request: GenerationRequest, body: dict[str, Any]
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The streamed HTTP response of a chat or completion request, not yet read.
 
-        Sent to the SDK's base URL with its key and timeouts, as the JSON of OpenAI's
-        streaming request; a non-2xx answer raises the error the SDK's would map to. A
-        response left before its end (the client went away) closes its connection, which
-        is what tells the server to stop generating.
+        Sent to the SDK's base URL with its key and timeouts, as the JSON the server
+        receives; a non-2xx answer raises the error the SDK's would map to. A response left
+        before its end (the answer is complete, or the client went away) closes its
+        connection, which is what tells the server to stop generating.
         """
-        body = {"model": self.model_id, **openai_body(request, backend=self.name)}
+        body = {"model": self.model_id, **body}
         path = "/chat/completions" if request.messages is not None else "/completions"
         url, data = self._base_url + path, json.dumps(body).encode()
         session = self._session
@@ -201,20 +270,44 @@ class OpenAIBackend(Backend):
             else:
                 response.close()  # mid-answer: closing the connection stops the generation
 
-    async def embed(self, model: str, inputs: list[str]) -> Embeddings:
-        self._check_model(model)
+    async def embed(
+        self,
+        model: str,
+        inputs: list[str],
+        *,
+        truncate: bool = False,
+        keep_alive: str | float | None = None,
+    ) -> Embeddings:
+        self.refuse_unload(keep_alive)
+        self._check_model(model, embedding=True)
         try:
             result = await self._client.embeddings.create(
-                model=self.model_id, input=inputs, encoding_format="float"
+                model=model, input=inputs, encoding_format="float"
             )
         except openai.APIError as exc:
-            raise _translate(exc, model) from exc
+            error = _translate(exc, model, param="input")
+            if truncate and isinstance(error, ContextLengthExceeded):
+                # OpenAI's embeddings API cannot ask a server to truncate: say so.
+                error.message += "; the openai backend cannot truncate inputs"
+            raise error from exc
         rows = sorted(result.data, key=lambda row: row.index)
         return Embeddings([list(row.embedding) for row in rows], result.usage.prompt_tokens)
 
-    def _check_model(self, model: str) -> None:
-        if model != self.model_id:
-            raise ModelNotFound(model, [self.model_id])
+    def _check_model(self, model: str, *, embedding: bool) -> None:
+        if model not in self._served():
+            raise ModelNotFound(model, self._served())
+        if not self.embedding_model:
+            return  # one model does both, as far as the gateway knows
+        if embedding and model != self.embedding_model:
+            raise InvalidRequest(
+                f"{model} generates text; embeddings come from {self.embedding_model}",
+                param="model",
+            )
+        if not embedding and model != self.model_id:
+            raise InvalidRequest(
+                f"{model} is an embedding model; generations come from {self.model_id}",
+                param="model",
+            )
 
 
 _DONE: dict[str, Any] = {}
@@ -259,14 +352,11 @@ def _stream_error(error: Any) -> ServiceError:
     return BackendError(f"the OpenAI-compatible server failed mid-stream: {message}")
 
 
-def _usage(usage: dict[str, Any]) -> Usage:
-    return Usage(
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-    )
+# llama.cpp's server refuses an embedding input longer than its physical batch with a 500.
+_TOO_LARGE = "is too large to process"
 
 
-def _translate(exc: openai.APIError, model: str) -> ServiceError:
+def _translate(exc: openai.APIError, model: str, *, param: str | None = None) -> ServiceError:
     """Map the SDK's errors onto the gateway's tree; the one place this happens."""
     if isinstance(exc, openai.APITimeoutError):
         return BackendTimeout("the OpenAI-compatible server did not answer in time")
@@ -275,16 +365,27 @@ def _translate(exc: openai.APIError, model: str) -> ServiceError:
     if isinstance(exc, openai.NotFoundError):
         return ModelNotFound(model, [])
     if isinstance(exc, openai.APIStatusError):
-        return _status_error(exc.status_code, _upstream_message(exc), model)
+        return _status_error(exc.status_code, _upstream_message(exc), model, param=param)
     return BackendError(f"the OpenAI-compatible server failed: {exc.message}")
 
 
-def _status_error(status: int, message: str, model: str) -> ServiceError:
-    """The gateway's error for a non-2xx answer of the server."""
+def _status_error(
+    status: int, message: str, model: str, *, param: str | None = None
+) -> ServiceError:
+    """The gateway's error for a non-2xx answer of the server, as the SDK's client or the
+    streamed generation met it."""
     if status == 404:
         return ModelNotFound(model, [])
     if "context" in message.lower() and status == 400:
-        return ContextLengthExceeded(message)
+        return ContextLengthExceeded(message, param=param)
+    if _TOO_LARGE in message:
+        # Retrying cannot help: the input is longer than the server takes at once.
+        return ContextLengthExceeded(
+            f"the input is longer than the OpenAI-compatible server takes ({message}); "
+            "shorten it, or start llama.cpp's server with --ubatch-size as large as its "
+            "context",
+            param=param,
+        )
     if status in (400, 422):
         return InvalidRequest(message)
     if status in (502, 503):

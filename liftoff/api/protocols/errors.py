@@ -52,10 +52,16 @@ class FieldNames:
         ('max_completion_tokens', 'top_p', 'messages.2')
     """
 
-    def __init__(self, names: Mapping[str, str]) -> None:
+    def __init__(self, names: Mapping[str, str], *, images: str = "images") -> None:
         self._names = dict(names)
+        self._images = images  # where a message's images are: "images", or OpenAI's "content"
 
     def wire(self, param: str) -> str:
+        if param.startswith("messages.") and param.endswith(".images"):
+            param = f"{param.removesuffix('.images')}.{self._images}"
+        return self._wire(param)
+
+    def _wire(self, param: str) -> str:
         head, rest = param, ""
         while head not in self._names:
             head, dot, last = head.rpartition(".")

@@ -4,6 +4,10 @@ Once the first byte has gone out the status code is fixed, so a failure after th
 travels inside the stream in the protocol's own error shape, and the stream then ends
 cleanly (OpenAI's ``data: [DONE]``, or the last NDJSON line). A failure before it is an
 HTTP error. Either way the error names the field as the surface does (``Wire.fields``).
+
+A whole answer (no stream) is generated only while its client waits: when the client
+disconnects, the generation is cancelled (``liftoff.server.disconnect``), as a stream's is
+when its response is abandoned.
 """
 
 from __future__ import annotations
@@ -13,13 +17,15 @@ from collections.abc import AsyncIterator, Mapping
 from json.encoder import encode_basestring_ascii
 from typing import Any, Protocol
 
+from fastapi import Request
 from fastapi.responses import StreamingResponse
 
-from liftoff.api.backends.base import Completion, Finish, GenerationRequest, TextDelta
+from liftoff.api.backends.base import Completion, Finish, GenerationRequest, TextDelta, ToolCall
 from liftoff.api.errors import ServiceError
 from liftoff.api.generation import GenerationStream, Generator
 from liftoff.api.protocols.errors import FieldNames
 from liftoff.server.context import RequestInfo
+from liftoff.server.disconnect import unless_disconnected
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +64,10 @@ class Wire(Protocol):
     def fields(self) -> FieldNames:
         """The surface's names for the request's fields, in its errors."""
 
-    def delta(self, text: str) -> bytes: ...
+    def delta(self, event: TextDelta) -> bytes:
+        """One piece of an answer (``event.choice``), with its log probabilities if any."""
+
+    def tool_call(self, call: ToolCall) -> bytes: ...
 
     def finish(self, finish: Finish) -> bytes: ...
 
@@ -76,10 +85,13 @@ async def respond(
     wire: Wire,
     *,
     stream: bool,
+    connection: Request,
 ) -> dict[str, Any] | StreamingResponse:
-    """``request`` generated for ``caller``, as ``wire``'s stream or whole answer."""
+    """``request`` generated for ``caller``, as ``wire``'s stream or whole answer; the whole
+    answer is cancelled if ``connection``'s client leaves first."""
     if not stream:
-        return wire.whole(await complete(generator, request, caller, wire.fields))
+        work = complete(generator, request, caller, wire.fields)
+        return wire.whole(await unless_disconnected(connection, work))
     try:
         events = await generator.start(request, caller)
     except ServiceError as exc:
@@ -105,7 +117,9 @@ async def encode_stream(events: GenerationStream, wire: Wire) -> AsyncIterator[b
     try:
         async for event in events:
             if isinstance(event, TextDelta):
-                yield wire.delta(event.text)
+                yield wire.delta(event)
+            elif isinstance(event, ToolCall):
+                yield wire.tool_call(event)
             else:
                 yield wire.finish(event)
     except ServiceError as exc:

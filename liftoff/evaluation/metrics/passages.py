@@ -36,12 +36,15 @@ and dataset rows alike.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import regex
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    import regex
 
 MAX_ID_CHARS = 2048  # a URL, a path, an opaque id
 MAX_CITATION_TEXT_CHARS = 100_000  # a whole retrieved document, at most
@@ -49,7 +52,14 @@ MAX_PASSAGE_TEXT_CHARS = 10_000
 MAX_CITATIONS = 100  # per answer: more is no longer a ranked list a person reads
 MAX_PASSAGES = 100  # per question
 
-_WORD = regex.compile(r"[\p{L}\p{N}\p{M}]+")
+
+@functools.cache
+def _word_pattern() -> regex.Pattern[str]:
+    # Imported on first use: the CLI imports this module, and images without the
+    # evaluation extra (the gateway's) never compare passages.
+    import regex
+
+    return regex.compile(r"[\p{L}\p{N}\p{M}]+")
 
 
 def _absent(value: object) -> bool:
@@ -66,7 +76,7 @@ def words(text: str) -> tuple[str, ...]:
     >>> words("Karl von-Frisch's\\n**1973** Nobel")
     ('karl', 'von', 'frisch', 's', '1973', 'nobel')
     """
-    return tuple(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+    return tuple(_word_pattern().findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
 class Citation(BaseModel):

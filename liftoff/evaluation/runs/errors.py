@@ -12,6 +12,7 @@
      │                                    stops working on the run (the new holder goes on)
      ├── ScoringFailed                    the scorer could not run (a worker process died)
      └── StoreError                       the store cannot be used (written by a newer Liftoff)
+          ├── StoreFull                   its disk is full: nothing was written
           └── StoreUnavailable            the database cannot be reached or answer (Postgres)
 
 Generation failures of single examples are not raised: they are recorded on the example
@@ -67,6 +68,10 @@ class ScoringFailed(EvaluationError):
 
 class StoreError(EvaluationError):
     """The run store cannot be used as it is; the message says why and what to do."""
+
+
+class StoreFull(StoreError):
+    """The store's disk has no room for a write; the write was rolled back whole."""
 
 
 class StoreUnavailable(StoreError):

@@ -11,15 +11,27 @@ one-line reason when the example cannot be generated.
 
 Rows with ``prompt`` go to ``/completions`` and rows with ``messages`` to
 ``/chat/completions`` (endpoint ``auto``); endpoint ``chat`` sends a prompt as one user message.
+
+What a target answers never leaks back: redirects are not followed (the key would follow
+them), errors name the HTTP status and never repeat the body (a service calling a URL a
+caller chose must not become a way to read, or probe, what only it can reach), and an
+answer that is not the OpenAI shape (an HTML page with 200) is an error, not a crash. With
+``public_only`` the client connects to public addresses only (:class:`PublicAddressesOnly`).
+
 The ``citations`` an answer carries (``rag:`` models) are kept with it
 (:mod:`~liftoff.evaluation.runs.citations`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import http
+import ipaddress
+import socket
 import time
 from typing import Any
 
+import httpx2
 import openai
 from openai import NOT_GIVEN, AsyncOpenAI
 
@@ -29,6 +41,9 @@ from liftoff.evaluation.runs.errors import TargetError
 from liftoff.evaluation.runs.model import Endpoint, Generation, GenerationParams
 
 _NO_KEY = "no-key"  # the SDK insists on a key; servers without auth ignore it
+# What an answer that is not the OpenAI shape raises while the SDK parses it, or while we
+# read its fields: the SDK builds its models without validating them.
+_MALFORMED = (AttributeError, TypeError, ValueError, KeyError, IndexError)
 
 
 class GenerationFailed(Exception):
@@ -44,14 +59,20 @@ class Target:
         retries: int,
         timeout: float,
         probe_timeout: float = 10.0,
+        public_only: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.probe_timeout = probe_timeout
+        transport = PublicAddressesOnly() if public_only else None
         self.client = AsyncOpenAI(
             base_url=self.base_url,
             api_key=api_key or _NO_KEY,
             max_retries=retries,
             timeout=timeout,
+            # Never follow a redirect: the Authorization header would go with it.
+            http_client=openai.DefaultAsyncHttpx2Client(
+                follow_redirects=False, transport=transport, trust_env=not public_only
+            ),
         )
 
     async def close(self) -> None:
@@ -67,8 +88,10 @@ class Target:
         """The model to use (``model``, else the first one listed), after checking that the
         target answers ``GET /models`` and serves it; raises ``TargetError`` otherwise."""
         client = self.client.with_options(timeout=self.probe_timeout, max_retries=1)
+        where = f"GET {self.base_url}/models"
         try:
             page = await client.models.list()
+            served = [_text(entry.id) for entry in page.data]
         except openai.APIStatusError as exc:
             raise TargetError(self._refusal(exc), param="target") from exc
         except openai.APITimeoutError as exc:
@@ -77,12 +100,19 @@ class Target:
                 param="target",
             ) from exc
         except openai.APIConnectionError as exc:
+            if isinstance(exc.__cause__, NotPublic):
+                raise TargetError(str(exc.__cause__), param="target") from exc
             raise TargetError(
                 f"cannot reach the target {self.base_url}: {_cause(exc)}; is it running, and "
                 "is the URL right?",
                 param="target",
             ) from exc
-        served = [entry.id for entry in page.data]
+        except (openai.OpenAIError, *_MALFORMED) as exc:
+            raise TargetError(
+                f"the target's answer to {where} is not an OpenAI model list: is "
+                f"{self.base_url} an OpenAI-compatible base URL (usually ending in /v1)?",
+                param="target",
+            ) from exc
         if not model:
             if not served:
                 raise TargetError(
@@ -102,14 +132,19 @@ class Target:
         if exc.status_code in (401, 403):
             return (
                 f"the target {self.base_url} refused the API key ({exc.status_code} to {where}): "
-                "set OPENAI_API_KEY (or LIFTOFF_EVAL_TARGET_API_KEY) to a key it accepts"
+                "give target.api_key, or use the target this service is configured with"
             )
         if exc.status_code == 404:
             return (
                 f"the target answered 404 to {where}: is {self.base_url} an OpenAI-compatible "
                 "base URL (usually ending in /v1)?"
             )
-        return f"the target answered {exc.status_code} to {where}: {_detail(exc)}"
+        if 300 <= exc.status_code < 400:
+            return (
+                f"the target answered {_status(exc.status_code)} to {where}; redirects are not "
+                "followed: give the URL it redirects to"
+            )
+        return f"the target answered {_status(exc.status_code)} to {where}"
 
     async def generate(
         self, example: Example, model: str, endpoint: Endpoint, params: GenerationParams
@@ -129,25 +164,27 @@ class Target:
                     model=model, prompt=example.prompt, **sampling
                 )
                 choice = completion.choices[0]
-                text, finish, usage = choice.text, choice.finish_reason, completion.usage
+                text, finish, usage = _text(choice.text), choice.finish_reason, completion.usage
                 extra = completion.model_extra
             else:
                 chat = await self.client.chat.completions.create(
                     model=model, messages=_messages(example), **sampling
                 )
                 answer = chat.choices[0]
-                text, finish, usage = answer.message.content or "", answer.finish_reason, chat.usage
+                text = _text(answer.message.content or "")
+                finish, usage = answer.finish_reason, chat.usage
                 extra = chat.model_extra
         except openai.APIStatusError as exc:
-            raise GenerationFailed(
-                f"the target answered {exc.status_code}: {_detail(exc)}"
-            ) from exc
+            raise GenerationFailed(f"the target answered {_status(exc.status_code)}") from exc
         except openai.APITimeoutError as exc:
             raise GenerationFailed("the target did not answer in time") from exc
         except openai.APIConnectionError as exc:
             raise GenerationFailed(f"cannot reach the target: {_cause(exc)}") from exc
-        except (openai.OpenAIError, IndexError) as exc:
-            raise GenerationFailed(f"unusable answer from the target: {exc}") from exc
+        except (openai.OpenAIError, *_MALFORMED) as exc:
+            raise GenerationFailed(
+                "the target's answer is not an OpenAI completion (is it an OpenAI-compatible "
+                "server?)"
+            ) from exc
         try:
             citations = citations_from(extra)
         except ValueError as exc:
@@ -162,17 +199,82 @@ class Target:
         )
 
 
+class NotPublic(httpx2.ConnectError):
+    """The target's name resolves to an address that is not public."""
+
+
+class PublicAddressesOnly(httpx2.AsyncBaseTransport):
+    """An HTTP transport that connects to public (globally routable) addresses only.
+
+    Each request's host name is resolved once, here; the request is refused unless every
+    address it resolves to is global (not loopback, private, link-local such as cloud
+    metadata servers at 169.254.169.254, shared, reserved or multicast), then sent to one
+    of them with the original ``Host`` header and TLS server name, so a name that resolves
+    differently a moment later (DNS rebinding) cannot slip past the check.
+    """
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport | None = None) -> None:
+        self._inner = inner or httpx2.AsyncHTTPTransport(trust_env=False)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        host = request.url.host
+        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+        address = await _public_address(host, port, request)
+        extensions = dict(request.extensions)
+        if request.url.scheme == "https":
+            extensions.setdefault("sni_hostname", host)
+        pinned = httpx2.Request(
+            request.method,
+            request.url.copy_with(host=address),
+            headers=request.headers,  # Host: the name, as sent
+            stream=request.stream,
+            extensions=extensions,
+        )
+        return await self._inner.handle_async_request(pinned)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def _public_address(host: str, port: int, request: httpx2.Request) -> str:
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise httpx2.ConnectError(f"cannot resolve {host}", request=request) from exc
+    addresses = {ipaddress.ip_address(entry[4][0]) for entry in found}
+    if not addresses or not all(_is_public(address) for address in addresses):
+        raise NotPublic(
+            f"the target {host} is not at a public address; this service reaches other "
+            "addresses only when they are listed in LIFTOFF_EVAL_TARGETS",
+            request=request,
+        )
+    return str(sorted(addresses, key=lambda a: a.version)[0])
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
 def _messages(example: Example) -> list[Any]:
     if example.messages is None:
         return [{"role": "user", "content": example.prompt or ""}]
     return [{"role": m.role, "content": m.content} for m in example.messages]
 
 
-def _detail(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return str(body["message"])
-    return exc.message
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _status(code: int) -> str:
+    """``404 Not Found``: the status and its standard phrase, nothing the target wrote."""
+    try:
+        return f"{code} {http.HTTPStatus(code).phrase}"
+    except ValueError:
+        return str(code)
 
 
 def _cause(exc: BaseException) -> str:

@@ -15,15 +15,21 @@ from liftoff.evaluation.service.manager import RunManager
 from liftoff.evaluation.service.observability import EvaluationMetrics
 from liftoff.evaluation.service.routes import health, runs, scores
 from liftoff.evaluation.service.scoring import ScoringPool
-from liftoff.server.auth import APIKeys, AuthMiddleware
-from liftoff.server.bodies import BodySizeLimit
+from liftoff.server.access import protect
+from liftoff.server.bodies import BodySizeLimit, RequireJSON
 from liftoff.server.observability import RequestObserver, route_paths
+from liftoff.server.settings import SettingsError
 
 logger = logging.getLogger("evaluation")
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The service as an ASGI app; the store and scoring workers start with its lifespan."""
+    """The service as an ASGI app; the store and scoring workers start with its lifespan.
+
+    Raises ``SettingsError`` when the service would be exposed without API keys."""
+    problem = settings.exposure.problem()
+    if problem is not None:
+        raise SettingsError(problem)
     metrics = EvaluationMetrics()
 
     @asynccontextmanager
@@ -70,15 +76,16 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: EvaluationMetrics
         timeout=settings.body_timeout,
         shapes=errors.SHAPES,
     )
-    keys = settings.api_key_list
-    if keys:
-        app.add_middleware(
-            AuthMiddleware,
-            keys=APIKeys(keys),
-            open_paths={"/healthz", "/readyz"},
-            shapes=errors.SHAPES,
-        )
-        logger.info("authentication on: %d API key(s)", len(keys))
+    # JSON only: a browser cannot send that cross-site without asking first (CORS).
+    app.add_middleware(RequireJSON, shapes=errors.SHAPES)
+    exposure = settings.exposure
+    protect(
+        app,
+        exposure,
+        keys=settings.load_api_keys() if exposure.keys_required else [],
+        open_paths={"/healthz", "/readyz"},
+        shapes=errors.SHAPES,
+    )
     app.add_middleware(
         RequestObserver,
         metrics=metrics.http,

@@ -10,6 +10,8 @@ The shared layer (``liftoff.server.errors``) renders request validation, routing
     RunNotFound                     404 not_found
     RunNotComparable, RunBusy       409 conflict
     DataUnavailable (WordNet, Punkt) 503 scoring_unavailable    (the message gives the fix)
+    StoreFull                       507 insufficient_storage    (nothing was written)
+    ScoringTimeout                  504 scoring_timeout         (the work was stopped)
     StoreUnavailable                503 store_unavailable       (the database does not answer)
 """
 
@@ -23,12 +25,14 @@ from liftoff.evaluation.runs.errors import (
     RunBusy,
     RunNotComparable,
     RunNotFound,
+    StoreFull,
     StoreUnavailable,
     TargetError,
 )
 from liftoff.server.errors import (
     Conflict,
     ErrorShapes,
+    InsufficientStorage,
     InvalidRequest,
     NotFound,
     ServiceError,
@@ -47,9 +51,15 @@ ERRORS = error_responses(
         401: "missing or invalid API key",
         404: "unknown run or route",
         408: "the request body arrived too slowly",
+        403: "a request from beyond this machine, or to a name that is not loopback, while "
+        "the service runs without API keys",
         409: "conflict with the run's state (not finished, already running, not comparable)",
         413: "request body too large",
-        503: "not ready, or the store does not answer (WordNet, the database); see Retry-After",
+        415: "the request is not JSON (Content-Type: application/json)",
+        503: "not ready, or the store does not answer (WordNet, the database, disk space); "
+        "see Retry-After",
+        504: "scoring took longer than this service allows; the work was stopped",
+        507: "the store's disk is full; nothing was written (see Retry-After)",
     },
 )
 
@@ -64,6 +74,13 @@ class ScoringUnavailable(Unavailable):
 
 class NotReady(Unavailable):
     error_type = "not_ready"
+
+
+class ScoringTimeout(ServiceError):
+    """Scoring (its wait for a worker included) took longer than LIFTOFF_EVAL_SCORE_TIMEOUT."""
+
+    status_code = 504
+    error_type = "scoring_timeout"
 
 
 class StoreDown(Unavailable):
@@ -83,6 +100,8 @@ def to_service_error(exc: EvaluationError) -> ServiceError:
         return StoreDown(exc.message)
     if isinstance(exc, DataUnavailable):
         return ScoringUnavailable(exc.message)
+    if isinstance(exc, StoreFull):
+        return InsufficientStorage(exc.message, retry_after=60)
     return ServiceError(exc.message)
 
 

@@ -31,7 +31,7 @@ from liftoff.evaluation.metrics import Score, score
 from liftoff.evaluation.reports.html import load_report, render_report
 from liftoff.evaluation.runs.compare import Comparison, compare
 from liftoff.evaluation.runs.dataset import Example, parse_jsonl, parse_rows
-from liftoff.evaluation.runs.errors import LeaseLost, RunBusy, ScoringFailed
+from liftoff.evaluation.runs.errors import LeaseLost, RunBusy, ScoringFailed, TargetError
 from liftoff.evaluation.runs.executor import RunExecutor, ScoringJob
 from liftoff.evaluation.runs.lease import new_owner
 from liftoff.evaluation.runs.model import (
@@ -47,6 +47,7 @@ from liftoff.evaluation.runs.target import Target
 from liftoff.evaluation.service.observability import EvaluationMetrics
 from liftoff.evaluation.service.schemas import RunCreate
 from liftoff.evaluation.service.scoring import ScoringPool
+from liftoff.evaluation.service.targets import TargetPolicy
 from liftoff.server.errors import Conflict, ServiceError
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class RunManager:
         self.pool = pool
         self.settings = settings
         self.metrics = metrics
+        self.policy = TargetPolicy.from_settings(settings)
         self.lease = Lease(new_owner(), settings.lease_seconds)
         self.executor = RunExecutor(store, self._score, lease=self.lease)
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -74,19 +76,16 @@ class RunManager:
             self._adopting = asyncio.create_task(self._adopt_forever(), name="run adoption")
 
     def target(self, base_url: str, api_key: str | None) -> Target:
-        settings = self.settings
-        return Target(
-            base_url,
-            api_key=api_key or _secret(settings),
-            retries=settings.retries,
-            timeout=settings.request_timeout,
-            probe_timeout=settings.probe_timeout,
-        )
+        """A client for ``base_url`` if runs may use it (``TargetPolicy``), with the key it
+        gets; raises ``TargetError``."""
+        return self.policy.client(self.policy.access(base_url, api_key), self.settings)
 
     async def create(
         self, examples: Sequence[Example], spec: RunSpec, *, api_key: str | None
     ) -> Run:
-        """Probe the target, store the run, start generating; raises before storing anything."""
+        """Probe the target, store the run, start generating; raises before storing anything
+        (``StoreFull`` first of all, before the target is bothered)."""
+        await self.store.check_writable()
         target = self.target(spec.target.base_url, api_key)
         try:
             run = await self.executor.create(examples, spec, target, origin=ORIGIN)
@@ -119,6 +118,16 @@ class RunManager:
             if run_id in self._tasks or not await self.store.acquire(run_id, self.lease):
                 continue  # another replica was quicker
             run = await self.store.get_run(run_id)
+            try:
+                target = self.target(run.target.base_url, None)
+            except TargetError as exc:  # the allow-list changed since the run started
+                await self.store.set_status(
+                    run_id, "failed", error=exc.message, owner=self.lease.owner
+                )
+                await self.store.release(run_id, self.lease.owner)
+                logger.warning("run %s not resumed: %s", run_id, exc.message,
+                               extra={"run_id": run_id})  # fmt: skip
+                continue
             logger.info(
                 "resuming run %s: %d of %d examples already generated",
                 run_id,
@@ -126,7 +135,7 @@ class RunManager:
                 run.progress.total,
                 extra={"run_id": run_id},
             )
-            self._start(run_id, self.target(run.target.base_url, None))
+            self._start(run_id, target)
             adopted.append(run_id)
         return adopted
 
@@ -142,7 +151,9 @@ class RunManager:
         baseline, candidate = await asyncio.gather(
             self._load(baseline_id), self._load(candidate_id)
         )
-        return await self.pool.run(compare, baseline, candidate)
+        return await self.pool.run(
+            compare, baseline, candidate, timeout=self.settings.score_timeout
+        )
 
     async def report(self, run_id: str, *, worst: int, metric: str | None) -> str:
         """The run's HTML report: read from the store, rendered in a thread."""
@@ -208,11 +219,6 @@ class RunManager:
         self.metrics.completion_tokens.inc(generation.completion_tokens or 0)
 
 
-def _secret(settings: Settings) -> str | None:
-    key = settings.target_api_key
-    return key.get_secret_value() if key is not None else None
-
-
 async def prepare(body: RunCreate, settings: Settings) -> tuple[list[Example], RunSpec]:
     """The dataset's examples and the run's spec from a request (the dataset is parsed in a
     thread: 100,000 rows take seconds); raises ``InvalidInput``."""
@@ -241,6 +247,6 @@ async def prepare(body: RunCreate, settings: Settings) -> tuple[list[Example], R
         generation=body.generation,
         concurrency=concurrency,
         metrics=tuple(body.metrics),
-        options=body.options,
+        options=body.options.library(),
     )
     return examples, spec

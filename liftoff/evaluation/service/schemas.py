@@ -9,11 +9,33 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictStr
 
 from liftoff.evaluation.metrics import DEFAULT_METRICS, ScoreOptions
+from liftoff.evaluation.metrics.options import BootstrapOptions
 from liftoff.evaluation.runs.model import Endpoint, ExampleRecord, GenerationParams, Run
+
+# Bootstrap resamples a request may ask for: ten times sacrebleu's default. Each costs a
+# pass over every example for every metric (100,000 over 10,000 pairs held a worker 55 s).
+MAX_RESAMPLES = 10_000
+MAX_METRICS = 32  # metric names per request (repeats are refused later)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class RequestBootstrap(BootstrapOptions):
+    """Bootstrap options of a request: at most ``MAX_RESAMPLES`` resamples."""
+
+    resamples: int = Field(default=1000, ge=0, le=MAX_RESAMPLES)
+
+
+class RequestScoreOptions(ScoreOptions):
+    """Scoring options of a request: the library's, with the service's bound on resamples."""
+
+    bootstrap: RequestBootstrap = RequestBootstrap()
+
+    def library(self) -> ScoreOptions:
+        """The same options as the library's own model (what runs store)."""
+        return ScoreOptions.model_validate(self.model_dump())
 
 
 class ScoreRequest(_Strict):
@@ -23,14 +45,16 @@ class ScoreRequest(_Strict):
     answer each question; ``[]``: none does) for hit rate, MRR and abstention. An input no
     metric asked for reads is refused, naming it."""
 
-    predictions: list[StrictStr]
+    predictions: list[StrictStr] = Field(min_length=1)
     # Checked by the metrics library, with messages naming the item: references[3][1],
     # retrieved[0][2].chunk, passages[1][0].
     references: list[Any] | None = None
     retrieved: list[Any] | None = None
     passages: list[Any] | None = None
-    metrics: list[StrictStr] = Field(default_factory=lambda: list(DEFAULT_METRICS))
-    options: ScoreOptions = ScoreOptions()
+    metrics: list[StrictStr] = Field(
+        default_factory=lambda: list(DEFAULT_METRICS), max_length=MAX_METRICS
+    )
+    options: RequestScoreOptions = RequestScoreOptions()
 
     model_config = ConfigDict(
         extra="forbid",
@@ -60,9 +84,9 @@ class TargetSpec(_Strict):
     """Where a run generates: an OpenAI-compatible base URL, a model and an API key (default:
     the service's configured target; the first model it lists). The key is never stored."""
 
-    base_url: str | None = Field(default=None, pattern=r"^https?://")
-    model: str | None = Field(default=None, min_length=1)
-    api_key: SecretStr | None = None
+    base_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2048)
+    model: str | None = Field(default=None, min_length=1, max_length=256)
+    api_key: SecretStr | None = Field(default=None, max_length=4096)
     endpoint: Endpoint = "auto"
 
 
@@ -74,8 +98,10 @@ class RunCreate(_Strict):
     name: str | None = Field(default=None, max_length=200)
     target: TargetSpec = TargetSpec()
     generation: GenerationParams = GenerationParams()
-    metrics: list[StrictStr] = Field(default_factory=lambda: list(DEFAULT_METRICS))
-    options: ScoreOptions = ScoreOptions()
+    metrics: list[StrictStr] = Field(
+        default_factory=lambda: list(DEFAULT_METRICS), max_length=MAX_METRICS
+    )
+    options: RequestScoreOptions = RequestScoreOptions()
     concurrency: int | None = Field(default=None, ge=1)
 
     model_config = ConfigDict(
@@ -94,7 +120,7 @@ class RunCreate(_Strict):
 
 
 class ResumeRequest(_Strict):
-    api_key: SecretStr | None = None
+    api_key: SecretStr | None = Field(default=None, max_length=4096)
 
 
 class RunList(BaseModel):

@@ -4,6 +4,12 @@ Scoring is CPU-bound Python (10,000 pairs take tens of seconds with every metric
 worker process it neither blocks the event loop nor competes with it for the GIL. Workers
 start with ``spawn`` (forking a process that runs threads is unsafe) and warm up METEOR
 when the service starts; readiness waits for that. Requests beyond the pool's size queue.
+
+Work nobody waits for any more is stopped: a job whose caller is cancelled (its client
+left) or whose time is up (``timeout``, queueing included) is taken out of the queue, or,
+when it is running, its worker process is terminated and replaced (pebble's ``ProcessPool``
+does this; the standard library's pool cannot stop a running job). The next job then gets
+the worker at once instead of after minutes of work for nobody.
 Workers exit on their own as soon as the service process dies, however it dies (SIGKILL,
 out of memory): a worker never outlives its service (``exit_with_parent``).
 """
@@ -11,19 +17,19 @@ out of memory): a worker never outlives its service (``exit_with_parent``).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from typing import Any, TypeVar
+
+import pebble
 
 from liftoff.evaluation.errors import InvalidInput
 from liftoff.evaluation.metrics import Corpus, ScoreOptions, canonical_metrics, score
 from liftoff.evaluation.metrics.inputs import check_corpus, needed_inputs
 from liftoff.evaluation.reports.scores import scores_json
-from liftoff.evaluation.service.errors import ScoringUnavailable
+from liftoff.evaluation.service.errors import ScoringTimeout, ScoringUnavailable
 from liftoff.evaluation.service.schemas import ScoreRequest
 from liftoff.server.processes import exit_with_parent
 
@@ -49,21 +55,20 @@ def score_to_json(predictions: Sequence[str], corpus: Corpus, metrics: Sequence[
 
 
 class ScoringPool:
+    """``workers`` scoring processes; :meth:`run` hands them work, :meth:`close` stops them."""
+
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self._executor = self._new_executor()
-        self._warm: Future[str] | None = None
-
-    def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
+        self._pool = pebble.ProcessPool(
+            max_workers=workers,
             initializer=exit_with_parent,
+            context=multiprocessing.get_context("spawn"),
         )
+        self._warm: Future[str] | None = None
 
     def start(self) -> None:
         """Begin warming a worker up (WordNet takes a few seconds to load)."""
-        self._warm = self._executor.submit(warm_up)
+        self._warm = self._pool.schedule(warm_up)
 
     def readiness(self) -> str | None:
         """None when a worker has WordNet loaded, else why not (yet)."""
@@ -74,16 +79,21 @@ class ScoringPool:
             return f"scoring is unavailable: {error}"
         return None
 
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
-        """``function(*args)`` in a worker process."""
-        loop = asyncio.get_running_loop()
+    async def run(self, function: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+        """``function(*args)`` in a worker process, within ``timeout`` seconds from now
+        (raises ``ScoringTimeout``). Cancelling the caller stops the work (see the module)."""
+        future = self._pool.schedule(function, args=args)
         try:
-            return await loop.run_in_executor(self._executor, functools.partial(function, *args))
-        except BrokenProcessPool as exc:
-            logger.error("a scoring worker died (out of memory?); starting new workers")
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._new_executor()
-            self.start()
+            async with asyncio.timeout(timeout):
+                # Cancelling the wrapper cancels the pebble future: the worker is replaced.
+                return await asyncio.wrap_future(future)
+        except TimeoutError as exc:  # the timeout cancelled the future, as a caller's would
+            raise ScoringTimeout(
+                f"scoring did not finish within {timeout:g} s (LIFTOFF_EVAL_SCORE_TIMEOUT) and "
+                "was stopped: send fewer examples or fewer bootstrap resamples per request"
+            ) from exc
+        except pebble.ProcessExpired as exc:
+            logger.error("a scoring worker died (out of memory?); a new one takes its place")
             raise ScoringUnavailable(
                 "a scoring worker died while scoring (out of memory?); try again, or with fewer "
                 "examples per request"
@@ -91,9 +101,8 @@ class ScoringPool:
 
     def close(self) -> None:
         """Stop at once: queued jobs are cancelled and running workers terminated."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        for child in multiprocessing.active_children():
-            child.terminate()
+        self._pool.stop()  # type: ignore[no-untyped-call]
+        self._pool.join(timeout=10)
 
 
 def check_score_request(body: ScoreRequest, *, max_examples: int) -> tuple[Corpus, tuple[str, ...]]:

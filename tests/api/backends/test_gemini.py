@@ -19,6 +19,7 @@ from liftoff.api.backends.base import (
     Finish,
     GenerationEvent,
     GenerationRequest,
+    Image,
     SamplingOptions,
     TextDelta,
 )
@@ -153,31 +154,32 @@ async def test_requests_carry_the_api_key_in_a_header_never_the_url(
 
 
 @dataclass(frozen=True)
-class OptionsWithPenalty(SamplingOptions):
-    """What SamplingOptions may grow into: a field this backend does not map yet."""
-
-    frequency_penalty: float | None = None
-
-
-@dataclass(frozen=True)
-class RequestWithTools(GenerationRequest):
-    tools: tuple[str, ...] = ()
+class RequestWithLogitBias(GenerationRequest):
+    logit_bias: tuple[int, ...] = ()
 
 
 @pytest.mark.parametrize(
     ("request_", "param"),
     [
         (prompt(stop=tuple("abcdef")), "stop"),
-        (GenerationRequest(CHAT_MODEL, prompt="x",
-                           options=OptionsWithPenalty(frequency_penalty=0.5)), "frequency_penalty"),
-        (RequestWithTools(CHAT_MODEL, prompt="x", tools=("search",)), "tools"),
+        (GenerationRequest(CHAT_MODEL, prompt="x", options=SamplingOptions(min_p=0.5)), "min_p"),
+        (RequestWithLogitBias(CHAT_MODEL, prompt="x", logit_bias=(1,)), "logit_bias"),
         (GenerationRequest(CHAT_MODEL, messages=(ChatMessage("user", "a"),
-                                                 ChatMessage("tool", "42"))), "messages.1.role"),
+                                                 ChatMessage("tool", "42"))),
+         "messages.1.tool_call_id"),
+        (GenerationRequest(CHAT_MODEL, messages=(ChatMessage("user", "a"),),
+                           parallel_tool_calls=False), "parallel_tool_calls"),
+        (GenerationRequest(CHAT_MODEL, messages=(ChatMessage(
+            "user", "a", images=(Image(url="https://example.com/cat.png"),)),)),
+         "messages.0.images"),
         (GenerationRequest(CHAT_MODEL, messages=(ChatMessage("system", "only this"),)), "messages"),
         (GenerationRequest(EMBEDDING_MODEL, prompt="x"), "model"),
+        (GenerationRequest(CHAT_MODEL, prompt="x", num_ctx=512), "num_ctx"),
+        (GenerationRequest(CHAT_MODEL, prompt="x", keep_alive=0), "keep_alive"),
     ],
-    ids=["six-stops", "unmapped-option", "unmapped-request-field", "tool-role", "system-only",
-         "embedding-model"],
+    ids=["six-stops", "unmapped-option", "unmapped-request-field", "tool-result-of-no-call",
+         "one-call-at-a-time", "web-image", "system-only", "embedding-model", "context-window",
+         "unload"],
 )  # fmt: skip
 async def test_what_gemini_cannot_honour_is_refused_naming_the_field(
     fake_gemini: FakeGemini, make_backend: MakeBackend, request_: GenerationRequest, param: str
@@ -191,15 +193,21 @@ async def test_what_gemini_cannot_honour_is_refused_naming_the_field(
 async def test_neutral_values_of_unmapped_fields_are_accepted(
     fake_gemini: FakeGemini, make_backend: MakeBackend
 ) -> None:
-    request = GenerationRequest(CHAT_MODEL, prompt="x", options=OptionsWithPenalty())
+    request = GenerationRequest(CHAT_MODEL, prompt="x", options=SamplingOptions(min_p=None))
+    assert text_of(await collect(make_backend(), request))
+    # Gemini's models stay loaded: any keep_alive but 0 (unload) is met.
+    request = GenerationRequest(CHAT_MODEL, prompt="x", keep_alive="5m")
     assert text_of(await collect(make_backend(), request))
 
 
-def test_every_sampling_option_is_mapped() -> None:
-    """The core's options today all have a Gemini meaning; a new one lands refused."""
+def test_every_sampling_option_is_mapped_or_has_no_gemini_meaning() -> None:
+    """llama.cpp's and Ollama's samplers and OpenAI's logit_bias have no GenerationConfig
+    field; log probabilities are not read from Gemini's answers yet. A new option lands
+    refused."""
     from dataclasses import fields
 
-    assert {field.name for field in fields(SamplingOptions)} == set(SAMPLING_FIELDS)
+    unmapped = {"min_p", "typical_p", "repeat_penalty", "repeat_last_n", "logit_bias", "logprobs"}
+    assert {field.name for field in fields(SamplingOptions)} == set(SAMPLING_FIELDS) | unmapped
 
 
 async def test_unknown_model_is_not_found(make_backend: MakeBackend) -> None:

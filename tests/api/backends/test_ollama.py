@@ -143,6 +143,36 @@ async def test_failed_pull_logs_the_model_and_ollamas_message(
         await backend.check_ready()
 
 
+async def test_start_pulls_the_embedding_model_too(
+    fake_ollama: FakeOllama, make_backend: MakeBackend
+) -> None:
+    del fake_ollama.models[DEFAULT_MODEL]
+    del fake_ollama.models[EMBEDDING_MODEL]
+    backend = make_backend(embedding_model="all-minilm")  # the tag's default, latest
+
+    await backend.start()
+    await wait_ready(backend)
+
+    assert [pull["model"] for pull in fake_ollama.bodies("/api/pull")] == [
+        DEFAULT_MODEL,
+        "all-minilm",
+    ]
+    assert EMBEDDING_MODEL in fake_ollama.models
+
+
+async def test_not_ready_while_the_embedding_model_is_missing(
+    fake_ollama: FakeOllama, make_backend: MakeBackend
+) -> None:
+    del fake_ollama.models[EMBEDDING_MODEL]
+    backend = make_backend(embedding_model=EMBEDDING_MODEL, pull_if_missing=False)
+
+    await backend.start()
+    await asyncio.sleep(0.2)
+
+    with pytest.raises(BackendUnavailable, match=f"ollama pull {EMBEDDING_MODEL}"):
+        await backend.check_ready()
+
+
 async def test_missing_model_is_not_pulled_when_pulling_is_off(
     fake_ollama: FakeOllama, make_backend: MakeBackend
 ) -> None:
@@ -471,6 +501,18 @@ async def test_embed_returns_one_vector_per_input(
     assert body["truncate"] is False
 
 
+async def test_embed_asks_ollama_to_truncate_when_the_caller_does(
+    fake_ollama: FakeOllama, backend: OllamaBackend
+) -> None:
+    fake_ollama.default_num_ctx = 4
+
+    result = await backend.embed(EMBEDDING_MODEL, ["one two three four five six"], truncate=True)
+
+    assert result.prompt_tokens == 4
+    [body] = fake_ollama.bodies("/api/embed")
+    assert body["truncate"] is True
+
+
 async def test_over_long_embedding_input_is_context_length_exceeded(
     fake_ollama: FakeOllama, backend: OllamaBackend
 ) -> None:
@@ -478,6 +520,21 @@ async def test_over_long_embedding_input_is_context_length_exceeded(
 
     with pytest.raises(ContextLengthExceeded):
         await backend.embed(EMBEDDING_MODEL, ["one two three four five six"])
+
+
+async def test_list_models_says_what_the_configured_models_are_for(
+    fake_ollama: FakeOllama, make_backend: MakeBackend
+) -> None:
+    fake_ollama.add_model(FakeModel("qwen3:0.6b"))
+    backend = make_backend(embedding_model="all-minilm")
+
+    listed = {model.id: model.capabilities for model in await backend.list_models()}
+
+    assert listed == {
+        DEFAULT_MODEL: ("completion",),
+        EMBEDDING_MODEL: ("embedding",),
+        "qwen3:0.6b": (),  # not one the gateway was told about: unknown
+    }
 
 
 async def test_list_models_reports_ollamas_tags(backend: OllamaBackend) -> None:
@@ -491,4 +548,5 @@ async def test_list_models_reports_ollamas_tags(backend: OllamaBackend) -> None:
         quantization="Q4_K_M",
         modified_at="2026-01-02T03:04:05.123456+00:00",
         digest=FakeModel(DEFAULT_MODEL).digest,
+        capabilities=("completion",),
     )

@@ -1,15 +1,20 @@
 """The ``openai`` backend against a real OpenAI-compatible server: llama.cpp's own server,
-started by xllamacpp in another process, serving the same GGUF."""
+started by xllamacpp in another process, serving the same GGUF; and an embedding model's
+llama.cpp server configured as docs/embeddings.md tells operators."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import openai
 import pytest
 
+from liftoff.api.backends.openai import OpenAIBackend
+from liftoff.api.errors import BackendUnavailable, ContextLengthExceeded, InvalidRequest
 from liftoff.api.model_files import served_model_id
 from tests.llama_server import LlamaServer
 from tests.servers import ServerProcess
@@ -120,3 +125,43 @@ def test_client_disconnect_cancels_the_upstream_generation(
         assert llama_server.requests_processing() == 1
     # 900 tokens take over 10 s here; a cancelled generation ends within a second.
     assert llama_server.wait_idle(timeout=1.0) < 1.0
+
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "all-minilm-l6-v2.json"
+
+
+@pytest.fixture(scope="module")
+def embedding_server(embedding_gguf_path: Path) -> Iterator[LlamaServer]:
+    with LlamaServer(str(embedding_gguf_path), embedding=True) as server:
+        yield server
+
+
+async def test_an_embedding_server_configured_as_documented_gives_reference_vectors(
+    embedding_server: LlamaServer, embedding_gguf_path: Path
+) -> None:
+    model = str(embedding_gguf_path)  # llama.cpp's server names its model after the path
+    backend = OpenAIBackend(
+        embedding_server.url, model="a-chat-model", embedding_model=model, api_key=None
+    )
+    rows = [row for row in json.loads(FIXTURES.read_text())["texts"] if row["tokens"] <= 256]
+    texts = [row["text"] for row in rows]
+    try:
+        batch = (await backend.embed(model, texts)).vectors
+        for row, vector in zip(rows, batch, strict=True):
+            expected = np.asarray(row["embedding"])
+            assert float(np.asarray(vector) @ expected) >= 0.9999 * np.linalg.norm(vector)
+            # One slot: the same vector alone as in any batch.
+            assert (await backend.embed(model, [row["text"]])).vectors[0] == vector
+        with pytest.raises(ContextLengthExceeded) as refused:
+            await backend.embed(model, ["short", "word " * 300], truncate=True)
+        assert refused.value.param == "input"
+        assert "OpenAI's embeddings API has none" in refused.value.message
+        with pytest.raises(InvalidRequest, match=f"embeddings come from {model}"):
+            await backend.embed("a-chat-model", ["hello"])
+        # Both models listed, each with what it is for; readiness wants both served.
+        listed = {m.id: m.capabilities for m in await backend.list_models()}
+        assert listed == {"a-chat-model": ("completion",), model: ("embedding",)}
+        with pytest.raises(BackendUnavailable, match="does not serve 'a-chat-model'"):
+            await backend.check_ready()
+    finally:
+        await backend.close()

@@ -25,10 +25,24 @@ def _delta(text: str) -> dict[str, object]:
 
 USAGE = {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}
 
+# GET /v1/models, which the backend asks once to learn whether the server is llama.cpp's.
+MODELS = json.dumps({"object": "list", "data": [{"id": "m", "object": "model"}]}).encode()
+MODELS_ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    b"Content-Length: %d\r\n\r\n" % len(MODELS) + MODELS
+)
+
+
+def _asks_models(head: bytes) -> bool:
+    return head.startswith(b"GET ") and b"/models" in head.split(b"\r\n", 1)[0]
+
 
 async def _serve(status: str, writes: Sequence[bytes]) -> AsyncIterator[str]:
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
+        if _asks_models(await reader.readuntil(b"\r\n\r\n")):
+            writer.write(MODELS_ANSWER)
+            writer.close()
+            return
         writer.write(
             f"HTTP/1.1 {status}\r\nContent-Type: text/event-stream\r\n"
             "Connection: close\r\n\r\n".encode()

@@ -32,14 +32,15 @@ async def serve_backend() -> AsyncIterator[ServeBackend]:
     clients: list[httpx.AsyncClient] = []
 
     def serve(backend: Backend, **limits: float) -> Gateway:
-        # Explicit, so that no LIFTOFF_* variable of the shell turns keys on.
+        # Explicit, so that no LIFTOFF_* variable of the shell turns keys on; without keys
+        # the gateway answers only requests addressed to a loopback name.
         app = create_app(Settings(auth="off", host="127.0.0.1"))
         slots = ConcurrencyLimiter(1, queue=0, queue_timeout=1)
         app.state.generator = Generator(
             backend, Limits(**limits), concurrency=slots, metrics=app.state.metrics
         )
         transport = httpx.ASGITransport(app)
-        clients.append(httpx.AsyncClient(transport=transport, base_url="http://gateway"))
+        clients.append(httpx.AsyncClient(transport=transport, base_url="http://localhost"))
         return Gateway(clients[-1], slots)
 
     yield serve

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from liftoff.api.backends.base import Completion, Finish, GenerationRequest
+from liftoff.api.backends.base import Completion, Finish, GenerationRequest, TextDelta
 from liftoff.api.backends.wire import OPENAI_NAMES
 from liftoff.api.errors import FieldError, ServiceError
 from liftoff.api.generation import Generator, Limits
@@ -98,8 +98,8 @@ class _TextWire:
     headers = None
     fields = FieldNames({})
 
-    def delta(self, text: str) -> bytes:
-        return text.encode()
+    def delta(self, event: TextDelta) -> bytes:
+        return event.text.encode()
 
     def finish(self, finish: Finish) -> bytes:
         return b"."

@@ -45,7 +45,9 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def service(gateway: ServerProcess, store_path: Path) -> Iterator[ServerProcess]:
-    env = service_env(store_path, f"{gateway.url}/v1", LIFTOFF_EVAL_MAX_CONCURRENCY="8")
+    # Port 9 is allowed, and unreachable.
+    env = service_env(store_path, f"{gateway.url}/v1", LIFTOFF_EVAL_MAX_CONCURRENCY="8",
+                      LIFTOFF_EVAL_TARGETS="http://127.0.0.1:9/v1")  # fmt: skip
     with ServerProcess("liftoff.evaluation.main:app", env) as server:
         yield server
 
@@ -157,7 +159,7 @@ async def test_two_runs_compare_with_paired_bootstrap_deltas(
     assert unscored.json()["error"]["message"] == (
         f"run {baseline.id} has no meteor scores; it has bleu, chrf, ter, rouge1, rougeL"
     )
-    again = httpx.post(f"{service.url}/v1/runs/{baseline.id}/resume")
+    again = httpx.post(f"{service.url}/v1/runs/{baseline.id}/resume", json={})
     assert again.status_code == 409
     assert again.json()["error"]["message"] == f"run {baseline.id} is already completed"
     queued = await store.create_run(baseline, rows, origin="test")
@@ -182,6 +184,8 @@ def _row(**fields: Any) -> str:
          "invalid_request_error", "dataset", "dataset[1]: references is required"),
         ({"dataset": _row(), "target": {"base_url": "http://127.0.0.1:9/v1"}}, "target_error",
          "target", "cannot reach the target http://127.0.0.1:9/v1: "),
+        ({"dataset": _row(), "target": {"base_url": "http://127.0.0.1:10/v1"}}, "target_error",
+         "target.base_url", "target.base_url is not a target this service generates against"),
         ({"dataset": _row(), "target": {"model": "nope"}}, "target_error", "model",
          "model 'nope' is not served by "),
         ({"dataset": json.dumps({"messages": [{"role": "user", "content": "x"}],
@@ -282,17 +286,17 @@ def test_examples_the_target_refuses_fail_the_run_and_resuming_retries_only_them
     assert run["status"] == "failed" and run["corpus"] is None
     assert run["progress"] == {"total": 3, "done": 0, "failed": 3, "pending": 0}
     assert run["error"].startswith("3 of 3 examples could not be generated (first: 'sky': the "
-                                   "target answered 400: ")  # fmt: skip
+                                   "target answered 400 Bad Request)")  # fmt: skip
     assert run["error"].endswith("resume the run to retry them")
     report = httpx.get(f"{service.url}/v1/runs/{run_id}/report").text
     assert "Failed examples" in report and "Not scored yet" in report
 
-    resumed = httpx.post(f"{service.url}/v1/runs/{run_id}/resume")
+    resumed = httpx.post(f"{service.url}/v1/runs/{run_id}/resume", json={})
     assert resumed.status_code == 202
     run = wait_for(service.url, run_id)
     rows = httpx.get(f"{service.url}/v1/runs/{run_id}/examples").json()["data"]
     assert run["status"] == "failed" and [row["attempts"] for row in rows] == [2, 2, 2]
     unknown = httpx.get(f"{service.url}/v1/runs/{run_id}/report?metric=meteor")
     assert unknown.status_code == 200  # not scored at all: nothing to rank, nothing refused
-    missing = httpx.post(f"{service.url}/v1/runs/nope/resume")
+    missing = httpx.post(f"{service.url}/v1/runs/nope/resume", json={})
     assert missing.status_code == 404

@@ -150,7 +150,8 @@ class RunStore(Protocol):
 
     async def check_writable(self) -> None:
         """Take the write lock and let go: raises ``StoreError`` when the store is read-only,
-        locked for longer than its timeout, or gone."""
+        locked for longer than its timeout, or gone, ``StoreFull`` when its disk is (SQLite:
+        no more than ``LIFTOFF_EVAL_MIN_FREE_BYTES`` free)."""
         ...
 
     async def close(self) -> None: ...
@@ -169,7 +170,7 @@ async def open_store(settings: Settings, path: Path | None = None) -> RunStore:
         )
     from liftoff.evaluation.runs.store.sqlite import SQLiteRunStore
 
-    return await SQLiteRunStore.open(path or settings.store)
+    return await SQLiteRunStore.open(path or settings.store, min_free_bytes=settings.min_free_bytes)
 
 
 def now() -> str:

@@ -12,6 +12,11 @@ module releases the GIL while SQLite works, so a long query leaves the loop free
 WAL with ``synchronous=NORMAL``: a committed output survives the process being killed; only
 a power cut can lose the last few. The tables and their upgrades: ``sqlite_schema``.
 
+A full disk: every write is one transaction, rolled back whole when SQLite cannot write
+(``SQLITE_FULL``), and raises :class:`StoreFull`. With ``min_free_bytes``, the store also
+counts as full while its disk has no more than that free: ``check_writable`` (readiness)
+and new runs say so before anything is tried.
+
 Several processes may open one file (one machine: SQLite's locks do not work over network
 file systems). Leases are columns of ``runs``, taken and checked inside ``BEGIN IMMEDIATE``
 transactions, which hold SQLite's single write lock: no two processes can both take a run,
@@ -21,8 +26,10 @@ and a fenced write reads the owner under the same lock it writes with.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import json
+import shutil
 import sqlite3
 import threading
 import time
@@ -34,7 +41,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from liftoff.evaluation.metrics import METRICS
 from liftoff.evaluation.runs.dataset import Example
-from liftoff.evaluation.runs.errors import LeaseLost, RunNotFound, StoreError
+from liftoff.evaluation.runs.errors import LeaseLost, RunNotFound, StoreError, StoreFull
 from liftoff.evaluation.runs.model import (
     UNFINISHED,
     CorpusScores,
@@ -104,11 +111,12 @@ class SQLiteRunStore:
 
     Open it with :meth:`open` (creates the file and its directory, or upgrades an older
     schema); ``readers`` threads serve reads. Raises :class:`StoreError` for a store written
-    by a newer Liftoff.
+    by a newer Liftoff, :class:`StoreFull` when its disk is full (see the module).
     """
 
-    def __init__(self, path: Path, *, readers: int = 2) -> None:
+    def __init__(self, path: Path, *, readers: int = 2, min_free_bytes: int = 0) -> None:
         self.path = path
+        self.min_free_bytes = min_free_bytes
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -116,8 +124,8 @@ class SQLiteRunStore:
         self._readers = ThreadPoolExecutor(readers, "run-store-reader")
 
     @classmethod
-    async def open(cls, path: Path, *, readers: int = 2) -> SQLiteRunStore:
-        store = cls(path, readers=readers)
+    async def open(cls, path: Path, *, readers: int = 2, min_free_bytes: int = 0) -> SQLiteRunStore:
+        store = cls(path, readers=readers, min_free_bytes=min_free_bytes)
         try:
             await store._write(store._setup)
         except BaseException:
@@ -139,7 +147,15 @@ class SQLiteRunStore:
 
     async def _write(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         call = functools.partial(function, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._writer, call)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._writer, call)
+        except (sqlite3.Error, OSError) as exc:
+            if _disk_full(exc):
+                raise StoreFull(
+                    f"the disk holding the run store {self.path} is full: nothing was written; "
+                    "free some space and try again"
+                ) from exc
+            raise
 
     async def _read(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         call = functools.partial(function, *args, **kwargs)
@@ -183,6 +199,7 @@ class SQLiteRunStore:
     def _create_run(
         self, spec: RunSpec, examples: Sequence[Example], origin: str, lease: Lease | None
     ) -> Run:
+        self._check_space()
         if spec.target.model is None:
             raise ValueError("a stored run names its model: resolve it first (RunExecutor.create)")
         run_id = uuid.uuid4().hex[:12]
@@ -452,12 +469,35 @@ class SQLiteRunStore:
         await self._write(self._check_writable)
 
     def _check_writable(self) -> None:
+        self._check_space()
         try:
             with transaction(self._db):
                 pass
         except (sqlite3.Error, OSError) as exc:
+            if _disk_full(exc):
+                raise
             raise StoreError(f"the run store {self.path} is not writable: {exc}") from exc
+
+    def _check_space(self) -> None:
+        """Raises ``StoreFull`` while the store's disk has no more than ``min_free_bytes``
+        free (none at all, with the default 0)."""
+        free = shutil.disk_usage(self.path.parent).free
+        if free <= self.min_free_bytes:
+            raise StoreFull(
+                f"the disk holding the run store {self.path} has {free} bytes free, not more "
+                f"than the {self.min_free_bytes} kept free (LIFTOFF_EVAL_MIN_FREE_BYTES); free "
+                "some space"
+            )
 
     def _check_run(self, run_id: str) -> None:
         if self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
             raise RunNotFound(run_id)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """SQLite's "database or disk is full" (``SQLITE_FULL``, any extended code) or ENOSPC."""
+    if isinstance(exc, StoreFull):
+        return True
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_FULL
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC

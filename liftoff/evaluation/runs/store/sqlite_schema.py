@@ -127,10 +127,11 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        db.execute("COMMIT")  # a full disk can fail here too: then roll back as well
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL, IOERR)
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 def _has_column(db: sqlite3.Connection, table: str, column: str) -> bool:

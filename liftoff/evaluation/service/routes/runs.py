@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from liftoff.evaluation.metrics import canonical_metrics
+from liftoff.evaluation.metrics import METRICS, canonical_metrics
 from liftoff.evaluation.runs.compare import Comparison
 from liftoff.evaluation.runs.model import Run
 from liftoff.evaluation.service.deps import ManagerDep, SettingsDep, StoreDep
 from liftoff.evaluation.service.errors import ERRORS
 from liftoff.evaluation.service.manager import prepare
 from liftoff.evaluation.service.schemas import ExampleList, ResumeRequest, RunCreate, RunList
+from liftoff.server.disconnect import unless_disconnected
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=ERRORS)
 # SQLite's integers are 64-bit; no store holds anywhere near this many rows.
@@ -80,7 +81,7 @@ async def get_report(
     run_id: str,
     manager: ManagerDep,
     worst: Annotated[int, Query(ge=1, le=1000)] = 10,
-    metric: str | None = None,
+    metric: Annotated[str | None, Query(json_schema_extra={"enum": list(METRICS)})] = None,
 ) -> HTMLResponse:
     """A self-contained HTML page: scores, their distributions and the worst examples."""
     rank_by = canonical_metrics([metric])[0] if metric else None
@@ -88,15 +89,17 @@ async def get_report(
 
 
 @router.get("/{baseline_id}/compare/{candidate_id}", response_model=Comparison)
-async def compare_runs(baseline_id: str, candidate_id: str, manager: ManagerDep) -> Response:
-    """Per-metric delta (candidate - baseline) with a paired bootstrap 95% interval."""
-    return _json(await manager.compare(baseline_id, candidate_id))
+async def compare_runs(
+    baseline_id: str, candidate_id: str, request: Request, manager: ManagerDep
+) -> Response:
+    """Per-metric delta (candidate - baseline) with a paired bootstrap 95% interval; stops
+    when the client leaves and after LIFTOFF_EVAL_SCORE_TIMEOUT seconds (504)."""
+    return _json(await unless_disconnected(request, manager.compare(baseline_id, candidate_id)))
 
 
 @router.post("/{run_id}/resume", status_code=202, response_model=Run)
-async def resume_run(
-    run_id: str, manager: ManagerDep, body: ResumeRequest | None = None
-) -> Response:
-    """Continue a failed or interrupted run; only examples without output are generated."""
-    api_key = body.api_key.get_secret_value() if body and body.api_key else None
+async def resume_run(run_id: str, body: ResumeRequest, manager: ManagerDep) -> Response:
+    """Continue a failed or interrupted run; only examples without output are generated.
+    The body is JSON (``{}`` without a key), as every request to this service."""
+    api_key = body.api_key.get_secret_value() if body.api_key else None
     return _json(await manager.resume(run_id, api_key), 202)
