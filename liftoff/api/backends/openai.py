@@ -244,10 +244,14 @@ class OpenAIBackend(Backend):
                 response = await session.post(
                     url, data=data, headers=self._stream_headers, proxy=self._proxy
                 )
-            except aiohttp.ServerDisconnectedError:
+            except _STALE_CONNECTION as exc:
+                if isinstance(exc, aiohttp.ClientConnectorError):
+                    raise  # no connection was made: a second try would fail the same way
                 # Most often a pooled keep-alive connection the server closed as we reused
-                # it (llama.cpp's server closes them after a few requests). Nothing was
-                # answered, so one more try, on a fresh connection, is safe.
+                # it (llama.cpp's server closes them after a few requests): it may fail as
+                # the request is written (reset, closing transport) or as the answer is
+                # awaited (disconnected). Nothing was answered, so one more try, on a fresh
+                # connection, is safe.
                 response = await session.post(
                     url, data=data, headers=self._stream_headers, proxy=self._proxy
                 )
@@ -311,6 +315,9 @@ class OpenAIBackend(Backend):
 
 
 _DONE: dict[str, Any] = {}
+
+# How a pooled connection the server has closed fails a request sent on it.
+_STALE_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 def _env_proxy(url: str) -> str | None:

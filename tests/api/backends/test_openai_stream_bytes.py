@@ -5,6 +5,7 @@ and error answers, from a loopback server that writes exactly the bytes given.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 
@@ -99,3 +100,45 @@ async def test_collect_reads_a_whole_answer() -> None:
         finally:
             await backend.close()
     assert completion.text == "ok"
+
+
+async def test_a_pooled_connection_the_server_closed_is_retried_on_a_fresh_one() -> None:
+    # Found by the contract suite (test_top_k_of_one_is_greedy[openai]): llama.cpp's server
+    # closes a connection right after a streamed answer without saying so, and the next
+    # generation, sent on it from the pool, failed with "Can not write request body" (a
+    # ClientOSError, which the retry did not cover). This server does the same.
+    answer_bytes = _event(_delta("ok")) + b"\n\n" + _event(USAGE) + b"\n\ndata: [DONE]\n\n"
+    generations = 0
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal generations
+        with contextlib.closing(writer):
+            head = await reader.readuntil(b"\r\n\r\n")
+            if _asks_models(head):
+                writer.write(MODELS_ANSWER)
+                return
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.lower().splitlines()
+                if line.startswith(b"content-length:")
+            )
+            await reader.readexactly(length)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(answer_bytes) + answer_bytes
+            )
+            await writer.drain()
+            generations += 1
+            writer.transport.abort()  # no "Connection: close": the client pools it
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        backend = OpenAIBackend(f"http://127.0.0.1:{port}/v1", model="m", api_key=None)
+        try:
+            for _ in range(3):
+                request = GenerationRequest(model="m", prompt="x")
+                assert (await collect(backend.generate(request))).text == "ok"
+        finally:
+            await backend.close()
+    assert generations == 3
