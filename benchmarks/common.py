@@ -65,6 +65,34 @@ def median(values: Iterable[float]) -> float:
     return percentile(list(values), 50)
 
 
+def spread(values: Iterable[float], digits: int = 4) -> dict[str, Any]:
+    """How a measurement repeated over paired runs came out: median, min, max, every value.
+
+    Every ratio or difference a benchmark judges is one value per pair of runs (A and B
+    alternating in one run, so drift in the machine's load falls on both alike), and the
+    judgement is on the median of those values, min and max shown beside it: one lucky or
+    unlucky run moves neither the verdict nor, unseen, the reader.
+    """
+    kept = [value for value in values if not math.isnan(value)]
+    if not kept:
+        return {"n": 0, "median": math.nan, "min": math.nan, "max": math.nan, "values": []}
+    return {
+        "n": len(kept),
+        "median": round(median(kept), digits),
+        "min": round(min(kept), digits),
+        "max": round(max(kept), digits),
+        "values": [round(value, digits) for value in kept],
+    }
+
+
+def format_spread(summary: Mapping[str, Any], fmt: str = "{:.2f}", unit: str = "") -> str:
+    """``median (min-max)`` of a :func:`spread`, e.g. ``0.41 (0.38-0.52) ms``."""
+    if not summary.get("n"):
+        return "n/a"
+    low, mid, high = (fmt.format(summary[key]) for key in ("min", "median", "max"))
+    return f"{mid} ({low}-{high}){unit}"
+
+
 def judge(
     name: str,
     measured: float,

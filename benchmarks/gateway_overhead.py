@@ -17,11 +17,16 @@ the others, so the gateway under test competes with neither, and the direct runs
 same backend and client placement as the gateway runs. For each concurrency (1, 16, 64)
 every target runs the same closed-loop load with the same request body; targets take turns
 within each round, and rounds repeat, so drift in the machine's background load is spread
-over all of them. Added latency is the gateway's percentile minus the direct percentile;
-TTFT (time to first content token) overhead likewise. The gateway's RSS is sampled from
-``/proc/<pid>/status`` (VmRSS) during its runs; VmHWM gives its peak over its whole life.
-Its CPU time per forwarded token (from its CPU-time clock) depends far less than latencies
-on what else the machine runs, and says how many CPUs a load needs (``cpus_needed``).
+over all of them. Every comparison is made within a round (the gateway's block against the
+direct block of the same round, run back to back) and judged on the median over rounds,
+with min and max shown: added latency is the gateway's percentile minus the direct
+percentile, TTFT (time to first content token) overhead likewise, and the forwarding ratio
+is the gateway's tokens/s over the direct tokens/s. ``--baseline-src DIR`` adds another
+gateway (uvicorn's default flavour, run from the source tree in DIR, e.g. the commit before a
+change) to the same rotation, so before and after are paired in one run. The gateway's RSS
+is sampled from ``/proc/<pid>/status`` (VmRSS) during its runs; VmHWM gives its peak over its
+whole life. Its CPU time per forwarded token (from its CPU-time clock) depends far less
+than latencies on what else the machine runs, and says how many CPUs a load needs (``cpus_needed``).
 
 Two scenarios: ``realistic`` (a token every 20 ms, as an LLM streams; the targets are
 judged on it) and ``burst`` (no gap: the gateway's forwarding capacity, CPU-bound).
@@ -33,6 +38,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -60,6 +66,7 @@ from benchmarks.common import (
     memory_kib,
     run_async,
     source_info,
+    spread,
     summarize_ms,
     system_busy_seconds,
     write_result,
@@ -78,6 +85,7 @@ class Scenario:
     inter_token_ms: float
     tokens: int
     about: str
+    levels: tuple[int, ...]  # stream counts measured unless --concurrency says otherwise
 
     @property
     def request_s(self) -> float:
@@ -95,8 +103,10 @@ class Flavour:
 
 
 SCENARIOS = {
-    "realistic": Scenario("realistic", 20.0, 32, "a token every 20 ms, as an LLM streams"),
-    "burst": Scenario("burst", 0.0, 64, "no gap between tokens: forwarding capacity"),
+    "realistic": Scenario(
+        "realistic", 20.0, 32, "a token every 20 ms, as an LLM streams", (1, 16, 64, 256)
+    ),
+    "burst": Scenario("burst", 0.0, 64, "no gap between tokens: forwarding capacity", (1, 16, 64)),
 }
 FLAVOURS = {
     # What `uvicorn liftoff.api.main:app` picks by itself when uvicorn[standard] is installed.
@@ -106,17 +116,21 @@ FLAVOURS = {
 JUDGED_SCENARIO = "realistic"
 JUDGED_FLAVOUR = "uvloop+httptools"
 JUDGED_CONCURRENCY = 64
+WIDE_CONCURRENCY = 256  # the forwarding-ratio target: one process keeps up with this many
+BASELINE = "baseline"  # the --baseline-src gateway's target name
 ADDED_P50_MS = 1.0
 ADDED_P99_MS = 5.0
 TTFT_OVERHEAD_MS = 1.0
 PEAK_RSS_MB = 150.0
+CPU_US_PER_TOKEN = 50.0
+MIN_FORWARDING_RATIO = 0.99
 
 
 @dataclass
 class Options:
     scenarios: list[str] = field(default_factory=lambda: list(SCENARIOS))
     flavours: list[str] = field(default_factory=lambda: list(FLAVOURS))
-    concurrency: list[int] = field(default_factory=lambda: [1, 16, 64])
+    concurrency: list[int] | None = None  # None: each scenario's own levels
     duration_s: float = 9.0  # measured per target and concurrency, split over the rounds
     rounds: int = 3
     warmup_s: float = 1.0  # per block; at least one request duration of the scenario
@@ -124,8 +138,15 @@ class Options:
     endpoint: str = "chat"
     uvicorn_args: list[str] = field(default_factory=list)
     gateway_src: Path = REPO
+    baseline_src: Path | None = None
     results_dir: Path = RESULTS_DIR
     seed: int = 1
+
+    def levels(self, scenario: Scenario) -> list[int]:
+        return list(self.concurrency or scenario.levels)
+
+    def gateway_targets(self) -> list[str]:
+        return [*self.flavours, *([BASELINE] if self.baseline_src else [])]
 
 
 @dataclass
@@ -134,6 +155,7 @@ class Block:
 
     target: str
     concurrency: int
+    round_index: int
     load: LoadResult
     cpu_s: dict[str, float]  # CPU seconds used during the block, per process role
     wall_s: float
@@ -178,13 +200,18 @@ def run(options: Options) -> dict[str, Any]:
         "config": {
             "scenarios": {name: vars(SCENARIOS[name]) for name in options.scenarios},
             "flavours": {name: vars(FLAVOURS[name]) for name in options.flavours},
-            "concurrency": options.concurrency,
+            "concurrency": {name: options.levels(SCENARIOS[name]) for name in options.scenarios},
             "duration_s_per_target": options.duration_s,
             "rounds": options.rounds,
             "warmup_s_per_block": options.warmup_s,
             "endpoint": options.endpoint,
             "uvicorn_args": options.uvicorn_args,
             "gateway_src": source_info(options.gateway_src),
+            "baseline_src": (
+                {**source_info(options.baseline_src), "flavour": JUDGED_FLAVOUR}
+                if options.baseline_src
+                else None
+            ),
             "authentication": "one API key, sent as a bearer token",
             "gateway_cpus": sorted(gateway_cpus) if gateway_cpus else None,
             "backend_and_loadgen_cpus": sorted(other_cpus) if other_cpus else None,
@@ -220,8 +247,9 @@ def _run_scenario(
             Server(canned, env=clean_env(), health="/v1/models", cpus=other_cpus)
         )
         gateways: dict[str, Server] = {}
-        for name in options.flavours:
-            flavour = FLAVOURS[name]
+        for name in options.gateway_targets():
+            flavour = FLAVOURS[JUDGED_FLAVOUR if name == BASELINE else name]
+            src = options.baseline_src if name == BASELINE else options.gateway_src
             env = gateway_env(
                 LIFTOFF_BACKEND="openai", OPENAI_BASE_URL=f"{backend.url}/v1", LIFTOFF_MODEL=MODEL
             )
@@ -230,9 +258,7 @@ def _run_scenario(
                 "--loop", flavour.loop, "--http", flavour.http, *options.uvicorn_args,
             ]  # fmt: skip
             gateways[name] = stack.enter_context(
-                Server(
-                    command, env=env, health="/readyz", cpus=gateway_cpus, cwd=options.gateway_src
-                )
+                Server(command, env=env, health="/readyz", cpus=gateway_cpus, cwd=src or REPO)
             )
         blocks = run_async(_measure(scenario, options, backend, gateways, rss))
         for name, gateway in gateways.items():
@@ -244,7 +270,7 @@ def _run_scenario(
         "scenario": vars(scenario),
         "background_cpus": round(other, 2),
         "runs": runs,
-        "overhead": _overhead(runs, options),
+        "overhead": _overhead(blocks, runs, options, scenario),
     }
 
 
@@ -271,13 +297,14 @@ async def _measure(
     order = list(ports)
     blocks: list[Block] = []
     for round_index in range(options.rounds):
-        for concurrency in options.concurrency:
+        for concurrency in options.levels(scenario):
             # Targets take turns, starting with a different one each round.
             shift = round_index % len(order)
             for target in order[shift:] + order[:shift]:
                 block = await _block(
                     target, ports[target], path, body, concurrency, scenario, options, pids
                 )
+                block.round_index = round_index
                 blocks.append(block)
                 if block.rss_peak_kib is not None:
                     peaks = rss[target]
@@ -334,7 +361,7 @@ async def _block(
         # Everything else on the machine: other jobs that compete for the same CPUs.
         "other": max(0.0, used["machine"] - ours),
     }
-    return Block(target, concurrency, load, cpu_s, wall, peak[0] if sampler else None)
+    return Block(target, concurrency, 0, load, cpu_s, wall, peak[0] if sampler else None)
 
 
 async def _sample_rss(pid: int, peak: list[int], every_s: float = 0.05) -> None:
@@ -387,33 +414,75 @@ def _aggregate(scenario: Scenario, blocks: list[Block]) -> list[dict[str, Any]]:
     return runs
 
 
-def _overhead(runs: list[dict[str, Any]], options: Options) -> list[dict[str, Any]]:
+def _round_figures(block: Block) -> dict[str, float]:
+    """What one block measured, for pairing with the other target's block of its round."""
+    latency = summarize_ms([sample.latency for sample in block.load.samples])
+    ttft = summarize_ms([sample.ttft for sample in block.load.samples])
+    tokens = block.load.tokens_total
+    return {
+        "tokens_per_s": block.load.tokens_per_s,
+        "latency_p50": latency.get("p50", math.nan),
+        "latency_p99": latency.get("p99", math.nan),
+        "ttft_p50": ttft.get("p50", math.nan),
+        "ttft_p99": ttft.get("p99", math.nan),
+        "cpu_us_per_token": block.cpu_s["gateway"] / tokens * 1e6 if tokens else math.nan,
+    }
+
+
+def _overhead(
+    blocks: list[Block], runs: list[dict[str, Any]], options: Options, scenario: Scenario
+) -> list[dict[str, Any]]:
+    """Each gateway against the direct block of the same round and concurrency: one value
+    per round (a pair run back to back), judged on the median, with min and max."""
     by_key = {(run["concurrency"], run["target"]): run for run in runs}
+    figures = {(b.round_index, b.concurrency, b.target): _round_figures(b) for b in blocks}
     overhead = []
-    for flavour in options.flavours:
-        for concurrency in options.concurrency:
-            direct, gateway = by_key[(concurrency, DIRECT)], by_key[(concurrency, flavour)]
-            if not direct["requests"] or not gateway["requests"]:
+    for target in options.gateway_targets():
+        for concurrency in options.levels(scenario):
+            pairs = [
+                (figures[(index, concurrency, DIRECT)], mine)
+                for (index, level, name), mine in sorted(figures.items())
+                if level == concurrency and name == target
+            ]
+            if not pairs:
                 continue
+
+            def paired(key: str, pairs: list[Any] = pairs) -> dict[str, Any]:
+                return spread([gateway[key] - direct[key] for direct, gateway in pairs], 3)
+
+            ratio = spread([g["tokens_per_s"] / d["tokens_per_s"] for d, g in pairs], 4)
+            cpu = spread([gateway["cpu_us_per_token"] for _, gateway in pairs], 1)
+            direct_rate = by_key[(concurrency, DIRECT)]["tokens_per_s"]
             overhead.append(
                 {
-                    "flavour": flavour,
+                    "flavour": target,
                     "concurrency": concurrency,
-                    "added_latency_ms": _difference(gateway["latency_ms"], direct["latency_ms"]),
-                    "ttft_overhead_ms": _difference(gateway["ttft_ms"], direct["ttft_ms"]),
-                    "throughput_ratio": round(gateway["tokens_per_s"] / direct["tokens_per_s"], 4),
+                    "rounds": len(pairs),
+                    # Medians over rounds of the paired values; "paired" has min, max, each.
+                    "added_latency_ms": {
+                        "p50": paired("latency_p50")["median"],
+                        "p99": paired("latency_p99")["median"],
+                    },
+                    "ttft_overhead_ms": {
+                        "p50": paired("ttft_p50")["median"],
+                        "p99": paired("ttft_p99")["median"],
+                    },
+                    "throughput_ratio": ratio["median"],
+                    "gateway_cpu_us_per_token": cpu["median"],
                     # CPUs the gateway needs to forward what the backend offers at this
                     # concurrency: above 1 (its event loop is one thread) it cannot keep up.
-                    "cpus_needed": round(
-                        direct["tokens_per_s"] * (gateway["gateway_cpu_us_per_token"] or 0) / 1e6, 3
-                    ),
+                    "cpus_needed": round(direct_rate * cpu["median"] / 1e6, 3),
+                    "paired": {
+                        "added_latency_p50_ms": paired("latency_p50"),
+                        "added_latency_p99_ms": paired("latency_p99"),
+                        "ttft_overhead_p50_ms": paired("ttft_p50"),
+                        "ttft_overhead_p99_ms": paired("ttft_p99"),
+                        "throughput_ratio": ratio,
+                        "gateway_cpu_us_per_token": cpu,
+                    },
                 }
             )
     return overhead
-
-
-def _difference(gateway: dict[str, float], direct: dict[str, float]) -> dict[str, float]:
-    return {q: round(gateway[q] - direct[q], 3) for q in ("p50", "p90", "p99")}
 
 
 def _rss_mb(kib: dict[str, int]) -> dict[str, float]:
@@ -421,44 +490,70 @@ def _rss_mb(kib: dict[str, int]) -> dict[str, float]:
 
 
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets, judged on the realistic scenario and uvicorn's default flavour."""
+    """The issue's targets, judged on the realistic scenario and uvicorn's default flavour,
+    each on the median over rounds of values paired with the direct run of the same round."""
     judged: list[dict[str, Any]] = []
     scenario = result["scenarios"].get(JUDGED_SCENARIO)
     overhead = [
         row for row in (scenario or {}).get("overhead", []) if row["flavour"] == JUDGED_FLAVOUR
     ]
-    at_judged = next((row for row in overhead if row["concurrency"] == JUDGED_CONCURRENCY), None)
-    where = f"{JUDGED_SCENARIO} scenario, {JUDGED_CONCURRENCY} streams, {JUDGED_FLAVOUR}"
+    levels = {row["concurrency"]: row for row in overhead}
+
+    def where(row: dict[str, Any], key: str, unit: str = "") -> str:
+        values = row["paired"][key]
+        return (
+            f"{JUDGED_SCENARIO} scenario, {row['concurrency']} streams, {JUDGED_FLAVOUR}; "
+            f"median of {values['n']} paired rounds, min {values['min']:g}{unit}, "
+            f"max {values['max']:g}{unit}"
+        )
+
+    at_judged = levels.get(JUDGED_CONCURRENCY)
     if at_judged is not None:
+        for quantile, limit in (("p50", ADDED_P50_MS), ("p99", ADDED_P99_MS)):
+            key = f"added_latency_{quantile}_ms"
+            judged.append(
+                judge(
+                    f"added latency {quantile}",
+                    at_judged["paired"][key]["median"],
+                    limit,
+                    "ms",
+                    where(at_judged, key),
+                )
+            )
         judged.append(
             judge(
-                "added latency p50",
-                at_judged["added_latency_ms"]["p50"],
-                ADDED_P50_MS,
-                "ms",
-                where,
+                "gateway CPU per forwarded token",
+                at_judged["paired"]["gateway_cpu_us_per_token"]["median"],
+                CPU_US_PER_TOKEN,
+                "µs",
+                where(at_judged, "gateway_cpu_us_per_token"),
             )
         )
+    wide = levels.get(WIDE_CONCURRENCY)
+    if wide is not None:
         judged.append(
             judge(
-                "added latency p99",
-                at_judged["added_latency_ms"]["p99"],
-                ADDED_P99_MS,
-                "ms",
-                where,
+                "tokens/s forwarded, gateway / direct",
+                round(wide["paired"]["throughput_ratio"]["median"] * 100, 2),
+                MIN_FORWARDING_RATIO * 100,
+                "%",
+                where(wide, "throughput_ratio"),
+                at_least=True,
             )
         )
     if overhead:
         worst = max(overhead, key=lambda row: row["ttft_overhead_ms"]["p50"])
-        levels = "/".join(str(row["concurrency"]) for row in overhead)
+        values = worst["paired"]["ttft_overhead_p50_ms"]
+        names = "/".join(str(row["concurrency"]) for row in overhead)
         judged.append(
             judge(
                 "TTFT overhead p50",
                 worst["ttft_overhead_ms"]["p50"],
                 TTFT_OVERHEAD_MS,
                 "ms",
-                f"{JUDGED_SCENARIO} scenario, worst of {levels} streams: "
-                f"{worst['concurrency']}, {JUDGED_FLAVOUR}",
+                f"{JUDGED_SCENARIO} scenario, worst of {names} streams: "
+                f"{worst['concurrency']}, {JUDGED_FLAVOUR}; median of {values['n']} paired "
+                f"rounds, min {values['min']:g}, max {values['max']:g}",
             )
         )
     rss = result.get("rss", {}).get(JUDGED_FLAVOUR, {})
@@ -482,8 +577,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--flavour", action="append", choices=sorted(FLAVOURS))
     parser.add_argument(
         "--concurrency",
-        default=",".join(map(str, defaults.concurrency)),
-        help="comma-separated stream counts (default %(default)s)",
+        help="comma-separated stream counts (default: realistic 1,16,64,256; burst 1,16,64)",
     )
     parser.add_argument(
         "--duration",
@@ -502,6 +596,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="directory whose api/ package the gateway runs (default: this checkout)",
     )
     parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="also run the gateway from this source tree (before/after in one run), e.g. "
+        "git worktree add /tmp/before HEAD~1",
+    )
+    parser.add_argument(
         "--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes (%(default)s)"
     )
     parser.add_argument(
@@ -514,7 +614,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     return Options(
         scenarios=args.scenario or defaults.scenarios,
         flavours=args.flavour or defaults.flavours,
-        concurrency=[int(level) for level in args.concurrency.split(",")],
+        concurrency=(
+            [int(level) for level in args.concurrency.split(",")] if args.concurrency else None
+        ),
         duration_s=args.duration,
         rounds=max(1, args.rounds),
         warmup_s=args.warmup,
@@ -522,6 +624,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         endpoint=args.endpoint,
         uvicorn_args=args.uvicorn_arg,
         gateway_src=args.gateway_src.resolve(),
+        baseline_src=args.baseline_src.resolve() if args.baseline_src else None,
         results_dir=args.results_dir,
     )
 

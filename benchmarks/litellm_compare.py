@@ -63,6 +63,7 @@ from benchmarks.common import (
     memory_kib,
     run_async,
     source_info,
+    spread,
     summarize_ms,
     system_busy_seconds,
     tree_cpu_seconds,
@@ -219,6 +220,7 @@ class Block:
     gateway_cpu_s: float
     other_cpus: float
     wall_s: float
+    round_index: int = 0
 
 
 def run(options: Options) -> dict[str, Any]:
@@ -309,7 +311,7 @@ def run(options: Options) -> dict[str, Any]:
         ),
         "rss_mb": {key.replace("_kib", "_mb"): round(v / 1024, 1) for key, v in rss.items()},
     }
-    result["comparison"] = compare(runs, options.concurrency)
+    result["comparison"] = compare(runs, options.concurrency, blocks)
     result["targets"] = targets(result)
     return result
 
@@ -342,6 +344,7 @@ async def _measure(
             shift = round_index % len(order)
             for target in order[shift:] + order[:shift]:
                 block = await _block(target, servers, path, body, concurrency, options)
+                block.round_index = round_index
                 blocks.append(block)
                 latency = summarize_ms([s.latency for s in block.load.samples])
                 console.print(
@@ -424,7 +427,13 @@ def _aggregate(blocks: list[Block]) -> list[dict[str, Any]]:
     return runs
 
 
-def compare(runs: list[dict[str, Any]], levels: list[int]) -> list[dict[str, Any]]:
+def compare(
+    runs: list[dict[str, Any]], levels: list[int], blocks: Sequence[Block] = ()
+) -> list[dict[str, Any]]:
+    """Each gateway against the direct run; Liftoff's added latency over LiteLLM's is judged
+    on the median over rounds of the ratio within a round (both gateways and the direct
+    run back to back), min and max beside it; pooled percentiles are recorded too."""
+    paired = _paired_ratios(blocks)
     by_key = {(run["concurrency"], run["target"]): run for run in runs}
     rows = []
     for level in levels:
@@ -446,9 +455,34 @@ def compare(runs: list[dict[str, Any]], levels: list[int]) -> list[dict[str, Any
             }
         if LIFTOFF in row and LITELLM in row:
             ours, theirs = row[LIFTOFF]["added_latency_ms"], row[LITELLM]["added_latency_ms"]
-            row["added_latency_ratio"] = {q: _ratio(ours[q], theirs[q]) for q in ("p50", "p99")}
+            row["added_latency_ratio_pooled"] = {
+                q: _ratio(ours[q], theirs[q]) for q in ("p50", "p99")
+            }
+            if level in paired:
+                row["added_latency_ratio_paired"] = paired[level]
+                row["added_latency_ratio"] = {q: paired[level][q]["median"] for q in paired[level]}
+            else:
+                row["added_latency_ratio"] = row["added_latency_ratio_pooled"]
         rows.append(row)
     return rows
+
+
+def _paired_ratios(blocks: Sequence[Block]) -> dict[int, dict[str, dict[str, Any]]]:
+    """Per concurrency, per quantile: Liftoff / LiteLLM added latency, one value a round."""
+    figures: dict[tuple[int, int, str], dict[str, float]] = {}
+    for block in blocks:
+        latency = summarize_ms([s.latency for s in block.load.samples])
+        figures[(block.round_index, block.concurrency, block.target)] = latency
+    found: dict[int, dict[str, list[float]]] = {}
+    for (index, level, target), direct in figures.items():
+        ours = figures.get((index, level, LIFTOFF))
+        theirs = figures.get((index, level, LITELLM))
+        if target != DIRECT or ours is None or theirs is None or "p50" not in direct:
+            continue
+        for q in ("p50", "p99"):
+            ratio = _ratio(ours[q] - direct[q], theirs[q] - direct[q])
+            found.setdefault(level, {}).setdefault(q, []).append(ratio)
+    return {level: {q: spread(v) for q, v in qs.items()} for level, qs in found.items()}
 
 
 def _difference(gateway: dict[str, float], direct: dict[str, float]) -> dict[str, float]:
@@ -468,7 +502,15 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         ratio = row.get("added_latency_ratio")
         if ratio is None:
             continue
+        paired = row.get("added_latency_ratio_paired", {})
         for q in ("p50", "p99"):
+            values = paired.get(q)
+            how = (
+                f"; median of {values['n']} paired rounds, min {values['min']:g}, "
+                f"max {values['max']:g}"
+                if values
+                else "; pooled over rounds"
+            )
             judged.append(
                 judge(
                     f"Liftoff / LiteLLM added latency {q}",
@@ -477,7 +519,7 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
                     "x",
                     f"{row['concurrency']} stream{'s' if row['concurrency'] != 1 else ''}, "
                     f"{SCENARIO.inter_token_ms:g} ms/token, "
-                    f"{SCENARIO.tokens} tokens",
+                    f"{SCENARIO.tokens} tokens{how}",
                 )
             )
     errors = sum(

@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.common import BUSY_CPUS, RESULTS_DIR, read_result
+from benchmarks.common import BUSY_CPUS, RESULTS_DIR, format_spread, read_result
 
 MARKDOWN = "gateway.md"
 console = Console()
@@ -27,15 +27,13 @@ def render(overhead: dict[str, Any] | None, embedded: dict[str, Any] | None) -> 
     machine = (overhead or embedded or {}).get("machine")
     if machine is None:
         return "\n".join([*lines, "No results yet: run `make bench`.", ""])
-    commit = (machine.get("git_commit") or "unknown")[:10]
-    if machine.get("git_dirty"):
-        commit += " + local changes"
+    for result, command in (
+        (overhead, "python -m benchmarks.gateway_overhead"),
+        (embedded, "python -m benchmarks.embedded_throughput"),
+    ):
+        if result is not None:
+            lines += [_machine_line(result["machine"], command), ""]
     lines += [
-        f"`make bench` on {machine.get('cpu_model') or 'an unknown CPU'}, "
-        f"{machine.get('cpu_count')} CPUs, Python {machine.get('python')}, "
-        f"commit {commit}, {machine.get('timestamp')}; other processes kept "
-        f"{machine.get('background_cpus_at_start', 0):.2f} CPUs busy at the start.",
-        "",
         "| metric | target | measured | result |",
         "|---|---|---|---|",
     ]
@@ -51,15 +49,18 @@ def render(overhead: dict[str, Any] | None, embedded: dict[str, Any] | None) -> 
         config = embedded["config"]
         pairs = ", ".join(f"{value:.0f}%" for value in embedded.get("paired_ratios_percent", []))
         best = embedded.get("best_tokens_per_s", {})
+        paired = embedded.get("paired_ratio_percent") or {}
         lines += [
             "",
-            f"Embedded model: {best.get('gateway', 0):.1f} tokens/s through the gateway, "
-            f"{best.get('direct', 0):.1f} tokens/s calling llama.cpp in-process (fastest runs; "
-            f"medians {embedded['gateway']['median_tokens_per_s']:.1f} and "
-            f"{embedded['direct']['median_tokens_per_s']:.1f}; {config['max_tokens']} tokens a "
-            f"run, {config.get('repetitions_done', config['repetitions'])} runs each, same text "
-            f"both ways: {'yes' if embedded['same_text'] else 'no'}). Gateway / direct, "
-            f"repetition by repetition: {pairs}.",
+            f"Embedded model, gateway / direct: median of paired runs "
+            f"{format_spread(paired, '{:.0f}', '%')} (min-max), repetition by repetition: "
+            f"{pairs}. Medians {embedded['gateway']['median_tokens_per_s']:.1f} tokens/s "
+            f"through the gateway and {embedded['direct']['median_tokens_per_s']:.1f} calling "
+            f"llama.cpp in-process; fastest runs {best.get('gateway', 0):.1f} and "
+            f"{best.get('direct', 0):.1f} (shown beside, not judged). "
+            f"{config['max_tokens']} tokens a run, "
+            f"{config.get('repetitions_done', config['repetitions'])} runs each, same text both "
+            f"ways: {'yes' if embedded['same_text'] else 'no'}.",
         ]
     if overhead is not None:
         lines += ["", *_overhead_table(overhead)]
@@ -68,15 +69,23 @@ def render(overhead: dict[str, Any] | None, embedded: dict[str, Any] | None) -> 
 
 
 def _overhead_table(overhead: dict[str, Any]) -> list[str]:
+    config = overhead.get("config", {})
+    baseline = config.get("baseline_src")
     lines = [
         "Gateway against the canned backend called directly (closed loop, same request; "
-        "gateway pinned to its own CPU; uvicorn's default uvloop + httptools):",
+        "gateway pinned to its own CPU; uvicorn's default uvloop + httptools). Each value is "
+        f"the median over {config.get('rounds', '?')} rounds of the gateway's block against "
+        "the direct block of the same round (run back to back), min-max in brackets.",
         "",
-        "| scenario | streams | direct tokens/s | via gateway | added latency p50 / p99 "
-        "| TTFT overhead p50 / p99 | gateway CPU per token | CPUs needed |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | gateway | streams | direct tokens/s | forwarded (gateway / direct) "
+        "| added latency p50 | added latency p99 | TTFT overhead p50 | gateway CPU per token "
+        "| CPUs needed |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    flavour = "uvloop+httptools"
+    shown = {"uvloop+httptools": "this commit"}
+    if baseline:
+        commit = (baseline.get("git_commit") or "unknown")[:10]
+        shown["baseline"] = f"baseline {commit}"
     others: list[float] = []
     for name, scenario in overhead["scenarios"].items():
         about = scenario["scenario"]
@@ -87,25 +96,30 @@ def _overhead_table(overhead: dict[str, Any]) -> list[str]:
         )
         runs = {(run["concurrency"], run["target"]): run for run in scenario["runs"]}
         others += [run["cpu_cores"]["other"] for run in scenario["runs"]]
-        for row in scenario["overhead"]:
-            if row["flavour"] != flavour:
+        rows = sorted(
+            (row for row in scenario["overhead"] if row["flavour"] in shown),
+            key=lambda row: (row["concurrency"], list(shown).index(row["flavour"])),
+        )
+        for row in rows:
+            direct = runs[(row["concurrency"], "direct")]
+            paired = row.get("paired")
+            if paired is None:  # a result written before pairing: pooled figures only
                 continue
-            level = row["concurrency"]
-            direct, gateway = runs[(level, "direct")], runs[(level, flavour)]
-            added, ttft = row["added_latency_ms"], row["ttft_overhead_ms"]
             lines.append(
-                f"| {label} | {level} | {direct['tokens_per_s']:,.0f} "
-                f"| {gateway['tokens_per_s']:,.0f} ({row['throughput_ratio']:.0%}) "
-                f"| {added['p50']:.2f} / {added['p99']:.2f} ms "
-                f"| {ttft['p50']:.2f} / {ttft['p99']:.2f} ms "
-                f"| {gateway['gateway_cpu_us_per_token'] or 0:.0f} µs "
+                f"| {label} | {shown[row['flavour']]} | {row['concurrency']} "
+                f"| {direct['tokens_per_s']:,.0f} "
+                f"| {format_spread(_percent(paired['throughput_ratio']), '{:.1f}', '%')} "
+                f"| {format_spread(paired['added_latency_p50_ms'], unit=' ms')} "
+                f"| {format_spread(paired['added_latency_p99_ms'], unit=' ms')} "
+                f"| {format_spread(paired['ttft_overhead_p50_ms'], unit=' ms')} "
+                f"| {format_spread(paired['gateway_cpu_us_per_token'], '{:.0f}', ' µs')} "
                 f"| {row.get('cpus_needed', 0):.2f} |"
             )
-    rss = overhead.get("rss", {}).get(flavour, {})
+    rss = overhead.get("rss", {}).get("uvloop+httptools", {})
     background = sum(others) / max(1, len(others))
     lines += [
         "",
-        "CPUs needed: the gateway's CPU time per token times the tokens/s the backend "
+        "CPUs needed: the gateway's median CPU time per token times the tokens/s the backend "
         "streams directly; the gateway's event loop is one thread, so above 1 it cannot keep "
         "up whatever the machine, and well below 1 is needed for low tail latency.",
         "",
@@ -119,6 +133,13 @@ def _overhead_table(overhead: dict[str, Any]) -> list[str]:
         ),
     ]
     return lines
+
+
+def _percent(summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value * 100 if key in ("median", "min", "max") else value
+        for key, value in summary.items()
+    }
 
 
 def write_markdown(results_dir: Path = RESULTS_DIR) -> Path:
@@ -207,9 +228,10 @@ def print_embedded(result: dict[str, Any]) -> None:
     console.print(table)
     best = result["best_tokens_per_s"]
     console.print(
-        f"gateway / direct, fastest runs: {best['gateway']:.1f} / {best['direct']:.1f} tokens/s "
-        f"= {result['ratio_percent']:.1f}%; run by run: {result['paired_ratios_percent']}; "
-        f"same text: {result['same_text']}",
+        f"gateway / direct, median of paired runs: "
+        f"{format_spread(result.get('paired_ratio_percent') or {}, '{:.1f}', '%')}; run by run: "
+        f"{result['paired_ratios_percent']}; fastest runs (beside, not judged): "
+        f"{best['gateway']:.1f} / {best['direct']:.1f} tokens/s; same text: {result['same_text']}",
         highlight=False,
     )
 
@@ -239,9 +261,15 @@ def _machine_line(machine: dict[str, Any], command: str) -> str:
     return (
         f"`{command}` on {machine.get('cpu_model') or 'an unknown CPU'}, "
         f"{machine.get('cpu_count')} CPUs, Python {machine.get('python')}, commit {commit}, "
-        f"{machine.get('timestamp')}; other processes kept "
-        f"{machine.get('background_cpus_at_start', 0):.2f} CPUs busy at the start."
+        f"{machine.get('timestamp')}; load: other processes kept "
+        f"{machine.get('background_cpus_at_start', 0):.2f} CPUs busy at the start, load "
+        f"average {_loads(machine.get('load_average_at_start'))} at the start and "
+        f"{_loads(machine.get('load_average_at_end'))} at the end."
     )
+
+
+def _loads(values: list[float] | None) -> str:
+    return " / ".join(f"{value:.2f}" for value in values) if values else "unknown"
 
 
 def _target_rows(judged: list[dict[str, Any]]) -> list[str]:

@@ -51,7 +51,8 @@ class BodySizeLimit:
         if declared.isdigit() and int(declared) > limit:
             await self._reject(scope, send, PayloadTooLarge(_too_large(limit)))
             return
-        body = bytearray()
+        parts: list[bytes] = []  # joined once at the end: no copy when one message holds all
+        size = 0
         more = True
         try:
             async with asyncio.timeout(self.timeout):
@@ -59,15 +60,18 @@ class BodySizeLimit:
                     message = await receive()
                     if message["type"] == "http.disconnect":
                         return
-                    body += message.get("body", b"")
+                    part = message.get("body", b"")
+                    parts.append(part)
+                    size += len(part)
                     more = message.get("more_body", False)
-                    if len(body) > limit:
+                    if size > limit:
                         await self._reject(scope, send, PayloadTooLarge(_too_large(limit)))
                         return
         except TimeoutError:
             slow = RequestTimeout(f"the request body did not arrive within {self.timeout:g} s")
             await self._reject(scope, send, slow)
             return
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
         await self.app(scope, _replay(bytes(body), receive), send)
 
     async def _reject(self, scope: Scope, send: Send, error: ServiceError) -> None:

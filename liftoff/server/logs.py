@@ -57,7 +57,7 @@ def configure_logging(log_format: str, level: str, *, quiet: Iterable[str] = ())
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
-    for name in ("httpx", *quiet):
+    for name in ("httpx", "httpx2", *quiet):
         logging.getLogger(name).setLevel(logging.WARNING)
     # Our access log replaces uvicorn's: it carries the request id, key id and tokens.
     logging.getLogger("uvicorn.access").disabled = True

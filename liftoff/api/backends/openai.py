@@ -16,16 +16,23 @@ server must embed each input alone: llama.cpp's server batches the inputs of a r
 its slots, and with several slots a causal model's vectors then depend on their neighbours
 (docs/embeddings.md says what to set). This API has no truncation: an input beyond the
 window is the server's 400, naming ``input``, also when Ollama's ``truncate`` asked for one.
+
+Generations are the hot path, and go over aiohttp (its HTTP parser is C): the SDK's own
+HTTP stack (httpx2, httpcore, h11, all Python) cost about 70 µs of CPU per forwarded token
+at 64 streams of 32 tokens, more than the rest of the gateway together
+(``benchmarks/profile_gateway.py``). The SDK keeps the rest (models, embeddings).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import urllib.parse
+import urllib.request
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Literal
 
-import httpx2
+import aiohttp
 import openai
 from openai import AsyncOpenAI
 
@@ -87,9 +94,25 @@ class OpenAIBackend(Backend):
             max_retries=0,  # the gateway reports failures; clients decide on retries
         )
         self._llamacpp: bool | None = None  # whether the server is llama.cpp's; None: not known
+        self._base_url = str(self._client.base_url).rstrip("/")
+        self._stream_headers = {
+            "Authorization": f"Bearer {api_key or 'unused'}",
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream",
+        }
+        # As the SDK's: ``timeout`` bounds each wait for bytes, not the whole answer.
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout, sock_read=timeout
+        )
+        self._session: aiohttp.ClientSession | None = None  # made in the server's loop
+        # HTTP(S)_PROXY and NO_PROXY, as the SDK's client honours them, read once: aiohttp's
+        # trust_env reads them and ~/.netrc in a thread on every request.
+        self._proxy = _env_proxy(self._base_url)
 
     async def close(self) -> None:
         await self._client.close()
+        if self._session is not None:
+            await self._session.close()
 
     async def check_ready(self) -> None:
         served = await self._served_models()
@@ -161,25 +184,26 @@ class OpenAIBackend(Backend):
             param="messages" if chat else "prompt",
         )
         try:
-            async with self._open_stream(request, body) as response:
-                async for line in response.aiter_lines():
-                    chunk = _sse_data(line)
-                    if chunk is None or chunk is _DONE:
-                        continue  # read on to the end of the body, even past [DONE]
-                    if "error" in chunk:
-                        raise _stream_error(chunk["error"])
-                    for event in reader.read(chunk):
-                        yield event
-                    if reader.finished:
-                        return  # closing the response stops the server's generation
+            async with (
+                self._open_stream(request, body) as response,
+                contextlib.aclosing(_lines(response)) as lines,
+            ):
+                async for group in lines:
+                    for line in group:
+                        chunk = _sse_data(line)
+                        if chunk is None or chunk is _DONE:
+                            continue  # read on to the end of the body, even past [DONE]
+                        if "error" in chunk:
+                            raise _stream_error(chunk["error"])
+                        for event in reader.read(chunk):
+                            yield event
+                        if reader.finished:
+                            return  # closing the response stops the server's generation
                 # The body was read to its end: the connection goes back to the pool
                 # instead of being closed, and the next request skips a TCP handshake.
-        except openai.APIError as exc:
-            raise _translate(exc, request.model) from exc
-        # Failures while reading the body come from the SDK's HTTP library unwrapped.
-        except httpx2.TimeoutException as exc:
+        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
             raise BackendTimeout("the OpenAI-compatible server stopped sending tokens") from exc
-        except httpx2.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise BackendUnavailable(
                 f"the connection to the OpenAI-compatible server broke: {type(exc).__name__}"
             ) from exc
@@ -198,30 +222,57 @@ class OpenAIBackend(Backend):
     @contextlib.asynccontextmanager
     async def _open_stream(
         self, request: GenerationRequest, body: dict[str, Any]
-    ) -> AsyncIterator[httpx2.Response]:
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The streamed HTTP response of a chat or completion request, not yet read.
 
-        Sent with the SDK's own client (its base URL, key, headers, timeouts, and its
-        errors for non-2xx answers) as the JSON the server receives, and read line by
-        line here: the SDK's typed ``create`` spent more CPU turning the request and each
-        chunk into typed objects than everything else the gateway does per request.
+        Sent to the SDK's base URL with its key and timeouts, as the JSON the server
+        receives; a non-2xx answer raises the error the SDK's would map to. A response left
+        before its end (the answer is complete, or the client went away) closes its
+        connection, which is what tells the server to stop generating.
         """
         body = {"model": self.model_id, **body}
         path = "/chat/completions" if request.messages is not None else "/completions"
-        post = self._client.post
+        url, data = self._base_url + path, json.dumps(body).encode()
+        session = self._session
+        if session is None or session.closed:
+            session = self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=1000),
+                timeout=self._stream_timeout,
+            )
         try:
-            response = await post(path, body=body, cast_to=httpx2.Response, stream=True)
-        except openai.APITimeoutError:
-            raise
-        except openai.APIConnectionError:
-            # Most often a pooled keep-alive connection the server closed as we reused it
-            # (llama.cpp's server closes them after a few requests). Nothing was answered,
-            # so one more try, on a fresh connection, is safe.
-            response = await post(path, body=body, cast_to=httpx2.Response, stream=True)
+            try:
+                response = await session.post(
+                    url, data=data, headers=self._stream_headers, proxy=self._proxy
+                )
+            except _STALE_CONNECTION as exc:
+                if isinstance(exc, aiohttp.ClientConnectorError):
+                    raise  # no connection was made: a second try would fail the same way
+                # Most often a pooled keep-alive connection the server closed as we reused
+                # it (llama.cpp's server closes them after a few requests): it may fail as
+                # the request is written (reset, closing transport) or as the answer is
+                # awaited (disconnected). Nothing was answered, so one more try, on a fresh
+                # connection, is safe.
+                response = await session.post(
+                    url, data=data, headers=self._stream_headers, proxy=self._proxy
+                )
+        except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
+            raise BackendTimeout("the OpenAI-compatible server did not answer in time") from exc
+        except aiohttp.ClientError as exc:
+            raise BackendUnavailable(
+                f"cannot reach the OpenAI-compatible server: {type(exc).__name__}"
+            ) from exc
         try:
+            if response.status >= 400:
+                text = (await response.read()).decode("utf-8", "replace")
+                raise _status_error(
+                    response.status, _response_message(response.status, text), request.model
+                )
             yield response
         finally:
-            await response.aclose()
+            if response.content.is_eof():
+                response.release()  # back to the pool
+            else:
+                response.close()  # mid-answer: closing the connection stops the generation
 
     async def embed(
         self,
@@ -265,13 +316,36 @@ class OpenAIBackend(Backend):
 
 _DONE: dict[str, Any] = {}
 
+# How a pooled connection the server has closed fails a request sent on it.
+_STALE_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
-def _sse_data(line: str) -> dict[str, Any] | None:
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``HTTP_PROXY``, unless
+    ``NO_PROXY`` covers its host), or None."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
+async def _lines(response: aiohttp.ClientResponse) -> AsyncGenerator[list[bytes]]:
+    """The body's lines as bytes, those that arrived together in one list (the last line
+    even without its newline)."""
+    rest = b""
+    async for data in response.content.iter_any():
+        *lines, rest = (rest + data).split(b"\n")
+        yield lines
+    if rest:
+        yield [rest]
+
+
+def _sse_data(line: bytes) -> dict[str, Any] | None:
     """The JSON of a ``data:`` line; ``_DONE`` for ``[DONE]``; None for anything else."""
-    if not line.startswith("data:"):
+    if not line.startswith(b"data:"):
         return None  # blank separators, comments, event names
     data = line[5:].strip()
-    if data == "[DONE]":
+    if data == b"[DONE]":
         return _DONE
     try:
         chunk = json.loads(data)
@@ -298,23 +372,46 @@ def _translate(exc: openai.APIError, model: str, *, param: str | None = None) ->
     if isinstance(exc, openai.NotFoundError):
         return ModelNotFound(model, [])
     if isinstance(exc, openai.APIStatusError):
-        message = _upstream_message(exc)
-        if "context" in message.lower() and exc.status_code == 400:
-            return ContextLengthExceeded(message, param=param)
-        if _TOO_LARGE in message:
-            # Retrying cannot help: the input is longer than the server takes at once.
-            return ContextLengthExceeded(
-                f"the input is longer than the OpenAI-compatible server takes ({message}); "
-                "shorten it, or start llama.cpp's server with --ubatch-size as large as its "
-                "context",
-                param=param,
-            )
-        if exc.status_code in (400, 422):
-            return InvalidRequest(message)
-        if exc.status_code in (502, 503):
-            return BackendUnavailable(f"the OpenAI-compatible server is unavailable: {message}")
-        return BackendError(f"the OpenAI-compatible server answered {exc.status_code}: {message}")
+        return _status_error(exc.status_code, _upstream_message(exc), model, param=param)
     return BackendError(f"the OpenAI-compatible server failed: {exc.message}")
+
+
+def _status_error(
+    status: int, message: str, model: str, *, param: str | None = None
+) -> ServiceError:
+    """The gateway's error for a non-2xx answer of the server, as the SDK's client or the
+    streamed generation met it."""
+    if status == 404:
+        return ModelNotFound(model, [])
+    if "context" in message.lower() and status == 400:
+        return ContextLengthExceeded(message, param=param)
+    if _TOO_LARGE in message:
+        # Retrying cannot help: the input is longer than the server takes at once.
+        return ContextLengthExceeded(
+            f"the input is longer than the OpenAI-compatible server takes ({message}); "
+            "shorten it, or start llama.cpp's server with --ubatch-size as large as its "
+            "context",
+            param=param,
+        )
+    if status in (400, 422):
+        return InvalidRequest(message)
+    if status in (502, 503):
+        return BackendUnavailable(f"the OpenAI-compatible server is unavailable: {message}")
+    return BackendError(f"the OpenAI-compatible server answered {status}: {message}")
+
+
+def _response_message(status: int, text: str) -> str:
+    """An error answer's message as the SDK reads it: its JSON's ``error.message``, else
+    ``Error code: <status> - <body>``."""
+    text = text.strip()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    error = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    return f"Error code: {status}" + (f" - {text[:500]}" if text else "")
 
 
 def _upstream_message(exc: openai.APIStatusError) -> str:

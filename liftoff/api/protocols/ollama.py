@@ -408,6 +408,8 @@ class _Wire:
         self._head, self._middle, self._tail = json_template(
             _line({**template, "done": False}), marks=2
         )
+        self._second = -1  # the whole second _second_prefix encodes
+        self._second_prefix = b""
 
     def header(self) -> dict[str, Any]:
         return {"model": self.model, "created_at": _now()}
@@ -420,7 +422,16 @@ class _Wire:
             line = {**self.header(), **self.content(event.text), "done": False}
             return _line({**line, "logprobs": _logprobs(event.logprobs)})
         text = event.text
-        return self._head + json_string(_now()) + self._middle + json_string(text) + self._tail
+        return self._head + self._created_at() + self._middle + json_string(text) + self._tail
+
+    def _created_at(self) -> bytes:
+        """Now as a JSON string in RFC 3339 with microseconds, UTC (``_now()``'s instant);
+        the date and time to the second are formatted once a second, not once a token."""
+        second, micros = divmod(time.time_ns() // 1000, 1_000_000)
+        if second != self._second:
+            moment = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second, self._second_prefix = second, f'"{moment}.'.encode()
+        return self._second_prefix + b'%06dZ"' % micros
 
     def final(
         self, reason: str, usage: Usage, text: str = "", calls: tuple[ToolCall, ...] = ()
