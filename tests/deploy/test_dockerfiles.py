@@ -279,7 +279,9 @@ def test_image_environment_installs_from_the_lock_and_its_command_imports(
     synced = run(sync, env=env)
     assert synced.returncode == 0, explain(synced)
 
-    image_env = {**os.environ, **parsed.env(), "LIFTOFF_API_KEYS": "sk-image-test"}
+    # Keys, as Compose and the platforms give them: the images bind 0.0.0.0 (the exposure rule).
+    keys = {"LIFTOFF_API_KEYS": "sk-image-test", "LIFTOFF_EVAL_API_KEYS": "sk-image-test"}
+    image_env = {**os.environ, **parsed.env(), **keys}
     workdir = tmp_path / "workdir"
     workdir.mkdir()
     image_env["PATH"] = f"{venv / 'bin'}:{os.environ['PATH']}"
