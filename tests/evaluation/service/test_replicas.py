@@ -106,7 +106,7 @@ def test_a_run_is_generated_by_one_replica_and_finished_by_the_survivor_when_it_
         assert created.status_code == 202, created.text
         run_id = created.json()["id"]
 
-        busy = httpx.post(f"{b.url}/v1/runs/{run_id}/resume")  # the 340-for-200 bug: refused
+        busy = httpx.post(f"{b.url}/v1/runs/{run_id}/resume", json={})  # the 340-for-200 bug
         assert busy.status_code == 409, busy.text
         assert "being worked on by another evaluation process" in busy.json()["error"]["message"]
 
